@@ -1,0 +1,229 @@
+//! The format-neutral model every parser produces and every writer consumes.
+//!
+//! A [`VirtualDataset`] is a tree of [`Group`]s and [`Array`]s plus the list of
+//! [`Source`] files the chunk references point into. Parsers (`hdf5`, later `dmrpp`,
+//! `ceos`) build it from source bytes; [`crate::store`] writes it as a vzarr store.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+/// JSON attributes of a node, in insertion order.
+pub type Attributes = Map<String, Value>;
+
+/// Index of a source in [`VirtualDataset::sources`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SourceId(pub u32);
+
+/// A file that chunk references point into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// Absolute URL (`file:///…`, `s3://…`, `https://…`) or, in a store written with
+    /// `--relative`, a path relative to the store location.
+    pub url: String,
+    /// Size in bytes when the store was created.
+    pub size: Option<u64>,
+    /// ETag reported by the object store when the store was created.
+    pub etag: Option<String>,
+    /// Last-modified time (RFC 3339) when the store was created.
+    pub last_modified: Option<String>,
+}
+
+/// Where one chunk's encoded bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkRef {
+    /// `length` bytes at `offset` in a source file.
+    Virtual {
+        /// Which source.
+        source: SourceId,
+        /// Byte offset in the source.
+        offset: u64,
+        /// Number of bytes.
+        length: u64,
+    },
+    /// The encoded chunk bytes themselves (compact data, tiny chunks).
+    Inline(Bytes),
+    /// Never written: reads as the fill value.
+    Missing,
+}
+
+/// Byte order of multi-byte elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endian {
+    /// Least significant byte first.
+    Little,
+    /// Most significant byte first.
+    Big,
+}
+
+/// Element data types (a subset of Zarr v3's, plus what the sources need).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DataType {
+    /// `bool`, one byte.
+    Bool,
+    /// Signed integer of 8, 16, 32 or 64 bits.
+    Int(u8),
+    /// Unsigned integer of 8, 16, 32 or 64 bits.
+    UInt(u8),
+    /// IEEE float of 16, 32 or 64 bits.
+    Float(u8),
+    /// Complex of two IEEE floats, total 64 or 128 bits.
+    Complex(u8),
+    /// Fixed-length byte string of `n` bytes (NUL-padded or NUL-terminated).
+    FixedBytes(u32),
+    /// Variable-length UTF-8 string (inline chunks, `vlen-utf8` codec).
+    VlenUtf8,
+}
+
+impl DataType {
+    /// Size of one element in bytes (`None` for variable-length types).
+    #[must_use]
+    pub fn size(&self) -> Option<usize> {
+        match *self {
+            DataType::Bool => Some(1),
+            DataType::Int(b) | DataType::UInt(b) | DataType::Float(b) | DataType::Complex(b) => {
+                Some(usize::from(b) / 8)
+            }
+            DataType::FixedBytes(n) => usize::try_from(n).ok(),
+            DataType::VlenUtf8 => None,
+        }
+    }
+}
+
+/// One step of a chunk's decoding pipeline, in encode order (array → bytes → filters).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Codec {
+    /// Array to bytes with the given byte order (`None` for one-byte types).
+    Bytes(Option<Endian>),
+    /// Variable-length UTF-8 strings (array to bytes).
+    VlenUtf8,
+    /// Byte shuffle with the element size in bytes (`numcodecs.shuffle`).
+    Shuffle {
+        /// Element size in bytes.
+        element_size: u32,
+    },
+    /// zlib stream (HDF5 deflate), `numcodecs.zlib`.
+    Zlib {
+        /// Compression level recorded in the source (informational).
+        level: u32,
+    },
+    /// Fletcher-32 checksum appended to the chunk, `numcodecs.fletcher32`.
+    Fletcher32,
+}
+
+/// The fill value: raw element bytes in the array's own byte order, or absent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FillValue {
+    /// No fill value defined: zeros are used (as libhdf5 does).
+    #[default]
+    Default,
+    /// Element bytes, `data_type.size()` long, in the array's byte order.
+    Bytes(Vec<u8>),
+}
+
+/// An N-dimensional array and its chunk references.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Array {
+    /// Array shape.
+    pub shape: Vec<u64>,
+    /// Regular chunk shape (same rank as `shape`; a scalar has rank 0).
+    pub chunk_shape: Vec<u64>,
+    /// Element type.
+    pub data_type: DataType,
+    /// Fill value for missing chunks.
+    pub fill_value: FillValue,
+    /// Decoding pipeline, array→bytes codec first.
+    pub codecs: Vec<Codec>,
+    /// User attributes.
+    pub attributes: Attributes,
+    /// Dimension names, one per axis, if known.
+    pub dimension_names: Option<Vec<Option<String>>>,
+    /// Chunk references by chunk grid coordinates; an absent entry is missing.
+    pub chunks: BTreeMap<Vec<u64>, ChunkRef>,
+}
+
+impl Array {
+    /// Byte order of the array's elements, from its `bytes` codec.
+    #[must_use]
+    pub fn endian(&self) -> Option<Endian> {
+        self.codecs.iter().find_map(|c| match c {
+            Codec::Bytes(e) => *e,
+            _ => None,
+        })
+    }
+
+    /// Number of chunks along each axis.
+    #[must_use]
+    pub fn chunk_grid_shape(&self) -> Vec<u64> {
+        self.shape
+            .iter()
+            .zip(&self.chunk_shape)
+            .map(|(&s, &c)| if c == 0 { 0 } else { s.div_ceil(c) })
+            .collect()
+    }
+}
+
+/// A node of the hierarchy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// A group.
+    Group(Group),
+    /// An array.
+    Array(Array),
+}
+
+/// A group: attributes and named children.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Group {
+    /// User attributes.
+    pub attributes: Attributes,
+    /// Children by name.
+    pub children: BTreeMap<String, Node>,
+}
+
+/// Something a parser could not express, with the path of the object and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Path of the object inside its source (`/gt1l/heights/h_ph`).
+    pub path: String,
+    /// Short feature name for tallies (`szip filter`, `compound datatype`).
+    pub feature: String,
+    /// One-line reason.
+    pub reason: String,
+}
+
+/// A whole virtual dataset: the hierarchy and its sources.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VirtualDataset {
+    /// The sources chunk references point into.
+    pub sources: Vec<Source>,
+    /// The root group.
+    pub root: Group,
+}
+
+impl Group {
+    /// Walk all nodes depth-first, with their path (`""` for the root, `a/b` below).
+    pub fn walk<'a>(&'a self, mut f: impl FnMut(&str, NodeRef<'a>)) {
+        fn rec<'a>(g: &'a Group, path: &str, f: &mut dyn FnMut(&str, NodeRef<'a>)) {
+            f(path, NodeRef::Group(g));
+            for (name, child) in &g.children {
+                let p = if path.is_empty() { name.clone() } else { format!("{path}/{name}") };
+                match child {
+                    Node::Group(c) => rec(c, &p, f),
+                    Node::Array(a) => f(&p, NodeRef::Array(a)),
+                }
+            }
+        }
+        rec(self, "", &mut f);
+    }
+}
+
+/// A borrowed node, as yielded by [`Group::walk`].
+#[derive(Debug, Clone, Copy)]
+pub enum NodeRef<'a> {
+    /// A group.
+    Group(&'a Group),
+    /// An array.
+    Array(&'a Array),
+}
