@@ -1,0 +1,304 @@
+//! Datatype message (type 0x0003), all classes (spec IV.A.2.d).
+//!
+//! Classes the model maps (fixed-point, IEEE floating-point, fixed strings, enums, and
+//! variable-length strings for attribute values) are decoded fully; the others are
+//! recognised by class so callers refuse them by name.
+
+use crate::hdf5::raw::class;
+use crate::hdf5::Hdf5Error;
+use crate::io::cursor::Cursor;
+
+/// Nesting bound for array / enum / variable-length base types.
+const MAX_NESTING: u32 = 16;
+/// Bound on enum members (each has a name and a value in the message).
+const MAX_ENUM_MEMBERS: usize = 65_536;
+
+/// Byte order of a datatype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ByteOrder {
+    /// Little-endian.
+    Little,
+    /// Big-endian.
+    Big,
+    /// VAX mixed order (floats only).
+    Vax,
+}
+
+/// A decoded datatype.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Datatype {
+    /// Class 0: integers.
+    FixedPoint {
+        /// Element size in bytes.
+        size: u32,
+        /// Byte order.
+        order: ByteOrder,
+        /// Two's complement signed.
+        signed: bool,
+        /// Bit offset of the first significant bit.
+        bit_offset: u16,
+        /// Number of significant bits.
+        precision: u16,
+    },
+    /// Class 1: floating point.
+    Float {
+        /// Element size in bytes.
+        size: u32,
+        /// Byte order.
+        order: ByteOrder,
+        /// Standard IEEE 754 binary16/32/64 layout (no padding, implied mantissa bit).
+        ieee: bool,
+    },
+    /// Class 3: fixed-length string.
+    String {
+        /// Length in bytes.
+        size: u32,
+        /// Padding type (0 NUL-terminated, 1 NUL-padded, 2 space-padded).
+        pad: u8,
+        /// Character set (0 ASCII, 1 UTF-8).
+        charset: u8,
+    },
+    /// Class 8: enumeration over an integer base type.
+    Enum {
+        /// Base integer type.
+        base: Box<Datatype>,
+        /// Member names and raw values (`base` size each, base byte order).
+        members: Vec<(String, Vec<u8>)>,
+    },
+    /// Class 9: variable-length sequence or string.
+    VarLen {
+        /// Size of the in-file element (length + global heap ID).
+        size: u32,
+        /// A string (`true`) rather than a sequence.
+        string: bool,
+        /// Base type, if decodable.
+        base: Option<Box<Datatype>>,
+    },
+    /// Class 10: fixed-size array of a base type.
+    Array {
+        /// Element size in bytes.
+        size: u32,
+        /// Array dimensions.
+        dims: Vec<u32>,
+        /// Base type.
+        base: Box<Datatype>,
+    },
+    /// Any other class, recognised by number (time, bitfield, opaque, compound, reference,
+    /// complex, or unknown).
+    Other {
+        /// Class number.
+        class: u8,
+        /// Element size in bytes.
+        size: u32,
+    },
+}
+
+impl Datatype {
+    /// Element size in bytes as stored in the file.
+    pub(crate) fn size(&self) -> u32 {
+        match self {
+            Datatype::FixedPoint { size, .. }
+            | Datatype::Float { size, .. }
+            | Datatype::String { size, .. }
+            | Datatype::VarLen { size, .. }
+            | Datatype::Array { size, .. }
+            | Datatype::Other { size, .. } => *size,
+            Datatype::Enum { base, .. } => base.size(),
+        }
+    }
+
+    /// Short feature name of the class, for refusals ("compound datatype").
+    pub(crate) fn feature(&self) -> String {
+        let name = match self {
+            Datatype::FixedPoint { .. } => "integer",
+            Datatype::Float { .. } => "floating-point",
+            Datatype::String { .. } => "fixed-length string",
+            Datatype::Enum { .. } => "enum",
+            Datatype::VarLen { string: true, .. } => "variable-length string",
+            Datatype::VarLen { string: false, .. } => "variable-length sequence",
+            Datatype::Array { .. } => "array",
+            Datatype::Other { class, .. } => return class_name(*class).to_string(),
+        };
+        format!("{name} datatype")
+    }
+}
+
+/// Feature name of a datatype class number.
+pub(crate) fn class_name(c: u8) -> &'static str {
+    match c {
+        class::FIXED_POINT => "integer datatype",
+        class::FLOATING_POINT => "floating-point datatype",
+        class::TIME => "time datatype",
+        class::STRING => "fixed-length string datatype",
+        class::BITFIELD => "bitfield datatype",
+        class::OPAQUE => "opaque datatype",
+        class::COMPOUND => "compound datatype",
+        class::REFERENCE => "reference datatype",
+        class::ENUMERATED => "enum datatype",
+        class::VARIABLE_LENGTH => "variable-length datatype",
+        class::ARRAY => "array datatype",
+        class::COMPLEX => "complex datatype",
+        _ => "unknown datatype class",
+    }
+}
+
+/// Decode a datatype message body.
+pub(crate) fn parse(data: &[u8], offset: u64) -> Result<Datatype, Hdf5Error> {
+    let mut c = Cursor::new(data, offset, "datatype message");
+    parse_at(&mut c, 0)
+}
+
+/// Decode one datatype at the cursor (nested base types recurse, bounded).
+pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5Error> {
+    let start = c.offset();
+    if depth > MAX_NESTING {
+        return Err(Hdf5Error::Limit(format!("datatype nesting deeper than {MAX_NESTING} at {start:#x}")));
+    }
+    let cv = c.u8()?;
+    let (cls, version) = (cv & 0x0f, cv >> 4);
+    let b0 = c.u8()?;
+    let b1 = c.u8()?;
+    let _b2 = c.u8()?;
+    let size = c.u32()?;
+    if version == 0 {
+        return Err(Hdf5Error::corrupt("datatype message", start, "version 0"));
+    }
+    let order = |bit0: u8| if bit0 & 1 == 0 { ByteOrder::Little } else { ByteOrder::Big };
+    Ok(match cls {
+        class::FIXED_POINT => {
+            let bit_offset = c.u16()?;
+            let precision = c.u16()?;
+            Datatype::FixedPoint { size, order: order(b0), signed: b0 & 0x08 != 0, bit_offset, precision }
+        }
+        class::FLOATING_POINT => {
+            let bit_offset = c.u16()?;
+            let precision = c.u16()?;
+            let exp_loc = c.u8()?;
+            let exp_size = c.u8()?;
+            let mant_loc = c.u8()?;
+            let mant_size = c.u8()?;
+            let bias = c.u32()?;
+            let ord = match (b0 & 0x01, b0 & 0x40) {
+                (0, 0) => ByteOrder::Little,
+                (1, 0) => ByteOrder::Big,
+                _ => ByteOrder::Vax,
+            };
+            let padding = b0 & 0x0e;
+            let norm = (b0 >> 4) & 0x03;
+            let sign = b1;
+            let std = match size {
+                2 => (15, 10, 5, 0, 10, 15),
+                4 => (31, 23, 8, 0, 23, 127),
+                8 => (63, 52, 11, 0, 52, 1023),
+                _ => (0, 0, 0, 1, 0, 0),
+            };
+            let ieee = padding == 0
+                && norm == 2
+                && bit_offset == 0
+                && u32::from(precision) == size.saturating_mul(8)
+                && (u32::from(sign), exp_loc, exp_size, mant_loc, mant_size, bias) == std;
+            Datatype::Float { size, order: ord, ieee }
+        }
+        class::STRING => Datatype::String { size, pad: b0 & 0x0f, charset: b0 >> 4 },
+        class::ENUMERATED => {
+            let n = usize::from(u16::from_le_bytes([b0, b1]));
+            let base = parse_at(c, depth + 1)?;
+            let base_size = usize::try_from(base.size()).unwrap_or(usize::MAX);
+            if n > MAX_ENUM_MEMBERS || n.saturating_mul(base_size) > c.remaining() {
+                return Err(Hdf5Error::corrupt("enum datatype", start, format!("{n} members do not fit")));
+            }
+            let mut names = Vec::with_capacity(n);
+            for _ in 0..n {
+                let name_start = c.pos();
+                let rest = c.bytes(c.remaining())?;
+                let len = rest.iter().position(|&x| x == 0).ok_or_else(|| {
+                    Hdf5Error::corrupt("enum datatype", start, "member name not NUL-terminated")
+                })?;
+                let name = String::from_utf8_lossy(rest.get(..len).unwrap_or_default()).into_owned();
+                // Versions 1 and 2 pad each name (with its NUL) to a multiple of 8 bytes.
+                let used = if version < 3 { (len + 1).div_ceil(8) * 8 } else { len + 1 };
+                c.seek(name_start)?;
+                c.skip(used)?;
+                names.push(name);
+            }
+            let mut members = Vec::with_capacity(n);
+            for name in names {
+                members.push((name, c.bytes(base_size)?.to_vec()));
+            }
+            Datatype::Enum { base: Box::new(base), members }
+        }
+        class::VARIABLE_LENGTH => {
+            let string = b0 & 0x0f == 1;
+            let base = parse_at(c, depth + 1).ok().map(Box::new);
+            Datatype::VarLen { size, string, base }
+        }
+        class::ARRAY => {
+            let rank = c.u8()?;
+            if version < 3 {
+                c.skip(3)?;
+            }
+            let dims = (0..rank).map(|_| c.u32()).collect::<Result<Vec<_>, _>>()?;
+            if version < 3 {
+                c.skip(usize::from(rank).saturating_mul(4))?;
+            }
+            let base = parse_at(c, depth + 1)?;
+            Datatype::Array { size, dims, base: Box::new(base) }
+        }
+        other => Datatype::Other { class: other, size },
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Encoded IEEE little-endian f64 datatype (class 1, version 1).
+    pub(crate) fn f64_le() -> Vec<u8> {
+        let mut d = vec![0x11, 0x20, 63, 0];
+        d.extend_from_slice(&8u32.to_le_bytes());
+        d.extend_from_slice(&0u16.to_le_bytes());
+        d.extend_from_slice(&64u16.to_le_bytes());
+        d.extend_from_slice(&[52, 11, 0, 52]);
+        d.extend_from_slice(&1023u32.to_le_bytes());
+        d
+    }
+
+    /// Encoded integer datatype.
+    pub(crate) fn int(size: u32, signed: bool, big: bool) -> Vec<u8> {
+        let b0 = u8::from(big) | if signed { 0x08 } else { 0 };
+        let mut d = vec![0x10, b0, 0, 0];
+        d.extend_from_slice(&size.to_le_bytes());
+        d.extend_from_slice(&0u16.to_le_bytes());
+        d.extend_from_slice(&u16::try_from(size * 8).unwrap().to_le_bytes());
+        d
+    }
+
+    #[test]
+    fn float_int_string() {
+        assert_eq!(parse(&f64_le(), 0).unwrap(), Datatype::Float { size: 8, order: ByteOrder::Little, ieee: true });
+        assert_eq!(
+            parse(&int(2, true, true), 0).unwrap(),
+            Datatype::FixedPoint { size: 2, order: ByteOrder::Big, signed: true, bit_offset: 0, precision: 16 }
+        );
+        let s = [0x13, 0x11, 0, 0, 7, 0, 0, 0];
+        assert_eq!(parse(&s, 0).unwrap(), Datatype::String { size: 7, pad: 1, charset: 1 });
+    }
+
+    #[test]
+    fn enum_v3_and_compound() {
+        let mut d = vec![0x38, 2, 0, 0, 1, 0, 0, 0];
+        d.extend(int(1, true, false));
+        d.extend_from_slice(b"FALSE\0TRUE\0");
+        d.extend_from_slice(&[0, 1]);
+        match parse(&d, 0).unwrap() {
+            Datatype::Enum { members, .. } => {
+                assert_eq!(members, vec![("FALSE".into(), vec![0]), ("TRUE".into(), vec![1])]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let comp = [0x16, 2, 0, 0, 16, 0, 0, 0];
+        let t = parse(&comp, 0).unwrap();
+        assert_eq!(t.feature(), "compound datatype");
+        assert!(parse(&[0x18, 200, 0, 0, 1, 0, 0, 0], 0).is_err());
+    }
+}

@@ -1,0 +1,892 @@
+//! Walk the group tree from the root and build the [`crate::model`] tree.
+//!
+//! Mapping decisions (also summarised in the `hdf5` module docs):
+//!
+//! - **Groups**: symbol tables (v1 B-tree + local heap), compact link messages and dense
+//!   links (fractal heap + v2 B-tree) are all read. Hard links are followed with a visited
+//!   set of object header addresses: a group reached a second time is a warning and is not
+//!   walked again; a dataset reached twice is mapped again (same references). Depth ≤ 64;
+//!   the number of objects is capped by the file size.
+//! - **Soft links** resolving to a dataset become a copy of that array under the link name;
+//!   soft links to groups, dangling soft links and external links are warnings.
+//! - **Datasets** map to [`Array`]s, see [`Walker::dataset`]; anything that cannot be
+//!   expressed exactly becomes a [`Refusal`] for that dataset and the walk goes on.
+//! - **Attributes** become JSON, see [`Walker::attribute_value`]: scalar → JSON scalar,
+//!   simple → nested lists in C order (like NumPy's `tolist()`), null dataspace → `null`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+use serde_json::{Map, Number, Value};
+
+use super::adapters::{self, ChunkRec};
+use super::filters;
+use super::heap::global::{GlobalHeapCache, VlenRef};
+use super::messages::attribute::{self, AttributeMsg};
+use super::messages::dataspace::{self, Dataspace};
+use super::messages::datatype::{self, ByteOrder, Datatype};
+use super::messages::fill_value::{self, FillValueMsg};
+use super::messages::filter_pipeline::{self, Filter};
+use super::messages::layout::{self, Layout};
+use super::messages::link::{self, LinkMsg, LinkTarget};
+use super::messages::shared::{self, SharedRef};
+use super::messages::{attribute_info, group_info, link_info, symbol_table};
+use super::object_header::{self, Message, ObjectHeader};
+use super::raw::{msg, msg_flags, str_pad};
+use super::superblock::Superblock;
+use super::util::{abs_addr, read_exact, UNDEF};
+use super::{Hdf5Error, Hdf5Options, Sizes};
+use crate::io::ReadAt;
+use crate::model::{Array, Attributes, ChunkRef, Codec, DataType, Endian, FillValue, Group, Node, Refusal, SourceId};
+
+/// Deepest group nesting walked.
+pub(crate) const MAX_DEPTH: usize = 64;
+/// netCDF-4 internal attributes, hidden without a warning.
+pub(crate) const HIDDEN_ATTRIBUTES: [&str; 8] = [
+    "DIMENSION_LIST",
+    "REFERENCE_LIST",
+    "CLASS",
+    "NAME",
+    "_Netcdf4Dimid",
+    "_Netcdf4Coordinates",
+    "_nc3_strict",
+    "_NCProperties",
+];
+/// Most bytes of re-encoded (filter-masked) chunks kept inline per file.
+const MAX_REENCODED_BYTES: u64 = 256 << 20;
+/// Most virtual chunks produced by splitting one contiguous dataset.
+const MAX_SPLIT_CHUNKS: u64 = 1 << 22;
+
+/// A failure mapping one object: (feature, reason).
+type Refuse = (String, String);
+
+fn refuse(feature: impl Into<String>, reason: impl Into<String>) -> Refuse {
+    (feature.into(), reason.into())
+}
+
+fn from_err(e: &Hdf5Error) -> Refuse {
+    (e.feature(), e.to_string())
+}
+
+/// Join a group path and a name (`/` root).
+fn join(parent: &str, name: &str) -> String {
+    if parent == "/" {
+        format!("/{name}")
+    } else {
+        format!("{parent}/{name}")
+    }
+}
+
+/// The walker's state.
+pub(crate) struct Walker<'a> {
+    src: &'a dyn ReadAt,
+    sizes: Sizes,
+    opts: &'a Hdf5Options,
+    sohm: bool,
+    /// Group header address → path where it was first walked.
+    groups_seen: HashMap<u64, String>,
+    objects: u64,
+    max_objects: u64,
+    reencoded: u64,
+    gheap: GlobalHeapCache,
+    /// (containing group path, link name, target path) of soft links.
+    soft_links: Vec<(String, String, String)>,
+    pub(crate) refusals: Vec<Refusal>,
+    pub(crate) warnings: Vec<Refusal>,
+}
+
+impl<'a> Walker<'a> {
+    /// A walker over `src` with the decoded superblock.
+    pub(crate) fn new(src: &'a dyn ReadAt, sb: &Superblock, opts: &'a Hdf5Options) -> Self {
+        Self {
+            src,
+            sizes: sb.sizes,
+            opts,
+            sohm: sb.has_shared_message_table,
+            groups_seen: HashMap::new(),
+            objects: 0,
+            max_objects: (src.size() / 8).clamp(1000, 10_000_000),
+            reencoded: 0,
+            gheap: GlobalHeapCache::new(),
+            soft_links: Vec::new(),
+            refusals: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn refusal(&mut self, path: &str, (feature, reason): Refuse) {
+        self.refusals.push(Refusal { path: path.to_string(), feature, reason });
+    }
+
+    fn warning(&mut self, path: &str, (feature, reason): Refuse) {
+        self.warnings.push(Refusal { path: path.to_string(), feature, reason });
+    }
+
+    /// Walk from the root group.
+    pub(crate) fn walk_root(&mut self, sb: &Superblock) -> Result<Group, Hdf5Error> {
+        let oh = object_header::read(self.src, &self.sizes, sb.root_addr)?;
+        self.groups_seen.insert(oh.addr, "/".to_string());
+        let links = match self.links(&oh, "/") {
+            Ok(l) => l,
+            // A v0/v1 root may be readable only through the cached symbol table.
+            Err(e) => match sb.root_cache {
+                Some(st) => self.symbol_table_links(st.btree_addr, st.heap_addr).map_err(|_| e)?,
+                None => return Err(e),
+            },
+        };
+        let mut root = Group { attributes: self.attributes(&oh, "/"), children: BTreeMap::new() };
+        self.fill_group(&mut root, links, "/", 0);
+        self.resolve_soft_links(&mut root);
+        Ok(root)
+    }
+
+    fn fill_group(&mut self, group: &mut Group, links: Vec<LinkMsg>, path: &str, depth: usize) {
+        for l in links {
+            let child_path = join(path, &l.name);
+            if l.name.is_empty() || l.name.contains('/') || l.name == "." || l.name == ".." {
+                self.warning(&child_path, refuse("link name", format!("link name {:?} cannot be a node name", l.name)));
+                continue;
+            }
+            match l.target {
+                LinkTarget::Hard(addr) => {
+                    if let Some(node) = self.object(addr, &child_path, depth + 1) {
+                        group.children.insert(l.name, node);
+                    }
+                }
+                LinkTarget::Soft(target) => self.soft_links.push((path.to_string(), l.name, target)),
+                LinkTarget::External { file, path: p } => self.warning(
+                    &child_path,
+                    refuse("external link", format!("external link {} → {file}:{p} not followed", l.name)),
+                ),
+                LinkTarget::UserDefined(t) => self.warning(
+                    &child_path,
+                    refuse("user-defined link", format!("link {} of user-defined type {t} not followed", l.name)),
+                ),
+            }
+        }
+    }
+
+    /// Map the object at relative header address `addr`; `None` if refused or skipped.
+    fn object(&mut self, addr: u64, path: &str, depth: usize) -> Option<Node> {
+        self.objects = self.objects.saturating_add(1);
+        if self.objects > self.max_objects {
+            self.refusal(path, refuse("resource limit", format!("more than {} objects", self.max_objects)));
+            return None;
+        }
+        if depth > MAX_DEPTH {
+            self.refusal(path, refuse("resource limit", format!("group nesting deeper than {MAX_DEPTH}")));
+            return None;
+        }
+        let oh = match object_header::read(self.src, &self.sizes, addr) {
+            Ok(oh) => oh,
+            Err(e) => {
+                self.refusal(path, from_err(&e));
+                return None;
+            }
+        };
+        let is_dataset = oh.first(msg::DATA_LAYOUT).is_some() || oh.first(msg::DATASPACE).is_some();
+        if is_dataset {
+            return match self.dataset(&oh, path) {
+                Ok(a) => Some(Node::Array(a)),
+                Err(r) => {
+                    self.refusal(path, r);
+                    None
+                }
+            };
+        }
+        if oh.first(msg::DATATYPE).is_some() {
+            // A committed (named) datatype: not data, nothing to map.
+            return None;
+        }
+        if let Some(first) = self.groups_seen.get(&oh.addr) {
+            let reason = format!("group already mapped at {first}; hard link cycle or second link not walked again");
+            self.warning(path, refuse("repeated group", reason));
+            return None;
+        }
+        self.groups_seen.insert(oh.addr, path.to_string());
+        let links = match self.links(&oh, path) {
+            Ok(l) => l,
+            Err(e) => {
+                self.refusal(path, from_err(&e));
+                return None;
+            }
+        };
+        let mut g = Group { attributes: self.attributes(&oh, path), children: BTreeMap::new() };
+        self.fill_group(&mut g, links, path, depth);
+        Some(Node::Group(g))
+    }
+
+    /// The links of a group, from whichever storage it uses.
+    fn links(&mut self, oh: &ObjectHeader, path: &str) -> Result<Vec<LinkMsg>, Hdf5Error> {
+        self.check_messages(oh).map_err(|(f, _)| Hdf5Error::unsupported(f))?;
+        let mut out = Vec::new();
+        if let Some(m) = oh.first(msg::SYMBOL_TABLE) {
+            let st = symbol_table::parse(&m.data, m.offset, &self.sizes)?;
+            out.extend(self.symbol_table_links(st.btree_addr, st.heap_addr)?);
+        }
+        if let Some(m) = oh.first(msg::GROUP_INFO) {
+            if let Err(e) = group_info::parse(&m.data, m.offset) {
+                self.warning(path, from_err(&e));
+            }
+        }
+        for m in oh.of_type(msg::LINK) {
+            match link::parse(&m.data, m.offset, &self.sizes) {
+                Ok(l) => out.push(l),
+                Err(e) => self.warning(path, from_err(&e)),
+            }
+        }
+        if let Some(m) = oh.first(msg::LINK_INFO) {
+            let li = link_info::parse(&m.data, m.offset, &self.sizes)?;
+            if li.heap_addr != UNDEF && li.name_btree_addr != UNDEF {
+                for body in adapters::dense_links(self.src, self.sizes, li.heap_addr, li.name_btree_addr)? {
+                    match link::parse(&body, 0, &self.sizes) {
+                        Ok(l) => out.push(l),
+                        Err(e) => self.warning(path, from_err(&e)),
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn symbol_table_links(&mut self, btree: u64, heap: u64) -> Result<Vec<LinkMsg>, Hdf5Error> {
+        let entries = adapters::symbol_table_entries(self.src, self.sizes, btree, heap)?;
+        Ok(entries
+            .into_iter()
+            .map(|e| LinkMsg {
+                name: e.name,
+                target: match e.soft_target {
+                    Some(t) => LinkTarget::Soft(t),
+                    None => LinkTarget::Hard(e.header_addr),
+                },
+                creation_order: None,
+            })
+            .collect())
+    }
+
+    /// Refuse objects holding messages marked "fail if unknown" that we do not know.
+    fn check_messages(&self, oh: &ObjectHeader) -> Result<(), Refuse> {
+        for m in &oh.messages {
+            if m.mtype > msg::MAX_KNOWN && m.flags & msg_flags::FAIL_IF_UNKNOWN_ALWAYS != 0 {
+                return Err(refuse(
+                    format!("unknown header message {}", m.mtype),
+                    format!("header message type {} is marked fail-if-unknown", m.mtype),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Decode a message that may be shared (committed datatypes are followed).
+    fn unshared<'m>(&mut self, m: &'m Message, want: u16) -> Result<std::borrow::Cow<'m, Message>, Refuse> {
+        if m.flags & msg_flags::SHARED == 0 {
+            return Ok(std::borrow::Cow::Borrowed(m));
+        }
+        match shared::parse(&m.data, m.offset, &self.sizes).map_err(|e| from_err(&e))? {
+            SharedRef::Sohm => Err(refuse(
+                "shared object header messages",
+                format!(
+                    "message type {want} is stored in the shared message heap{}",
+                    if self.sohm { "" } else { " (no shared message table found)" }
+                ),
+            )),
+            SharedRef::Committed(addr) => {
+                let oh = object_header::read(self.src, &self.sizes, addr).map_err(|e| from_err(&e))?;
+                let found = oh.first(want).cloned().ok_or_else(|| {
+                    refuse("corrupt shared message", format!("committed object at {addr:#x} has no message {want}"))
+                })?;
+                if found.flags & msg_flags::SHARED != 0 {
+                    return Err(refuse("corrupt shared message", "shared message points to another shared message"));
+                }
+                Ok(std::borrow::Cow::Owned(found))
+            }
+        }
+    }
+
+    /// Map a dataset to an [`Array`].
+    fn dataset(&mut self, oh: &ObjectHeader, path: &str) -> Result<Array, Refuse> {
+        self.check_messages(oh)?;
+        if oh.first(msg::EXTERNAL_DATA_FILES).is_some() {
+            return Err(refuse("external storage", "raw data is stored in external files"));
+        }
+        let ds_msg = oh.first(msg::DATASPACE).ok_or_else(|| refuse("corrupt dataset", "no dataspace message"))?;
+        let ds_msg = self.unshared(ds_msg, msg::DATASPACE)?.into_owned();
+        let space = dataspace::parse(&ds_msg.data, ds_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
+        if space == Dataspace::Null {
+            return Err(refuse("null dataspace", "dataset has a null dataspace (no elements)"));
+        }
+        let dt_msg = oh.first(msg::DATATYPE).ok_or_else(|| refuse("corrupt dataset", "no datatype message"))?;
+        let dt_msg = self.unshared(dt_msg, msg::DATATYPE)?.into_owned();
+        let dtype = datatype::parse(&dt_msg.data, dt_msg.offset).map_err(|e| from_err(&e))?;
+        let mut attributes = self.attributes(oh, path);
+        let (data_type, endian) = map_datatype(&dtype)?;
+        if let Datatype::Enum { members, base } = &dtype {
+            let mut m = Map::new();
+            for (name, raw) in members {
+                if let Some(v) = int_value(base, raw) {
+                    m.insert(name.clone(), v);
+                }
+            }
+            attributes.insert("_hdf5_enum".into(), Value::Object(m));
+        }
+        let elem = u64::from(dtype.size());
+        let shape = space.shape();
+        let nelem = space.num_elements().ok_or_else(|| refuse("corrupt dataspace", "element count overflows"))?;
+        let nbytes = nelem.checked_mul(elem).ok_or_else(|| refuse("corrupt dataspace", "byte size overflows"))?;
+
+        let fill_value = self.fill_value(oh, elem)?;
+        let lay_msg = oh.first(msg::DATA_LAYOUT).ok_or_else(|| refuse("corrupt dataset", "no data layout message"))?;
+        let lay = layout::parse(&lay_msg.data, lay_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
+        let mut codecs = vec![Codec::Bytes(endian)];
+        let mut chunks = BTreeMap::new();
+        let whole: Vec<u64> = shape.iter().map(|&d| d.max(1)).collect();
+        let zeros = vec![0u64; shape.len()];
+        let chunk_shape = match lay {
+            Layout::Compact(bytes) => {
+                if bytes.len() as u64 != nbytes {
+                    return Err(refuse(
+                        "corrupt compact layout",
+                        format!("compact data is {} bytes, dataset needs {nbytes}", bytes.len()),
+                    ));
+                }
+                if nelem > 0 {
+                    chunks.insert(zeros, ChunkRef::Inline(bytes));
+                }
+                whole
+            }
+            Layout::Contiguous { addr, size } => {
+                let size = size.unwrap_or(nbytes);
+                if addr == UNDEF || nelem == 0 {
+                    whole
+                } else {
+                    if size < nbytes {
+                        return Err(refuse(
+                            "corrupt contiguous layout",
+                            format!("contiguous storage is {size} bytes, dataset needs {nbytes}"),
+                        ));
+                    }
+                    let offset = abs_addr(&self.sizes, addr)
+                        .filter(|o| o.checked_add(nbytes).is_some_and(|end| end <= self.src.size()))
+                        .ok_or_else(|| refuse("truncated or unreadable", "contiguous data runs past the end of the file"))?;
+                    self.contiguous_chunks(&shape, elem, offset, nbytes, &mut chunks)
+                }
+            }
+            Layout::ChunkedBtreeV1 { addr, dims } => {
+                let filters = match oh.first(msg::FILTER_PIPELINE) {
+                    Some(m) => filter_pipeline::parse(&m.data, m.offset).map_err(|e| from_err(&e))?,
+                    None => Vec::new(),
+                };
+                codecs.extend(filters::codecs_for(&filters, dtype.size())?);
+                self.chunked(&shape, elem, addr, &dims, &filters, &mut chunks)?
+            }
+            Layout::ChunkedV4 { index } => {
+                return Err(refuse(
+                    format!("chunk index {index} (layout v4)"),
+                    format!("chunks indexed by {index} (data layout message version 4) are not read yet"),
+                ))
+            }
+            Layout::Virtual => return Err(refuse("virtual dataset layout", "virtual datasets map other datasets")),
+        };
+        Ok(Array { shape, chunk_shape, data_type, fill_value, codecs, attributes, dimension_names: None, chunks })
+    }
+
+    fn fill_value(&mut self, oh: &ObjectHeader, elem: u64) -> Result<FillValue, Refuse> {
+        let new = match oh.first(msg::FILL_VALUE) {
+            Some(m) => Some(fill_value::parse(&m.data, m.offset, &self.sizes).map_err(|e| from_err(&e))?),
+            None => None,
+        };
+        let value = match new {
+            Some(FillValueMsg::Value(v)) => Some(v),
+            _ => match oh.first(msg::FILL_VALUE_OLD) {
+                Some(m) => match fill_value::parse_old(&m.data, m.offset).map_err(|e| from_err(&e))? {
+                    FillValueMsg::Value(v) => Some(v),
+                    _ => None,
+                },
+                None => None,
+            },
+        };
+        match value {
+            Some(v) if v.len() as u64 == elem => Ok(FillValue::Bytes(v)),
+            Some(v) => Err(refuse(
+                "corrupt fill value",
+                format!("fill value is {} bytes, element size is {elem}", v.len()),
+            )),
+            None => Ok(FillValue::Default),
+        }
+    }
+
+    /// Chunk references of contiguous storage at absolute `offset`; returns the chunk shape.
+    ///
+    /// With `split_contiguous: Some(b)` and rank ≥ 1 the data is cut along axis 0 into
+    /// chunks of `rows = max(1, b / bytes_per_row)` rows. Every chunk, the last one included,
+    /// references a full chunk of bytes (Zarr readers expect whole chunks; the part of the last
+    /// chunk past the dataset's end lies outside the array and is discarded by readers). When
+    /// the file ends before that full last chunk, the largest row count ≤ `rows` that divides
+    /// the first dimension is used instead, and if that is below `rows / 4` the dataset stays
+    /// one chunk.
+    fn contiguous_chunks(
+        &mut self,
+        shape: &[u64],
+        elem: u64,
+        offset: u64,
+        nbytes: u64,
+        chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
+    ) -> Vec<u64> {
+        let one = |chunks: &mut BTreeMap<Vec<u64>, ChunkRef>| {
+            chunks.insert(vec![0; shape.len()], ChunkRef::Virtual { source: SourceId(0), offset, length: nbytes });
+            shape.iter().map(|&d| d.max(1)).collect::<Vec<u64>>()
+        };
+        let (Some(target), Some((&n0, rest))) = (self.opts.split_contiguous, shape.split_first()) else {
+            return one(chunks);
+        };
+        let row_bytes = rest.iter().try_fold(elem, |a, &d| a.checked_mul(d)).unwrap_or(0);
+        if row_bytes == 0 || n0 == 0 {
+            return one(chunks);
+        }
+        let mut rows = (target / row_bytes).max(1);
+        if rows >= n0 {
+            return one(chunks);
+        }
+        let full = |rows: u64| rows.checked_mul(row_bytes).unwrap_or(u64::MAX);
+        let count = |rows: u64| n0.div_ceil(rows);
+        let last_end = offset.checked_add(full(rows).saturating_mul(count(rows)));
+        if last_end.is_none_or(|e| e > self.src.size()) {
+            let divisor = (1..=rows).rev().find(|r| n0 % r == 0).unwrap_or(1);
+            if divisor < rows / 4 {
+                return one(chunks);
+            }
+            rows = divisor;
+        }
+        if count(rows) > MAX_SPLIT_CHUNKS {
+            return one(chunks);
+        }
+        for i in 0..count(rows) {
+            let mut key = vec![0u64; shape.len()];
+            if let Some(k) = key.first_mut() {
+                *k = i;
+            }
+            let off = offset.saturating_add(i.saturating_mul(full(rows)));
+            chunks.insert(key, ChunkRef::Virtual { source: SourceId(0), offset: off, length: full(rows) });
+        }
+        let mut cs = shape.to_vec();
+        if let Some(c) = cs.first_mut() {
+            *c = rows;
+        }
+        cs.iter().map(|&d| d.max(1)).collect()
+    }
+
+    /// Chunk references of a v1 B-tree chunk index; returns the chunk shape.
+    fn chunked(
+        &mut self,
+        shape: &[u64],
+        elem: u64,
+        addr: u64,
+        dims: &[u32],
+        filters: &[Filter],
+        chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
+    ) -> Result<Vec<u64>, Refuse> {
+        let rank = shape.len();
+        let (last, cdims) = dims.split_last().ok_or_else(|| refuse("corrupt data layout", "no chunk dimensions"))?;
+        if cdims.len() != rank || rank == 0 {
+            return Err(refuse(
+                "corrupt data layout",
+                format!("chunk rank {} does not match dataset rank {rank}", cdims.len()),
+            ));
+        }
+        if u64::from(*last) != elem {
+            return Err(refuse("corrupt data layout", format!("chunk element size {last}, datatype size {elem}")));
+        }
+        if cdims.contains(&0) {
+            return Err(refuse("corrupt data layout", "zero chunk dimension"));
+        }
+        let chunk_shape: Vec<u64> = cdims.iter().map(|&d| u64::from(d)).collect();
+        if addr == UNDEF {
+            return Ok(chunk_shape);
+        }
+        let grid: Vec<u64> = shape.iter().zip(&chunk_shape).map(|(&s, &c)| s.div_ceil(c)).collect();
+        let file_size = self.src.size();
+        let sizes = self.sizes;
+        let src = self.src;
+        let mut reencoded = self.reencoded;
+        let mut problem: Option<Refuse> = None;
+        let mut visit = |rec: ChunkRec| -> Result<(), Hdf5Error> {
+            if problem.is_some() {
+                return Ok(());
+            }
+            let mut key = Vec::with_capacity(rank);
+            for ((&o, &c), &g) in rec.offsets.iter().zip(&chunk_shape).zip(&grid) {
+                if o % c != 0 {
+                    problem = Some(refuse("corrupt chunk index", format!("chunk offset {o} not a multiple of {c}")));
+                    return Ok(());
+                }
+                if o / c >= g {
+                    // Past the current extent (dataset shrunk): not visible to readers.
+                    return Ok(());
+                }
+                key.push(o / c);
+            }
+            if key.len() != rank {
+                problem = Some(refuse("corrupt chunk index", "chunk key rank mismatch"));
+                return Ok(());
+            }
+            let Some(off) = abs_addr(&sizes, rec.addr)
+                .filter(|o| o.checked_add(u64::from(rec.size)).is_some_and(|e| e <= file_size))
+            else {
+                problem = Some(refuse("truncated or unreadable", format!("chunk {key:?} lies past the end of the file")));
+                return Ok(());
+            };
+            let r = if rec.filter_mask == 0 || filters.is_empty() {
+                ChunkRef::Virtual { source: SourceId(0), offset: off, length: u64::from(rec.size) }
+            } else {
+                reencoded = reencoded.saturating_add(u64::from(rec.size));
+                if reencoded > MAX_REENCODED_BYTES {
+                    problem = Some(refuse(
+                        "per-chunk filter mask",
+                        "too many chunks skip filters to re-encode them inline",
+                    ));
+                    return Ok(());
+                }
+                let stored = read_exact(src, "chunk", off, u64::from(rec.size))?;
+                let elem32 = u32::try_from(elem).unwrap_or(u32::MAX);
+                match filters::reencode(&stored, filters, rec.filter_mask, elem32) {
+                    Ok(b) => ChunkRef::Inline(Bytes::from(b)),
+                    Err(e) => {
+                        problem = Some(refuse("per-chunk filter mask", format!("chunk {key:?}: {e}")));
+                        return Ok(());
+                    }
+                }
+            };
+            chunks.insert(key, r);
+            Ok(())
+        };
+        let res = adapters::chunk_records(src, sizes, addr, rank + 1, &mut visit);
+        self.reencoded = reencoded;
+        res.map_err(|e| from_err(&e))?;
+        if let Some(p) = problem {
+            return Err(p);
+        }
+        Ok(chunk_shape)
+    }
+
+    /// The attributes of an object as JSON (compact and dense storage).
+    fn attributes(&mut self, oh: &ObjectHeader, path: &str) -> Attributes {
+        let mut out = Attributes::new();
+        let mut raw: Vec<(u8, Bytes, u64)> =
+            oh.of_type(msg::ATTRIBUTE).map(|m| (m.flags, m.data.clone(), m.offset)).collect();
+        if let Some(m) = oh.first(msg::ATTRIBUTE_INFO) {
+            match attribute_info::parse(&m.data, m.offset, &self.sizes) {
+                Ok(ai) if ai.heap_addr != UNDEF && ai.name_btree_addr != UNDEF => {
+                    match adapters::dense_attributes(self.src, self.sizes, ai.heap_addr, ai.name_btree_addr) {
+                        Ok(list) => raw.extend(list.into_iter().map(|(f, b)| (f, b, 0))),
+                        Err(e) => self.warning(path, (format!("attributes: {}", e.feature()), e.to_string())),
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => self.warning(path, from_err(&e)),
+            }
+        }
+        for (flags, body, offset) in raw {
+            if flags & msg_flags::SHARED != 0 {
+                self.warning(path, refuse("shared attribute", "attribute message stored as a shared message"));
+                continue;
+            }
+            let a = match attribute::parse(&body, offset, &self.sizes) {
+                Ok(a) => a,
+                Err(e) => {
+                    self.warning(path, (format!("attribute: {}", e.feature()), e.to_string()));
+                    continue;
+                }
+            };
+            if HIDDEN_ATTRIBUTES.contains(&a.name.as_str()) {
+                continue;
+            }
+            match self.attribute_value(&a) {
+                Ok(v) => {
+                    out.insert(a.name, v);
+                }
+                Err((feature, reason)) => {
+                    let p = format!("{path} @{}", a.name);
+                    self.warning(&p, (format!("attribute {feature}"), format!("attribute {}: {reason}", a.name)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Convert an attribute value to JSON.
+    ///
+    /// Integers → JSON integers; floats → numbers, with NaN/±∞ as the strings `"NaN"`,
+    /// `"Infinity"`, `"-Infinity"`; fixed strings → strings with padding stripped per the
+    /// padding type; variable-length strings (global heap) → strings; enums → their integer
+    /// value. Other classes are refused (the caller records a warning).
+    fn attribute_value(&mut self, a: &AttributeMsg) -> Result<Value, Refuse> {
+        let (Some(dt), Some(space)) = (&a.datatype, &a.dataspace) else {
+            return Err(refuse("with shared datatype", "the datatype or dataspace is a shared message"));
+        };
+        let n = space.num_elements().ok_or_else(|| refuse("corrupt dataspace", "element count overflows"))?;
+        if *space == Dataspace::Null {
+            return Ok(Value::Null);
+        }
+        let size = usize::try_from(dt.size()).map_err(|_| refuse("corrupt datatype", "size"))?;
+        let n = usize::try_from(n).map_err(|_| refuse("corrupt dataspace", "too many elements"))?;
+        let need = n.checked_mul(size).filter(|&b| b <= a.data.len()).ok_or_else(|| {
+            refuse("corrupt attribute", format!("{n} elements of {size} bytes do not fit in {} bytes", a.data.len()))
+        })?;
+        let data = a.data.slice(..need);
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            let raw = data.get(i * size..(i + 1) * size).unwrap_or_default();
+            values.push(self.element_value(dt, raw)?);
+        }
+        Ok(match space {
+            Dataspace::Scalar => values.into_iter().next().unwrap_or(Value::Null),
+            _ => nest(values, &space.shape()),
+        })
+    }
+
+    fn element_value(&mut self, dt: &Datatype, raw: &[u8]) -> Result<Value, Refuse> {
+        match dt {
+            Datatype::FixedPoint { .. } | Datatype::Enum { .. } => {
+                let base = match dt {
+                    Datatype::Enum { base, .. } => base.as_ref(),
+                    d => d,
+                };
+                int_value(base, raw).ok_or_else(|| refuse(dt.feature(), "integer layout not supported"))
+            }
+            Datatype::Float { size, order, ieee: true } if *order != ByteOrder::Vax => {
+                if raw.len() != *size as usize {
+                    return Err(refuse(dt.feature(), "element size mismatch"));
+                }
+                let mut b = raw.to_vec();
+                if *order == ByteOrder::Big {
+                    b.reverse();
+                }
+                let v = match size {
+                    2 => f16_to_f64(u16::from_le_bytes([b[0], b[1]])),
+                    4 => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    8 => f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+                    _ => return Err(refuse(dt.feature(), "float size")),
+                };
+                Ok(float_json(v))
+            }
+            Datatype::String { pad, .. } => Ok(Value::String(strip_string(raw, *pad))),
+            Datatype::VarLen { string: true, .. } => {
+                let mut c = crate::io::cursor::Cursor::new(raw, 0, "variable-length string");
+                let r = VlenRef::parse(&mut c, self.sizes).map_err(|e| from_err(&e))?;
+                let b = self.gheap.resolve(self.src, self.sizes, r, 1).map_err(|e| from_err(&e))?;
+                Ok(Value::String(strip_string(&b, str_pad::NULL_PAD)))
+            }
+            other => Err(refuse(other.feature(), format!("{} values are not converted to JSON", other.feature()))),
+        }
+    }
+
+    /// Add datasets reached through soft links; warn about the others.
+    fn resolve_soft_links(&mut self, root: &mut Group) {
+        for (parent, name, target) in std::mem::take(&mut self.soft_links) {
+            let link_path = join(&parent, &name);
+            let abs = if target.starts_with('/') { target.clone() } else { join(&parent, &target) };
+            match lookup(root, &abs) {
+                Some(Node::Array(a)) => {
+                    let a = a.clone();
+                    if let Some(Node::Group(g)) = lookup_mut(root, &parent) {
+                        g.children.insert(name, Node::Array(a));
+                    } else if parent == "/" {
+                        root.children.insert(name, Node::Array(a));
+                    }
+                }
+                Some(Node::Group(_)) => self.warning(
+                    &link_path,
+                    refuse("soft link to group", format!("soft link {name} → {target} points to a group")),
+                ),
+                None => self.warning(
+                    &link_path,
+                    refuse("dangling soft link", format!("soft link {name} → {target} does not resolve to a mapped object")),
+                ),
+            }
+        }
+    }
+}
+
+fn lookup<'g>(root: &'g Group, path: &str) -> Option<&'g Node> {
+    let mut parts = path.split('/').filter(|p| !p.is_empty() && *p != ".").peekable();
+    let mut g = root;
+    while let Some(p) = parts.next() {
+        let n = g.children.get(p)?;
+        if parts.peek().is_none() {
+            return Some(n);
+        }
+        match n {
+            Node::Group(c) => g = c,
+            Node::Array(_) => return None,
+        }
+    }
+    None
+}
+
+fn lookup_mut<'g>(root: &'g mut Group, path: &str) -> Option<&'g mut Node> {
+    let mut parts = path.split('/').filter(|p| !p.is_empty()).peekable();
+    let mut g = root;
+    while let Some(p) = parts.next() {
+        let n = g.children.get_mut(p)?;
+        if parts.peek().is_none() {
+            return Some(n);
+        }
+        match n {
+            Node::Group(c) => g = c,
+            Node::Array(_) => return None,
+        }
+    }
+    None
+}
+
+/// The model type and byte order of a dataset datatype, or a refusal.
+pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), Refuse> {
+    let endian = |o: ByteOrder, size: u32| -> Option<Endian> {
+        if size <= 1 {
+            None
+        } else if o == ByteOrder::Big {
+            Some(Endian::Big)
+        } else {
+            Some(Endian::Little)
+        }
+    };
+    match dt {
+        Datatype::FixedPoint { size, order, signed, bit_offset, precision } => {
+            if !matches!(size, 1 | 2 | 4 | 8) {
+                return Err(refuse(format!("{size}-byte integer datatype"), "integer size not 1, 2, 4 or 8 bytes"));
+            }
+            if *bit_offset != 0 || u32::from(*precision) != size * 8 {
+                return Err(refuse(
+                    "integer datatype with padding bits",
+                    format!("{precision}-bit integer at bit offset {bit_offset} in {size} bytes"),
+                ));
+            }
+            let bits = u8::try_from(size * 8).unwrap_or(64);
+            Ok((if *signed { DataType::Int(bits) } else { DataType::UInt(bits) }, endian(*order, *size)))
+        }
+        Datatype::Float { size, order, ieee } => {
+            if *order == ByteOrder::Vax {
+                return Err(refuse("VAX floating-point datatype", "VAX byte order"));
+            }
+            if !ieee || !matches!(size, 2 | 4 | 8) {
+                return Err(refuse("non-IEEE floating-point datatype", format!("{size}-byte float with a custom layout")));
+            }
+            Ok((DataType::Float(u8::try_from(size * 8).unwrap_or(64)), endian(*order, *size)))
+        }
+        Datatype::String { size, .. } => {
+            if *size == 0 {
+                return Err(refuse("zero-length string datatype", "string of size 0"));
+            }
+            Ok((DataType::FixedBytes(*size), None))
+        }
+        Datatype::Enum { base, .. } => match base.as_ref() {
+            b @ Datatype::FixedPoint { .. } => map_datatype(b),
+            _ => Err(refuse("enum datatype with non-integer base", "enum base is not an integer")),
+        },
+        other => Err(refuse(other.feature(), format!("no Zarr data type for HDF5 {}", other.feature()))),
+    }
+}
+
+/// An integer element as JSON (standard layouts of 1–8 bytes only).
+fn int_value(dt: &Datatype, raw: &[u8]) -> Option<Value> {
+    let Datatype::FixedPoint { size, order, signed, bit_offset: 0, precision } = dt else {
+        return None;
+    };
+    if !matches!(size, 1 | 2 | 4 | 8) || u32::from(*precision) != size * 8 || raw.len() != *size as usize {
+        return None;
+    }
+    let mut b = [0u8; 8];
+    for (i, &x) in raw.iter().enumerate() {
+        let j = if *order == ByteOrder::Big { raw.len() - 1 - i } else { i };
+        *b.get_mut(j)? = x;
+    }
+    let u = u64::from_le_bytes(b);
+    if *signed {
+        let shift = 64 - size * 8;
+        let v = ((u << shift) as i64) >> shift;
+        Some(Value::Number(v.into()))
+    } else {
+        Some(Value::Number(u.into()))
+    }
+}
+
+fn float_json(v: f64) -> Value {
+    if v.is_nan() {
+        Value::String("NaN".into())
+    } else if v == f64::INFINITY {
+        Value::String("Infinity".into())
+    } else if v == f64::NEG_INFINITY {
+        Value::String("-Infinity".into())
+    } else {
+        Number::from_f64(v).map_or(Value::Null, Value::Number)
+    }
+}
+
+fn f16_to_f64(h: u16) -> f64 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from((h >> 10) & 0x1f);
+    let mant = f64::from(h & 0x3ff);
+    sign * match exp {
+        0 => mant * 2f64.powi(-24),
+        31 if mant == 0.0 => f64::INFINITY,
+        31 => f64::NAN,
+        e => (1.0 + mant / 1024.0) * 2f64.powi(e - 15),
+    }
+}
+
+fn strip_string(raw: &[u8], pad: u8) -> String {
+    let s = match pad {
+        str_pad::NULL_TERMINATE => &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())],
+        str_pad::SPACE_PAD => {
+            let end = raw.iter().rposition(|&b| b != b' ' && b != 0).map_or(0, |p| p + 1);
+            &raw[..end]
+        }
+        _ => {
+            let end = raw.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+            &raw[..end]
+        }
+    };
+    String::from_utf8_lossy(s).into_owned()
+}
+
+/// Nest a flat C-order list into lists of lists following `shape`.
+fn nest(values: Vec<Value>, shape: &[u64]) -> Value {
+    match shape {
+        [] | [_] => Value::Array(values),
+        [_, rest @ ..] => {
+            let inner = rest.iter().product::<u64>().max(1) as usize;
+            let chunks: Vec<Value> = values.chunks(inner).map(|c| nest(c.to_vec(), rest)).collect();
+            Value::Array(chunks)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_conversions() {
+        assert_eq!(float_json(f64::NAN), Value::String("NaN".into()));
+        assert_eq!(float_json(f64::NEG_INFINITY), Value::String("-Infinity".into()));
+        assert_eq!(f16_to_f64(0x3c00), 1.0);
+        assert_eq!(f16_to_f64(0xc000), -2.0);
+        assert_eq!(strip_string(b"ab\0\0", str_pad::NULL_PAD), "ab");
+        assert_eq!(strip_string(b"ab  ", str_pad::SPACE_PAD), "ab");
+        assert_eq!(strip_string(b"a\0b", str_pad::NULL_TERMINATE), "a");
+        let v: Vec<Value> = (0..6).map(|i| Value::from(i)).collect();
+        assert_eq!(nest(v, &[2, 3]), serde_json::json!([[0, 1, 2], [3, 4, 5]]));
+        let t = Datatype::FixedPoint { size: 2, order: ByteOrder::Big, signed: true, bit_offset: 0, precision: 16 };
+        assert_eq!(int_value(&t, &[0xff, 0xfe]), Some(Value::from(-2)));
+    }
+
+    #[test]
+    fn datatype_mapping() {
+        let t = Datatype::FixedPoint { size: 1, order: ByteOrder::Big, signed: false, bit_offset: 0, precision: 8 };
+        assert_eq!(map_datatype(&t).unwrap(), (DataType::UInt(8), None));
+        let f = Datatype::Float { size: 4, order: ByteOrder::Big, ieee: true };
+        assert_eq!(map_datatype(&f).unwrap(), (DataType::Float(32), Some(Endian::Big)));
+        let c = Datatype::Other { class: 6, size: 8 };
+        assert_eq!(map_datatype(&c).unwrap_err().0, "compound datatype");
+    }
+}
