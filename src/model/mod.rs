@@ -227,3 +227,16 @@ pub enum NodeRef<'a> {
     /// An array.
     Array(&'a Array),
 }
+
+/// A [`Refusal`] together with the source it came from (store provenance, CLI output).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefusalRecord {
+    /// The source file or URL.
+    pub source: String,
+    /// Path of the object inside the source.
+    pub path: String,
+    /// Short feature name.
+    pub feature: String,
+    /// One-line reason.
+    pub reason: String,
+}

@@ -1,0 +1,382 @@
+//! Reading a vzarr store: [`VirtualStore`] resolves Zarr keys through the manifest to
+//! ranged reads of the sources, and implements the zarrs storage traits (async, and sync
+//! through [`SyncVirtualStore`]).
+//!
+//! ```text
+//! key "g/x/c/3/0" ─ zarr::Key::parse ─ manifest entry ─┬─ Inline(bytes)
+//!                                                      ├─ absent → None (fill value)
+//!                                                      └─ Virtual{url, off, len}
+//!        resolve url (store-relative or absolute, allow-listed) → object_store
+//!        GET range [off, off+len) with If-Match: <etag> → length checked → bytes
+//! ```
+
+mod fetch;
+mod sync;
+mod zarrs_traits;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use object_store::path::Path as ObjectPath;
+use object_store::ObjectStore;
+use url::Url;
+
+pub use fetch::map_range;
+pub use sync::SyncVirtualStore;
+
+use crate::store::manifest::{Entry, Manifest};
+use crate::store::{format::INFO_FILE, SourceEntry, StoreError, StoreInfo, StoreLocation};
+use crate::zarr::{ChunkKey, Key, KeyError};
+
+/// Errors reading through a [`VirtualStore`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The store's own files are missing or invalid.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Not a vzarr store.
+    #[error("{0}: not a vzarr store (no vzarr.json)")]
+    NotAStore(String),
+    /// An invalid key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A source changed since the store was created (precondition failed or size differs).
+    #[error("source changed since the store was created: {url} ({detail}); re-run `vzarr create`")]
+    SourceModified {
+        /// The source.
+        url: String,
+        /// What differs.
+        detail: String,
+    },
+    /// A source URL is outside the allowed prefixes.
+    #[error("source {url} is not under an allowed prefix (allowed: {allowed}); allow it explicitly")]
+    NotAllowed {
+        /// The source.
+        url: String,
+        /// The allowed prefixes.
+        allowed: String,
+    },
+    /// The store's manifest names a source that is not in its sources table.
+    #[error("manifest references unknown source {0}")]
+    UnknownSource(String),
+    /// A source returned fewer or more bytes than requested.
+    #[error("{url}: asked for {expected} bytes at offset {offset}, got {got}")]
+    ShortRead {
+        /// The source.
+        url: String,
+        /// Offset.
+        offset: u64,
+        /// Requested length.
+        expected: u64,
+        /// Received length.
+        got: u64,
+    },
+    /// A requested byte range lies outside the chunk.
+    #[error("byte range {range} is outside {key} ({len} bytes)")]
+    InvalidRange {
+        /// The key.
+        key: String,
+        /// The range as requested.
+        range: String,
+        /// The value's length.
+        len: u64,
+    },
+    /// Object store failure reaching a source.
+    #[error("{url}: {source}")]
+    Source {
+        /// The source.
+        url: String,
+        /// Underlying error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// Resolving a source URL failed.
+    #[error(transparent)]
+    Resolve(#[from] crate::source::SourceError),
+}
+
+#[derive(Debug)]
+pub(crate) struct ResolvedSource {
+    url: String,
+    store: Arc<dyn ObjectStore>,
+    path: ObjectPath,
+    entry: SourceEntry,
+    relative: bool,
+}
+
+/// Options for opening a store.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// If not empty, sources are read only from under these URL prefixes (in any case only
+    /// sources listed in the store's sources table are read).
+    pub allow_prefixes: Vec<String>,
+}
+
+/// A read-only view of a vzarr store as a plain Zarr v3 store.
+pub struct VirtualStore {
+    location: StoreLocation,
+    info: StoreInfo,
+    /// Node path → its zarr.json bytes (read on first use).
+    metadata: Mutex<HashMap<String, Bytes>>,
+    /// Node paths and whether each is an array.
+    nodes: HashMap<String, bool>,
+    manifest: Manifest,
+    entries: Mutex<HashMap<String, Arc<HashMap<String, Entry>>>>,
+    sources: HashMap<String, Arc<ResolvedSource>>,
+    prefetched: Mutex<HashMap<String, Bytes>>,
+    stats: fetch::Stats,
+}
+
+impl std::fmt::Debug for VirtualStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VirtualStore")
+            .field("location", &self.location.url.as_str())
+            .field("nodes", &self.nodes.len())
+            .field("sources", &self.sources.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl VirtualStore {
+    /// Open the store at a local path or URL.
+    ///
+    /// # Errors
+    /// [`ReadError`] if the store is missing, of a newer format, or malformed.
+    pub async fn open(location: &str, opts: &OpenOptions) -> Result<Self, ReadError> {
+        let location = StoreLocation::parse(location)?;
+        let info_bytes = location
+            .read(INFO_FILE)
+            .await?
+            .ok_or_else(|| ReadError::NotAStore(location.display("")))?;
+        let info = StoreInfo::parse(&location.display(INFO_FILE), &info_bytes)?;
+        let root = location.read("zarr.json").await?.ok_or_else(|| StoreError::InvalidStore {
+            path: location.display("zarr.json"),
+            reason: "missing".into(),
+        })?;
+        let nodes = node_kinds(&location.display("zarr.json"), &root)?;
+        let mut metadata = HashMap::new();
+        metadata.insert(String::new(), root);
+        let mut manifests = Vec::new();
+        for m in &info.manifests {
+            let bytes = location.read(m).await?.ok_or_else(|| StoreError::InvalidStore {
+                path: location.display(m),
+                reason: "manifest listed in vzarr.json is missing".into(),
+            })?;
+            manifests.push(Manifest::open(&location.display(m), bytes)?);
+        }
+        let manifest = match manifests.len() {
+            1 => manifests.remove(0),
+            n => {
+                return Err(StoreError::InvalidStore {
+                    path: location.display(INFO_FILE),
+                    reason: format!("{n} manifests listed; this version reads exactly one"),
+                }
+                .into())
+            }
+        };
+        let mut sources = HashMap::new();
+        for s in &info.sources {
+            let (url, relative) = absolute_source_url(&location.url, &s.url)?;
+            check_allowed(&url, &opts.allow_prefixes)?;
+            let (store, path) = crate::source::resolve(&url)?;
+            sources.insert(
+                s.url.clone(),
+                Arc::new(ResolvedSource { url: url.to_string(), store, path, entry: s.clone(), relative }),
+            );
+        }
+        Ok(Self {
+            location,
+            info,
+            metadata: Mutex::new(metadata),
+            nodes,
+            manifest,
+            entries: Mutex::default(),
+            sources,
+            prefetched: Mutex::default(),
+            stats: fetch::Stats::default(),
+        })
+    }
+
+    /// The store's `vzarr.json`.
+    #[must_use]
+    pub fn info(&self) -> &StoreInfo {
+        &self.info
+    }
+
+    /// Paths of all arrays, sorted.
+    #[must_use]
+    pub fn arrays(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.nodes.iter().filter(|(_, a)| **a).map(|(p, _)| p.clone()).collect();
+        v.sort();
+        v
+    }
+
+    /// Paths of all nodes (groups and arrays), sorted.
+    #[must_use]
+    pub fn nodes(&self) -> Vec<(String, bool)> {
+        let mut v: Vec<(String, bool)> = self.nodes.iter().map(|(p, a)| (p.clone(), *a)).collect();
+        v.sort();
+        v
+    }
+
+    /// Number of requests and bytes read from sources so far.
+    #[must_use]
+    pub fn source_requests(&self) -> (u64, u64) {
+        self.stats.get()
+    }
+
+    /// Parse a store key against this store's arrays.
+    ///
+    /// # Errors
+    /// [`KeyError`] for invalid keys.
+    pub fn parse_key(&self, key: &str) -> Result<Key, KeyError> {
+        Key::parse(key, |p| self.nodes.get(p) == Some(&true))
+    }
+
+    /// The manifest rows of one array (decoded once, then cached).
+    ///
+    /// # Errors
+    /// [`ReadError::Store`] if the manifest cannot be decoded.
+    pub fn array_entries(&self, array: &str) -> Result<Arc<HashMap<String, Entry>>, ReadError> {
+        if let Some(e) = lock(&self.entries).get(array) {
+            return Ok(e.clone());
+        }
+        let e = Arc::new(self.manifest.array_entries(array)?);
+        lock(&self.entries).insert(array.to_string(), e.clone());
+        Ok(e)
+    }
+
+    /// Read a node's `zarr.json`, `None` if there is no such node.
+    ///
+    /// # Errors
+    /// [`ReadError`] on storage failure.
+    pub async fn metadata(&self, node: &str) -> Result<Option<Bytes>, ReadError> {
+        if !self.nodes.contains_key(node) {
+            return Ok(None);
+        }
+        if let Some(b) = lock(&self.metadata).get(node) {
+            return Ok(Some(b.clone()));
+        }
+        let name = format!("{node}/zarr.json");
+        let b = self.location.read(&name).await?;
+        if let Some(b) = &b {
+            lock(&self.metadata).insert(node.to_string(), b.clone());
+        }
+        Ok(b)
+    }
+
+    /// The encoded bytes of a chunk, `None` when missing (reads as the fill value).
+    ///
+    /// # Errors
+    /// [`ReadError`] if the source changed, is unreachable, or returns a wrong length.
+    pub async fn chunk(&self, key: &ChunkKey) -> Result<Option<Bytes>, ReadError> {
+        let k = Key::Chunk(key.clone()).to_string();
+        if let Some(b) = lock(&self.prefetched).remove(&k) {
+            return Ok(Some(b));
+        }
+        let entries = self.array_entries(&key.array)?;
+        match entries.get(&k) {
+            None => Ok(None),
+            Some(Entry::Inline(b)) => Ok(Some(b.clone())),
+            Some(Entry::Virtual { source, offset, length }) => {
+                let src = self.source(source)?;
+                fetch::fetch_ranges(&src, &[*offset..offset + length], &self.stats)
+                    .await
+                    .map(|mut v| v.pop())
+            }
+        }
+    }
+
+    /// Fetch many chunks at once, merging nearby byte ranges of the same source into few
+    /// requests; later [`VirtualStore::chunk`] calls for these keys are served from memory.
+    ///
+    /// # Errors
+    /// [`ReadError`] as for [`VirtualStore::chunk`].
+    pub async fn prefetch(&self, keys: &[ChunkKey]) -> Result<(), ReadError> {
+        let mut by_source: HashMap<Arc<str>, Vec<(String, std::ops::Range<u64>)>> = HashMap::new();
+        for key in keys {
+            let entries = self.array_entries(&key.array)?;
+            let k = Key::Chunk(key.clone()).to_string();
+            if let Some(Entry::Virtual { source, offset, length }) = entries.get(&k) {
+                by_source.entry(source.clone()).or_default().push((k, *offset..offset + length));
+            }
+        }
+        for (source, items) in by_source {
+            let src = self.source(&source)?;
+            let ranges: Vec<_> = items.iter().map(|(_, r)| r.clone()).collect();
+            let got = fetch::fetch_ranges(&src, &ranges, &self.stats).await?;
+            let mut p = lock(&self.prefetched);
+            for ((k, _), b) in items.into_iter().zip(got) {
+                p.insert(k, b);
+            }
+        }
+        Ok(())
+    }
+
+    fn source(&self, url: &str) -> Result<Arc<ResolvedSource>, ReadError> {
+        self.sources.get(url).cloned().ok_or_else(|| ReadError::UnknownSource(url.to_string()))
+    }
+
+    /// Every key of the store: node `zarr.json`s and the chunk keys of stored chunks.
+    ///
+    /// # Errors
+    /// [`ReadError`] if the manifest cannot be decoded.
+    pub fn keys(&self) -> Result<Vec<String>, ReadError> {
+        let mut keys = Vec::new();
+        for (node, is_array) in &self.nodes {
+            keys.push(Key::Metadata(node.clone()).to_string());
+            if *is_array {
+                keys.extend(self.array_entries(node)?.keys().cloned());
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Node paths and kinds from the consolidated root `zarr.json`.
+fn node_kinds(path: &str, root: &[u8]) -> Result<HashMap<String, bool>, StoreError> {
+    let bad = |reason: &str| StoreError::InvalidStore { path: path.into(), reason: reason.into() };
+    let v: serde_json::Value = serde_json::from_slice(root).map_err(|e| bad(&e.to_string()))?;
+    let mut nodes = HashMap::new();
+    nodes.insert(String::new(), v.get("node_type").and_then(|t| t.as_str()) == Some("array"));
+    if let Some(meta) = v.pointer("/consolidated_metadata/metadata").and_then(|m| m.as_object()) {
+        for (p, m) in meta {
+            let kind = m.get("node_type").and_then(|t| t.as_str()).ok_or_else(|| bad("node without node_type"))?;
+            nodes.insert(p.clone(), kind == "array");
+        }
+    } else if nodes[""] {
+        // A single root array needs no consolidated metadata.
+    } else {
+        return Err(bad("root zarr.json has no consolidated metadata"));
+    }
+    Ok(nodes)
+}
+
+/// Resolve a recorded source URL: absolute as is, relative against the store location.
+fn absolute_source_url(store: &Url, recorded: &str) -> Result<(Url, bool), ReadError> {
+    if let Some(u) = crate::source::parse_url(recorded) {
+        return Ok((u, false));
+    }
+    let u = store.join(recorded).map_err(|e| crate::source::SourceError::Path {
+        path: recorded.into(),
+        reason: format!("cannot resolve against {store}: {e}"),
+    })?;
+    Ok((u, true))
+}
+
+/// A source may be read only if it is in the store's sources table (the manifest cannot name
+/// anything else: see [`ReadError::UnknownSource`]) and, when the caller gave an allow-list,
+/// lies under one of its prefixes.
+fn check_allowed(url: &Url, allow: &[String]) -> Result<(), ReadError> {
+    if allow.is_empty() || allow.iter().any(|p| url.as_str().starts_with(p.as_str())) {
+        return Ok(());
+    }
+    Err(ReadError::NotAllowed { url: url.to_string(), allowed: allow.join(", ") })
+}

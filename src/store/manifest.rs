@@ -1,0 +1,302 @@
+//! The Parquet manifest (format v1): one row per stored chunk.
+//!
+//! | column  | Arrow type                 | null | meaning                                   |
+//! |---------|----------------------------|------|-------------------------------------------|
+//! | array   | dictionary(int32, utf8)    | no   | array path (`gt1l/heights/h_ph`)          |
+//! | key     | utf8                       | no   | full Zarr v3 chunk key (`…/h_ph/c/12`)    |
+//! | source  | dictionary(int32, utf8)    | yes  | source URL (null for inline chunks)       |
+//! | offset  | uint64                     | yes  | byte offset in the source (null: inline)  |
+//! | length  | uint64                     | no   | encoded chunk length in bytes             |
+//! | inline  | binary                     | yes  | the encoded chunk bytes                   |
+//!
+//! Rows are ordered by array then chunk coordinates; each array is one row group, so a
+//! reader decodes only the row groups of the arrays it opens. Column statistics are written.
+//! A chunk without a row is missing and reads as the fill value.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{BinaryBuilder, StringBuilder, StringDictionaryBuilder, UInt64Builder};
+use arrow_array::types::Int32Type;
+use arrow_array::{Array as _, ArrayRef, BinaryArray, RecordBatch, StringArray, UInt64Array};
+use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::statistics::Statistics;
+
+use super::format::MANIFEST_FILE;
+use super::StoreError;
+use crate::model::{ChunkRef, NodeRef, VirtualDataset};
+use crate::zarr::key::chunk_suffix;
+
+/// Column names of manifest v1, in order.
+pub const COLUMNS: [&str; 6] = ["array", "key", "source", "offset", "length", "inline"];
+
+/// The Arrow schema of manifest v1.
+#[must_use]
+pub fn schema() -> SchemaRef {
+    let dict = ArrowType::Dictionary(Box::new(ArrowType::Int32), Box::new(ArrowType::Utf8));
+    Arc::new(Schema::new(vec![
+        Field::new("array", dict.clone(), false),
+        Field::new("key", ArrowType::Utf8, false),
+        Field::new("source", dict, true),
+        Field::new("offset", ArrowType::UInt64, true),
+        Field::new("length", ArrowType::UInt64, false),
+        Field::new("inline", ArrowType::Binary, true),
+    ]))
+}
+
+fn pq(e: parquet::errors::ParquetError) -> StoreError {
+    StoreError::Parquet { path: MANIFEST_FILE.into(), source: e }
+}
+
+fn full_key(array: &str, coords: &[u64]) -> String {
+    if array.is_empty() {
+        chunk_suffix(coords)
+    } else {
+        format!("{array}/{}", chunk_suffix(coords))
+    }
+}
+
+/// Encode the chunk references of every array of `ds` as a manifest.
+///
+/// # Errors
+/// [`StoreError`] if Arrow or Parquet encoding fails.
+pub fn write_manifest(ds: &VirtualDataset) -> Result<Bytes, StoreError> {
+    let props = WriterProperties::builder()
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+        .build();
+    let mut buf = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut buf, schema(), Some(props)).map_err(pq)?;
+    let mut err = None;
+    ds.root.walk(|path, node| {
+        let NodeRef::Array(a) = node else { return };
+        if err.is_some() || a.chunks.values().all(|c| matches!(c, ChunkRef::Missing)) {
+            return;
+        }
+        let mut array = StringDictionaryBuilder::<Int32Type>::new();
+        let mut key = StringBuilder::new();
+        let mut source = StringDictionaryBuilder::<Int32Type>::new();
+        let mut offset = UInt64Builder::new();
+        let mut length = UInt64Builder::new();
+        let mut inline = BinaryBuilder::new();
+        for (coords, c) in &a.chunks {
+            match c {
+                ChunkRef::Missing => continue,
+                ChunkRef::Virtual { source: s, offset: o, length: l } => {
+                    let url = ds.sources.get(s.0 as usize).map_or("", |s| s.url.as_str());
+                    source.append_value(url);
+                    offset.append_value(*o);
+                    length.append_value(*l);
+                    inline.append_null();
+                }
+                ChunkRef::Inline(b) => {
+                    source.append_null();
+                    offset.append_null();
+                    length.append_value(b.len() as u64);
+                    inline.append_value(b);
+                }
+            }
+            array.append_value(path);
+            key.append_value(full_key(path, coords));
+        }
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(array.finish()),
+            Arc::new(key.finish()),
+            Arc::new(source.finish()),
+            Arc::new(offset.finish()),
+            Arc::new(length.finish()),
+            Arc::new(inline.finish()),
+        ];
+        let r = RecordBatch::try_new(schema(), cols)
+            .map_err(StoreError::from)
+            .and_then(|b| w.write(&b).map_err(pq))
+            .and_then(|()| w.flush().map_err(pq));
+        if let Err(e) = r {
+            err = Some(e);
+        }
+    });
+    if let Some(e) = err {
+        return Err(e);
+    }
+    w.close().map_err(pq)?;
+    Ok(Bytes::from(buf))
+}
+
+/// One manifest row, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// Bytes in a source.
+    Virtual {
+        /// Source URL as written (absolute, or relative to the store).
+        source: Arc<str>,
+        /// Offset.
+        offset: u64,
+        /// Length.
+        length: u64,
+    },
+    /// Inline encoded chunk bytes.
+    Inline(Bytes),
+}
+
+/// A decoded manifest: row groups located per array, decoded on demand.
+#[derive(Debug)]
+pub struct Manifest {
+    bytes: Bytes,
+    name: String,
+    /// array path → row group indices that may hold its rows.
+    groups: HashMap<String, Vec<usize>>,
+    /// Row groups whose statistics do not name a single array.
+    unknown: Vec<usize>,
+}
+
+impl Manifest {
+    /// Open a manifest file's bytes and check its schema against v1.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidManifest`] if the file is not Parquet or does not have the v1 columns.
+    pub fn open(name: &str, bytes: Bytes) -> Result<Self, StoreError> {
+        let bad = |reason: String| StoreError::InvalidManifest { path: name.into(), reason };
+        let b = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()).map_err(|e| bad(e.to_string()))?;
+        let found: Vec<(String, ArrowType)> =
+            b.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+        let want: Vec<(String, ArrowType)> =
+            schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+        if found != want {
+            return Err(bad(format!("columns {found:?} are not the v1 manifest columns {want:?}")));
+        }
+        let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut unknown = Vec::new();
+        for (i, rg) in b.metadata().row_groups().iter().enumerate() {
+            let name = match rg.column(0).statistics() {
+                Some(Statistics::ByteArray(s)) => match (s.min_opt(), s.max_opt()) {
+                    (Some(lo), Some(hi)) if lo == hi => std::str::from_utf8(lo.data()).ok().map(str::to_string),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match name {
+                Some(n) => groups.entry(n).or_default().push(i),
+                None => unknown.push(i),
+            }
+        }
+        Ok(Self { bytes, name: name.into(), groups, unknown })
+    }
+
+    /// Decode the rows of one array: chunk key → entry.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidManifest`] on undecodable or inconsistent rows.
+    pub fn array_entries(&self, array: &str) -> Result<HashMap<String, Entry>, StoreError> {
+        let mut rgs: Vec<usize> = self.groups.get(array).cloned().unwrap_or_default();
+        rgs.extend(&self.unknown);
+        let mut out = HashMap::new();
+        if rgs.is_empty() {
+            return Ok(out);
+        }
+        let bad = |reason: String| StoreError::InvalidManifest { path: self.name.clone(), reason };
+        let reader = ParquetRecordBatchReaderBuilder::try_new(self.bytes.clone())
+            .map_err(|e| bad(e.to_string()))?
+            .with_row_groups(rgs)
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        for batch in reader {
+            let batch = batch?;
+            let arrays = arrow_cast_str(batch.column(0))?;
+            let keys = batch.column(1).as_any().downcast_ref::<StringArray>().ok_or_else(|| bad("key column".into()))?;
+            let sources = arrow_cast_str(batch.column(2))?;
+            let offsets = batch.column(3).as_any().downcast_ref::<UInt64Array>().ok_or_else(|| bad("offset column".into()))?;
+            let lengths = batch.column(4).as_any().downcast_ref::<UInt64Array>().ok_or_else(|| bad("length column".into()))?;
+            let inlines = batch.column(5).as_any().downcast_ref::<BinaryArray>().ok_or_else(|| bad("inline column".into()))?;
+            for row in 0..batch.num_rows() {
+                if arrays.is_null(row) || arrays.value(row) != array {
+                    continue;
+                }
+                let key = keys.value(row).to_string();
+                let length = lengths.value(row);
+                let entry = if inlines.is_valid(row) {
+                    let b = inlines.value(row);
+                    if b.len() as u64 != length {
+                        return Err(bad(format!("{key}: inline bytes ({}) differ from length {length}", b.len())));
+                    }
+                    Entry::Inline(Bytes::copy_from_slice(b))
+                } else if sources.is_valid(row) && offsets.is_valid(row) {
+                    let offset = offsets.value(row);
+                    if offset.checked_add(length).is_none() {
+                        return Err(bad(format!("{key}: offset {offset} + length {length} overflows")));
+                    }
+                    Entry::Virtual { source: Arc::from(sources.value(row)), offset, length }
+                } else {
+                    return Err(bad(format!("{key}: neither inline bytes nor source and offset")));
+                };
+                if out.insert(key.clone(), entry).is_some() {
+                    return Err(bad(format!("{key}: duplicate row")));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn arrow_cast_str(col: &ArrayRef) -> Result<StringArray, StoreError> {
+    let c = arrow_cast::cast(col, &ArrowType::Utf8)?;
+    c.as_any()
+        .downcast_ref::<StringArray>()
+        .cloned()
+        .ok_or_else(|| StoreError::InvalidManifest { path: MANIFEST_FILE.into(), reason: "string column".into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Array, Codec, DataType, FillValue, Group, Node, Source, SourceId};
+    use std::collections::BTreeMap;
+
+    fn array(chunks: BTreeMap<Vec<u64>, ChunkRef>) -> Node {
+        Node::Array(Array {
+            shape: vec![4],
+            chunk_shape: vec![2],
+            data_type: DataType::UInt(8),
+            fill_value: FillValue::Default,
+            codecs: vec![Codec::Bytes(None)],
+            attributes: Default::default(),
+            dimension_names: None,
+            chunks,
+        })
+    }
+
+    #[test]
+    fn write_then_read_is_identity() {
+        let mut root = Group::default();
+        let mut a = BTreeMap::new();
+        a.insert(vec![0], ChunkRef::Virtual { source: SourceId(0), offset: 10, length: 2 });
+        a.insert(vec![1], ChunkRef::Inline(Bytes::from_static(b"xy")));
+        root.children.insert("a".into(), array(a));
+        let mut g = Group::default();
+        let mut b = BTreeMap::new();
+        b.insert(vec![1], ChunkRef::Virtual { source: SourceId(1), offset: u64::MAX - 5, length: 5 });
+        b.insert(vec![0], ChunkRef::Missing);
+        g.children.insert("b".into(), array(b));
+        root.children.insert("g".into(), Node::Group(g));
+        let src = |u: &str| Source { url: u.into(), size: None, etag: None, last_modified: None };
+        let ds = VirtualDataset { sources: vec![src("file:///x.h5"), src("s3://b/y.h5")], root };
+        let m = Manifest::open("m", write_manifest(&ds).unwrap()).unwrap();
+        assert_eq!(m.groups.len(), 2, "one row group per array");
+        let a = m.array_entries("a").unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a["a/c/0"], Entry::Virtual { source: "file:///x.h5".into(), offset: 10, length: 2 });
+        assert_eq!(a["a/c/1"], Entry::Inline(Bytes::from_static(b"xy")));
+        let b = m.array_entries("g/b").unwrap();
+        assert_eq!(b.len(), 1, "missing chunks have no row");
+        assert_eq!(b["g/b/c/1"], Entry::Virtual { source: "s3://b/y.h5".into(), offset: u64::MAX - 5, length: 5 });
+        assert!(m.array_entries("nope").unwrap().is_empty());
+    }
+
+    #[test]
+    fn rejects_non_parquet_and_wrong_schema() {
+        assert!(Manifest::open("m", Bytes::from_static(b"not parquet at all")).is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! The vzarr store, format version 1 (DESIGN.md §2; `schemas/store-v1.md`).
+//!
+//! ```text
+//! STORE/
+//!   zarr.json              root group, every node's metadata consolidated inline
+//!   <node path>/zarr.json  each group and array, plain Zarr v3
+//!   manifest.parquet       chunk references, one row group per array
+//!   vzarr.json             format version, manifest list, sources table, provenance
+//! ```
+//!
+//! [`write_store`] turns a [`VirtualDataset`] into these files; [`crate::reader`] reads them.
+
+pub mod format;
+pub mod location;
+pub mod manifest;
+
+use bytes::Bytes;
+
+pub use format::{StoreInfo, SourceEntry, FORMAT_MAJOR, FORMAT_VERSION};
+pub use location::StoreLocation;
+
+use crate::model::{RefusalRecord, VirtualDataset};
+use crate::zarr::metadata::{all_node_metadata, consolidated_root};
+
+/// Errors writing or reading the store's own files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Parquet encoding/decoding failed.
+    #[error("manifest {path}: {source}")]
+    Parquet {
+        /// Manifest file.
+        path: String,
+        /// Underlying error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// Arrow failure building or reading batches.
+    #[error("manifest: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+    /// The manifest does not follow the v1 schema.
+    #[error("manifest {path}: {reason}")]
+    InvalidManifest {
+        /// Manifest file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `vzarr.json` is missing fields or malformed.
+    #[error("{path}: {reason}")]
+    InvalidStore {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The store was written by a newer, incompatible vzarr.
+    #[error("{path}: store format version {found} is newer than this vzarr supports ({supported}.x); upgrade vzarr")]
+    UnsupportedVersion {
+        /// The file.
+        path: String,
+        /// Version found.
+        found: String,
+        /// Major version supported.
+        supported: u32,
+    },
+    /// Storage I/O (object_store or local file system).
+    #[error("{path}: {source}")]
+    Io {
+        /// What was being accessed.
+        path: String,
+        /// Underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Options of the store writer.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// What produced the store (written as provenance).
+    pub inputs: Vec<String>,
+    /// What was left out (written as provenance).
+    pub refused: Vec<RefusalRecord>,
+}
+
+/// Every file of a store, as `(relative path, bytes)`, `vzarr.json` last (it is the commit
+/// marker: a store without it is incomplete).
+///
+/// # Errors
+/// [`StoreError`] if the manifest cannot be encoded.
+pub fn store_files(ds: &VirtualDataset, opts: &WriteOptions) -> Result<Vec<(String, Bytes)>, StoreError> {
+    let mut files = Vec::new();
+    for (path, meta) in all_node_metadata(&ds.root) {
+        let doc = if path.is_empty() { consolidated_root(&ds.root) } else { meta };
+        let name = if path.is_empty() { "zarr.json".to_string() } else { format!("{path}/zarr.json") };
+        files.push((name, Bytes::from(pretty(&doc))));
+    }
+    let manifest = manifest::write_manifest(ds)?;
+    files.push((format::MANIFEST_FILE.to_string(), manifest));
+    let info = StoreInfo::new(ds, opts);
+    files.push((format::INFO_FILE.to_string(), Bytes::from(pretty(&info.to_json()))));
+    Ok(files)
+}
+
+fn pretty(v: &serde_json::Value) -> Vec<u8> {
+    let mut s = serde_json::to_vec_pretty(v).unwrap_or_default();
+    s.push(b'\n');
+    s
+}
+
+/// Write a store at `location`: for a local directory, into a temporary sibling directory that
+/// is renamed into place at the end, so an interrupted run never leaves a partial store;
+/// for an object store prefix, every file is put and `vzarr.json` last.
+///
+/// # Errors
+/// [`StoreError`] on encoding or I/O failure, or if a local target exists and `overwrite`
+/// is false.
+pub async fn write_store(
+    ds: &VirtualDataset,
+    location: &StoreLocation,
+    opts: &WriteOptions,
+    overwrite: bool,
+) -> Result<(), StoreError> {
+    let files = store_files(ds, opts)?;
+    location.write_all(files, overwrite).await
+}

@@ -1,0 +1,9 @@
+//! Zarr v3 side of the model: `zarr.json` documents, data type names, codec names, chunk keys.
+
+pub mod codecs;
+pub mod dtype;
+pub mod key;
+pub mod metadata;
+
+pub use key::{ChunkKey, Key, KeyError};
+pub use metadata::{array_metadata, group_metadata};
