@@ -1,1 +1,2 @@
 
+mod hdf5_corpus;

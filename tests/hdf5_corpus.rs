@@ -1,0 +1,320 @@
+//! The native HDF5 reader over the shared corpus (`../shared/corpus`, MANIFEST.tsv).
+//!
+//! - `corpus_reads_without_panics`: every HDF5 file of categories hdf5, dmrpp-pair-h5,
+//!   icesat2 and dmrpp-mvs-h5 is read; prints a table (files ok / whole-file errors,
+//!   datasets mapped / refused by feature); asserts no panic, and that every whole-file error
+//!   is for a file libhdf5 cannot open either (h5py run live when `.venv` exists, else the
+//!   "h5py CANNOT open" notes in SOURCES.md).
+//! - `chunk_refs_match_libhdf5`: every chunk reference we emit (contiguous, chunked, compact)
+//!   is compared with h5py's `get_offset`/`get_storage_size`/`chunk_iter` (`get_chunk_info`)
+//!   and compact bytes with the data h5py reads, for all corpus files (including ICESat-2's
+//!   ATL03_gt1l.h5). Skipped with a reason without the corpus or the venv.
+//! - `truncated_and_garbage_input_never_panics`: corpus files cut at many points, bit-flipped,
+//!   and random bytes behind a valid signature: `read` returns Err or Ok, never panics.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use vzarr::hdf5::{self, Hdf5Options, Hdf5Output};
+use vzarr::io::FileReadAt;
+use vzarr::model::{ChunkRef, NodeRef};
+
+const CATEGORIES: [&str; 4] = ["hdf5", "dmrpp-pair-h5", "icesat2", "dmrpp-mvs-h5"];
+
+fn corpus() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    p.join("MANIFEST.tsv").exists().then_some(p)
+}
+
+fn python() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let ok = p.exists()
+        && Command::new(&p).args(["-c", "import h5py"]).output().is_ok_and(|o| o.status.success());
+    ok.then_some(p)
+}
+
+/// Corpus files of the HDF5 categories (absolute paths, relative names).
+fn hdf5_files(root: &Path) -> Vec<(PathBuf, String)> {
+    let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).unwrap_or_default();
+    manifest
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            let (file, cat) = (cols.first()?, cols.get(8)?);
+            CATEGORIES.contains(cat).then(|| (root.join(file), (*file).to_string()))
+        })
+        .filter(|(p, _)| p.exists())
+        .collect()
+}
+
+fn read_file(path: &Path, opts: &Hdf5Options) -> Result<Result<Hdf5Output, String>, String> {
+    let src = FileReadAt::open(path).map_err(|e| e.to_string())?;
+    catch_unwind(AssertUnwindSafe(|| hdf5::read(&src, opts).map_err(|e| e.to_string())))
+        .map_err(|p| p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default())
+}
+
+/// Files libhdf5 cannot open, by h5py (live) or by SOURCES.md's notes.
+fn unopenable(root: &Path, failed: &[String]) -> Vec<String> {
+    if let Some(py) = python() {
+        let script = "import sys, h5py\nfor p in sys.argv[1:]:\n    try:\n        h5py.File(p, 'r').close()\n    except Exception:\n        print(p)\n";
+        let mut cmd = Command::new(py);
+        cmd.args(["-c", script]);
+        for f in failed {
+            cmd.arg(root.join(f));
+        }
+        let out = cmd.output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        return failed.iter().filter(|f| out.lines().any(|l| l.ends_with(f.as_str()))).cloned().collect();
+    }
+    let notes = std::fs::read_to_string(root.join("SOURCES.md")).unwrap_or_default();
+    failed
+        .iter()
+        .filter(|f| {
+            notes.lines().any(|l| {
+                l.contains("h5py CANNOT open")
+                    && l.split('`').nth(1).is_some_and(|p| !p.is_empty() && f.ends_with(p))
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn corpus_reads_without_panics() {
+    let Some(root) = corpus() else {
+        println!("SKIP hdf5_corpus: ../shared/corpus not found");
+        return;
+    };
+    let files = hdf5_files(&root);
+    let opts = Hdf5Options::default();
+    let (mut ok, mut panics, mut failed) = (0usize, Vec::new(), Vec::new());
+    let mut err_kinds: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut arrays, mut groups) = (0usize, 0usize);
+    let mut refused: BTreeMap<String, usize> = BTreeMap::new();
+    let mut warned: BTreeMap<String, usize> = BTreeMap::new();
+    for (path, name) in &files {
+        match read_file(path, &opts) {
+            Err(p) => panics.push(format!("{name}: {p}")),
+            Ok(Err(e)) => {
+                *err_kinds.entry(e.split(" at offset").next().unwrap_or(&e).to_string()).or_default() += 1;
+                failed.push(name.clone());
+            }
+            Ok(Ok(out)) => {
+                ok += 1;
+                out.root.walk(|_, n| match n {
+                    NodeRef::Array(_) => arrays += 1,
+                    NodeRef::Group(_) => groups += 1,
+                });
+                for r in out.refusals {
+                    *refused.entry(r.feature).or_default() += 1;
+                }
+                for w in out.warnings {
+                    *warned.entry(w.feature).or_default() += 1;
+                }
+            }
+        }
+    }
+    println!("HDF5 corpus: {} files: {ok} ok, {} whole-file errors, {} panics", files.len(), failed.len(), panics.len());
+    println!("  mapped: {arrays} arrays, {groups} groups");
+    let total_refused: usize = refused.values().sum();
+    println!("  refused objects: {total_refused}");
+    for (k, v) in &refused {
+        println!("    {v:6}  {k}");
+    }
+    println!("  warnings (attributes/links skipped): {}", warned.values().sum::<usize>());
+    for (k, v) in &warned {
+        println!("    {v:6}  {k}");
+    }
+    println!("  whole-file errors by kind:");
+    for (k, v) in &err_kinds {
+        println!("    {v:6}  {k}");
+    }
+    for f in &failed {
+        println!("    file error: {f}");
+    }
+    assert!(panics.is_empty(), "panics: {panics:#?}");
+    let expected = unopenable(&root, &failed);
+    let unexpected: Vec<&String> = failed.iter().filter(|f| !expected.contains(f)).collect();
+    assert!(unexpected.is_empty(), "whole-file errors on files libhdf5 opens: {unexpected:#?}");
+}
+
+const COMPARE_PY: &str = r#"
+import sys, json, h5py, numpy as np
+data = json.load(open(sys.argv[1]))
+checked = {"contiguous": 0, "chunked": 0, "compact": 0, "chunks": 0}
+bad = []
+for f in data:
+    try:
+        h = h5py.File(f["file"], "r")
+    except Exception as e:
+        bad.append(f"{f['file']}: h5py cannot open: {e}")
+        continue
+    with h:
+        for d in f["datasets"]:
+            where = f"{f['file']}:{d['path']}"
+            try:
+                ds = h[d["path"]]
+                dsid = ds.id
+                layout = dsid.get_create_plist().get_layout()
+            except Exception as e:
+                bad.append(f"{where}: h5py: {e}")
+                continue
+            ours = {tuple(c[0]): c[1:] for c in d["chunks"]}
+            rank = len(d["shape"])
+            if layout == h5py.h5d.CONTIGUOUS:
+                checked["contiguous"] += 1
+                off = dsid.get_offset()
+                if off is None:
+                    if ours:
+                        bad.append(f"{where}: h5py has no storage, we have {len(ours)} chunks")
+                    continue
+                size = dsid.get_storage_size()
+                offs = sorted(v[0] for v in ours.values())
+                if not offs or offs[0] != off:
+                    bad.append(f"{where}: contiguous offset h5py {off} ours {offs[:1]}")
+                elif len(ours) == 1 and list(ours.values())[0][1] != size:
+                    bad.append(f"{where}: contiguous size h5py {size} ours {list(ours.values())[0][1]}")
+            elif layout == h5py.h5d.CHUNKED:
+                checked["chunked"] += 1
+                cs = d["chunk_shape"]
+                theirs = {}
+                def cb(info):
+                    key = tuple(o // c for o, c in zip(info.chunk_offset, cs))
+                    theirs[key] = (info.byte_offset, info.size, info.filter_mask)
+                try:
+                    dsid.chunk_iter(cb)
+                except Exception:
+                    for i in range(dsid.get_num_chunks()):
+                        cb(dsid.get_chunk_info(i))
+                grid = [ -(-s // c) for s, c in zip(d["shape"], cs)]
+                theirs = {k: v for k, v in theirs.items() if all(a < g for a, g in zip(k, grid))}
+                if set(theirs) != set(ours):
+                    bad.append(f"{where}: chunk keys differ: h5py {len(theirs)} ours {len(ours)}; e.g. {sorted(set(theirs) ^ set(ours))[:3]}")
+                    continue
+                for k, (off, size, mask) in theirs.items():
+                    checked["chunks"] += 1
+                    o = ours[k]
+                    if mask != 0:
+                        if o[0] is not None:
+                            bad.append(f"{where}: chunk {k} mask {mask} but ours is virtual")
+                    elif (o[0], o[1]) != (off, size):
+                        bad.append(f"{where}: chunk {k} h5py ({off},{size}) ours ({o[0]},{o[1]})")
+                        break
+            elif layout == h5py.h5d.COMPACT:
+                checked["compact"] += 1
+                raw = np.ascontiguousarray(ds[()]).tobytes()
+                inl = [v[2] for v in ours.values()]
+                if ds.size == 0:
+                    continue
+                if len(inl) != 1 or bytes.fromhex(inl[0] or "") != raw:
+                    bad.append(f"{where}: compact bytes differ")
+print(json.dumps({"checked": checked, "bad": bad}))
+"#;
+
+#[test]
+fn chunk_refs_match_libhdf5() {
+    let Some(root) = corpus() else {
+        println!("SKIP chunk comparison: ../shared/corpus not found");
+        return;
+    };
+    let Some(py) = python() else {
+        println!("SKIP chunk comparison: .venv/bin/python with h5py not found");
+        return;
+    };
+    let files = hdf5_files(&root);
+    assert!(files.iter().any(|(_, n)| n.ends_with("ATL03_gt1l.h5")), "ATL03_gt1l.h5 missing from the corpus list");
+    let mut report = Vec::new();
+    for (path, _) in &files {
+        let Ok(Ok(out)) = read_file(path, &Hdf5Options::default()) else { continue };
+        let mut datasets = Vec::new();
+        out.root.walk(|p, n| {
+            if let NodeRef::Array(a) = n {
+                let chunks: Vec<serde_json::Value> = a
+                    .chunks
+                    .iter()
+                    .map(|(k, c)| match c {
+                        ChunkRef::Virtual { offset, length, .. } => serde_json::json!([k, offset, length, null]),
+                        ChunkRef::Inline(b) => {
+                            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                            serde_json::json!([k, null, null, hex])
+                        }
+                        ChunkRef::Missing => serde_json::json!([k, null, null, null]),
+                    })
+                    .collect();
+                datasets.push(serde_json::json!({
+                    "path": format!("/{p}"), "shape": a.shape, "chunk_shape": a.chunk_shape, "chunks": chunks,
+                }));
+            }
+        });
+        report.push(serde_json::json!({"file": path, "datasets": datasets}));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json_path = dir.path().join("refs.json");
+    std::fs::write(&json_path, serde_json::to_vec(&report).expect("json")).expect("write");
+    let out = Command::new(py).args(["-c", COMPARE_PY]).arg(&json_path).output().expect("python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("python output");
+    println!("compared with libhdf5: {}", v["checked"]);
+    let bad = v["bad"].as_array().cloned().unwrap_or_default();
+    for b in bad.iter().take(50) {
+        println!("  MISMATCH {b}");
+    }
+    assert!(bad.is_empty(), "{} mismatches with libhdf5", bad.len());
+}
+
+/// A small deterministic generator (xorshift) for the garbage tests.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn truncated_and_garbage_input_never_panics() {
+    let opts = Hdf5Options { split_contiguous: Some(4096) };
+    let run = |bytes: Vec<u8>, what: &str| {
+        let r = catch_unwind(AssertUnwindSafe(|| hdf5::read(&bytes, &opts).map(|_| ())));
+        assert!(r.is_ok(), "panic on {what}");
+    };
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // Random bytes behind a valid signature, with plausible superblock headers.
+    for i in 0..300 {
+        let n = 64 + (rng.next() % 4000) as usize;
+        let mut b: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+        b[..8].copy_from_slice(b"\x89HDF\r\n\x1a\n");
+        b[8] = (i % 4) as u8;
+        b[13] = 8;
+        b[14] = 8;
+        run(b, "random bytes");
+    }
+    let Some(root) = corpus() else {
+        println!("SKIP truncation part: ../shared/corpus not found");
+        return;
+    };
+    let files = hdf5_files(&root);
+    for (path, name) in files.iter().step_by(7).take(40) {
+        let Ok(data) = std::fs::read(path) else { continue };
+        for k in 1..=12u64 {
+            let cut = (data.len() as u64 * k / 13) as usize;
+            run(data[..cut].to_vec(), &format!("{name} cut at {cut}"));
+        }
+        for _ in 0..20 {
+            let mut d = data.clone();
+            for _ in 0..8 {
+                let at = (rng.next() % d.len().max(1) as u64) as usize;
+                if let Some(x) = d.get_mut(at) {
+                    *x ^= 1 << (rng.next() % 8);
+                }
+            }
+            run(d, &format!("{name} with flipped bits"));
+        }
+    }
+}
