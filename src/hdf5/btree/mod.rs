@@ -1,0 +1,2 @@
+pub(crate) mod v1;
+pub(crate) mod v2;
