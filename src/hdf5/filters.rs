@@ -21,23 +21,37 @@ const MAX_DECODED: usize = 1 << 30;
 
 /// The codecs after `bytes` for a filter pipeline, or `(feature, reason)` naming the first
 /// filter that has no codec.
-pub(crate) fn codecs_for(filters: &[Filter], elem_size: u32) -> Result<Vec<Codec>, (String, String)> {
+pub(crate) fn codecs_for(
+    filters: &[Filter],
+    elem_size: u32,
+) -> Result<Vec<Codec>, (String, String)> {
     filters
         .iter()
         .map(|f| match f.id {
-            filter::DEFLATE => Ok(Codec::Zlib { level: f.client_data.first().copied().unwrap_or(6) }),
-            filter::SHUFFLE => Ok(Codec::Shuffle { element_size: shuffle_size(f, elem_size) }),
+            filter::DEFLATE => Ok(Codec::Zlib {
+                level: f.client_data.first().copied().unwrap_or(6),
+            }),
+            filter::SHUFFLE => Ok(Codec::Shuffle {
+                element_size: shuffle_size(f, elem_size),
+            }),
             filter::FLETCHER32 => Ok(Codec::Fletcher32),
             id => {
                 let name = f.display_name();
-                Err((format!("filter {name} (id {id})"), format!("no Zarr codec for HDF5 filter {name} (id {id})")))
+                Err((
+                    format!("filter {name} (id {id})"),
+                    format!("no Zarr codec for HDF5 filter {name} (id {id})"),
+                ))
             }
         })
         .collect()
 }
 
 fn shuffle_size(f: &Filter, elem_size: u32) -> u32 {
-    f.client_data.first().copied().filter(|&s| s > 0).unwrap_or(elem_size)
+    f.client_data
+        .first()
+        .copied()
+        .filter(|&s| s > 0)
+        .unwrap_or(elem_size)
 }
 
 /// HDF5's Fletcher-32 (`H5_checksum_fletcher32`): 16-bit big-endian words, sums folded
@@ -126,7 +140,12 @@ fn deflate(data: &[u8], level: u32) -> Result<Vec<u8>, String> {
 
 /// Re-encode a chunk stored with filter mask `mask` (bit i set = filter i skipped) so that
 /// it decodes through the full pipeline. Errors name what could not be done.
-pub(crate) fn reencode(stored: &[u8], filters: &[Filter], mask: u32, elem_size: u32) -> Result<Vec<u8>, String> {
+pub(crate) fn reencode(
+    stored: &[u8],
+    filters: &[Filter],
+    mask: u32,
+    elem_size: u32,
+) -> Result<Vec<u8>, String> {
     let applied = |i: usize| i >= 32 || mask & (1u32 << i) == 0;
     let mut buf = stored.to_vec();
     for (i, f) in filters.iter().enumerate().rev() {
@@ -137,7 +156,10 @@ pub(crate) fn reencode(stored: &[u8], filters: &[Filter], mask: u32, elem_size: 
             filter::DEFLATE => inflate(&buf)?,
             filter::SHUFFLE => unshuffle(&buf, shuffle_size(f, elem_size) as usize),
             filter::FLETCHER32 => {
-                let n = buf.len().checked_sub(4).ok_or("chunk shorter than its checksum")?;
+                let n = buf
+                    .len()
+                    .checked_sub(4)
+                    .ok_or("chunk shorter than its checksum")?;
                 buf.truncate(n);
                 buf
             }
@@ -153,7 +175,12 @@ pub(crate) fn reencode(stored: &[u8], filters: &[Filter], mask: u32, elem_size: 
                 buf.extend_from_slice(&sum.to_le_bytes());
                 buf
             }
-            id => return Err(format!("cannot apply filter {} (id {id})", f.display_name())),
+            id => {
+                return Err(format!(
+                    "cannot apply filter {} (id {id})",
+                    f.display_name()
+                ))
+            }
         };
     }
     Ok(buf)
@@ -164,7 +191,12 @@ mod tests {
     use super::*;
 
     fn f(id: u16, cd: &[u32]) -> Filter {
-        Filter { id, name: None, flags: 0, client_data: cd.to_vec() }
+        Filter {
+            id,
+            name: None,
+            flags: 0,
+            client_data: cd.to_vec(),
+        }
     }
 
     #[test]
@@ -173,7 +205,10 @@ mod tests {
         assert_eq!(fletcher32(&[]), 0);
         assert_eq!(fletcher32(&[0x01, 0x02]), (0x0102 << 16) | 0x0102);
         // Odd length: the last byte is the high byte of a final word.
-        assert_eq!(fletcher32(&[0x01, 0x02, 0x03]), ((0x0102 + 0x0402) << 16) | (0x0102 + 0x0300));
+        assert_eq!(
+            fletcher32(&[0x01, 0x02, 0x03]),
+            ((0x0102 + 0x0402) << 16) | (0x0102 + 0x0300)
+        );
         // Long input exercises the 360-word folding.
         let v: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let (mut a, mut b) = (0u64, 0u64);
@@ -182,7 +217,10 @@ mod tests {
             b = (b + a) % 65535;
         }
         let r = fletcher32(&v);
-        assert_eq!((u64::from(r & 0xffff) % 65535, u64::from(r >> 16) % 65535), (a, b));
+        assert_eq!(
+            (u64::from(r & 0xffff) % 65535, u64::from(r >> 16) % 65535),
+            (a, b)
+        );
     }
 
     #[test]
@@ -197,9 +235,62 @@ mod tests {
         stored.extend_from_slice(&s.to_le_bytes());
         let out = reencode(&stored, &pipe, 0b010, 4).unwrap();
         let (payload, sum) = out.split_at(out.len() - 4);
-        assert_eq!(u32::from_le_bytes(sum.try_into().unwrap()), fletcher32(payload));
+        assert_eq!(
+            u32::from_le_bytes(sum.try_into().unwrap()),
+            fletcher32(payload)
+        );
         assert_eq!(unshuffle(&inflate(payload).unwrap(), 4), raw);
         assert!(reencode(&stored, &[f(4, &[])], 1, 4).is_err());
-        assert_eq!(codecs_for(&[f(32001, &[])], 4).unwrap_err().0, "filter blosc (id 32001)");
+        assert_eq!(
+            codecs_for(&[f(32001, &[])], 4).unwrap_err().0,
+            "filter blosc (id 32001)"
+        );
+    }
+
+    /// Every chunk of the corpus files with fletcher32 ends with the checksum we compute over
+    /// the rest of the chunk (the filter is last in these pipelines).
+    #[test]
+    fn fletcher32_matches_corpus_chunks() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+        let files = [
+            "pyfive/tests/data/fletcher32.hdf5",
+            "hdf5-official-via-scigolib/testdata/hdf5_official/tfilters.h5",
+            "hdf5-official-via-scigolib/testdata/hdf5_official/h5repack_fletcher.h5",
+            "hdf5-official-via-scigolib/testdata/hdf5_official/be_data.h5",
+            "hdf5-official-via-scigolib/testdata/hdf5_official/le_data.h5",
+            "opendap-bes/modules/dmrpp_module/data/dmrpp/FletcherShuffle.nc4",
+            "opendap-bes/modules/dmrpp_module/data/dmrpp/SDS_shuf_def_fle.h5",
+            "opendap-bes/modules/fileout_netcdf/data/Two_chunks_fletcher_shuf_deflate.h5",
+        ];
+        let mut checked = 0;
+        for f in files {
+            let Ok(src) = crate::io::FileReadAt::open(root.join(f)) else {
+                println!("SKIP {f}: corpus file not found");
+                continue;
+            };
+            let Ok(out) = crate::hdf5::read(&src, &crate::hdf5::Hdf5Options::default()) else {
+                continue;
+            };
+            out.root.walk(|_, n| {
+                let crate::model::NodeRef::Array(a) = n else {
+                    return;
+                };
+                if a.codecs.last() != Some(&Codec::Fletcher32) {
+                    return;
+                }
+                for c in a.chunks.values() {
+                    if let crate::model::ChunkRef::Virtual { offset, length, .. } = c {
+                        let b = crate::io::ReadAt::read_at(&src, *offset, *length).unwrap();
+                        let (payload, sum) = b.split_at(b.len() - 4);
+                        assert_eq!(
+                            u32::from_le_bytes(sum.try_into().unwrap()),
+                            fletcher32(payload)
+                        );
+                        checked += 1;
+                    }
+                }
+            });
+        }
+        println!("fletcher32: {checked} corpus chunks verified");
     }
 }

@@ -62,9 +62,14 @@ impl ObjectHeader {
 
 /// Read the object header at relative address `addr`.
 pub(crate) fn read(src: &dyn ReadAt, sizes: &Sizes, addr: u64) -> Result<ObjectHeader, Hdf5Error> {
-    let abs = abs_addr(sizes, addr).ok_or_else(|| Hdf5Error::corrupt("object header", addr, "undefined address"))?;
+    let abs = abs_addr(sizes, addr)
+        .ok_or_else(|| Hdf5Error::corrupt("object header", addr, "undefined address"))?;
     let head = read_upto(src, "object header", abs, 64)?;
-    let mut out = ObjectHeader { addr: abs, version: 0, messages: Vec::new() };
+    let mut out = ObjectHeader {
+        addr: abs,
+        version: 0,
+        messages: Vec::new(),
+    };
     let mut pending: Vec<(u64, u64)> = Vec::new();
     let mut visited: HashSet<u64> = HashSet::new();
     let mut total: u64;
@@ -75,7 +80,11 @@ pub(crate) fn read(src: &dyn ReadAt, sizes: &Sizes, addr: u64) -> Result<ObjectH
         c.skip(4)?;
         let version = c.u8()?;
         if version != 2 {
-            return Err(Hdf5Error::corrupt("v2 object header", abs, format!("version {version}")));
+            return Err(Hdf5Error::corrupt(
+                "v2 object header",
+                abs,
+                format!("version {version}"),
+            ));
         }
         let flags = c.u8()?;
         if flags & ohdr_flags::TIMES_STORED != 0 {
@@ -90,36 +99,62 @@ pub(crate) fn read(src: &dyn ReadAt, sizes: &Sizes, addr: u64) -> Result<ObjectH
             .checked_add(size0)
             .and_then(|v| v.checked_add(4))
             .filter(|&v| v <= src.size())
-            .ok_or_else(|| Hdf5Error::corrupt("v2 object header", abs, format!("chunk 0 size {size0}")))?;
+            .ok_or_else(|| {
+                Hdf5Error::corrupt("v2 object header", abs, format!("chunk 0 size {size0}"))
+            })?;
         let block = read_exact(src, "v2 object header", abs, block_len)?;
         checksum::verify("v2 object header", abs, &block)?;
         total = block_len;
         let body = block.slice(to_usize(prefix, "header")?..block.len().saturating_sub(4));
-        parse_v2_messages(&body, abs.saturating_add(prefix), flags, sizes, &mut out, &mut pending)?;
+        parse_v2_messages(
+            &body,
+            abs.saturating_add(prefix),
+            flags,
+            sizes,
+            &mut out,
+            &mut pending,
+        )?;
         let mut i = 0;
         while let Some(&(caddr, clen)) = pending.get(i) {
             i += 1;
             let cabs = continue_block(src, sizes, caddr, clen, &mut visited, &mut total, abs)?;
             let block = read_exact(src, "v2 object header continuation", cabs, clen)?;
             if block.get(..4) != Some(&OCHK_SIGNATURE[..]) {
-                return Err(Hdf5Error::corrupt("v2 object header continuation", cabs, "bad OCHK signature"));
+                return Err(Hdf5Error::corrupt(
+                    "v2 object header continuation",
+                    cabs,
+                    "bad OCHK signature",
+                ));
             }
             checksum::verify("v2 object header continuation", cabs, &block)?;
             let body = block.slice(4..block.len().saturating_sub(4));
-            parse_v2_messages(&body, cabs.saturating_add(4), flags, sizes, &mut out, &mut pending)?;
+            parse_v2_messages(
+                &body,
+                cabs.saturating_add(4),
+                flags,
+                sizes,
+                &mut out,
+                &mut pending,
+            )?;
         }
     } else {
         out.version = 1;
         let mut c = Cursor::new(&head, abs, "v1 object header");
         let version = c.u8()?;
         if version != 1 {
-            return Err(Hdf5Error::corrupt("object header", abs, format!("unknown version {version}")));
+            return Err(Hdf5Error::corrupt(
+                "object header",
+                abs,
+                format!("unknown version {version}"),
+            ));
         }
         c.skip(1)?;
         let _nmsgs = c.u16()?;
         let _refcount = c.u32()?;
         let size = u64::from(c.u32()?);
-        let start = abs.checked_add(16).ok_or_else(|| Hdf5Error::corrupt("v1 object header", abs, "address"))?;
+        let start = abs
+            .checked_add(16)
+            .ok_or_else(|| Hdf5Error::corrupt("v1 object header", abs, "address"))?;
         let block = read_exact(src, "v1 object header", start, size)?;
         total = size;
         parse_v1_messages(&block, start, sizes, &mut out, &mut pending)?;
@@ -145,16 +180,23 @@ fn continue_block(
     header: u64,
 ) -> Result<u64, Hdf5Error> {
     const W: &str = "object header continuation";
-    let cabs = abs_addr(sizes, caddr).ok_or_else(|| Hdf5Error::corrupt(W, header, "undefined address"))?;
+    let cabs =
+        abs_addr(sizes, caddr).ok_or_else(|| Hdf5Error::corrupt(W, header, "undefined address"))?;
     if !visited.insert(cabs) {
         return Err(Hdf5Error::corrupt(W, cabs, "continuation cycle"));
     }
     if visited.len() > MAX_BLOCKS {
-        return Err(Hdf5Error::Limit(format!("more than {MAX_BLOCKS} header blocks at {header:#x}")));
+        return Err(Hdf5Error::Limit(format!(
+            "more than {MAX_BLOCKS} header blocks at {header:#x}"
+        )));
     }
     *total = total.saturating_add(clen);
     if *total > src.size() {
-        return Err(Hdf5Error::corrupt(W, cabs, "header blocks larger than the file"));
+        return Err(Hdf5Error::corrupt(
+            W,
+            cabs,
+            "header blocks larger than the file",
+        ));
     }
     Ok(cabs)
 }
@@ -170,7 +212,10 @@ fn push(
         msg::CONTINUATION => pending.push(continuation::parse(&m.data, m.offset, sizes)?),
         _ => {
             if out.messages.len() >= MAX_MESSAGES {
-                return Err(Hdf5Error::Limit(format!("more than {MAX_MESSAGES} messages in header {:#x}", out.addr)));
+                return Err(Hdf5Error::Limit(format!(
+                    "more than {MAX_MESSAGES} messages in header {:#x}",
+                    out.addr
+                )));
             }
             out.messages.push(m);
         }
@@ -195,7 +240,17 @@ fn parse_v1_messages(
         let offset = c.offset();
         c.skip(size)?;
         let data = block.slice(start..start + size);
-        push(out, pending, sizes, Message { mtype, flags, data, offset })?;
+        push(
+            out,
+            pending,
+            sizes,
+            Message {
+                mtype,
+                flags,
+                data,
+                offset,
+            },
+        )?;
         // Messages are aligned on 8-byte boundaries within the block.
         let aligned = c.pos().div_ceil(8) * 8;
         if aligned > block.len() {
@@ -214,7 +269,11 @@ fn parse_v2_messages(
     out: &mut ObjectHeader,
     pending: &mut Vec<(u64, u64)>,
 ) -> Result<(), Hdf5Error> {
-    let hsize = if hdr_flags & ohdr_flags::ATTR_CREATION_ORDER_TRACKED != 0 { 6 } else { 4 };
+    let hsize = if hdr_flags & ohdr_flags::ATTR_CREATION_ORDER_TRACKED != 0 {
+        6
+    } else {
+        4
+    };
     let mut c = Cursor::new(body, base, "v2 object header message");
     while c.remaining() >= hsize {
         let mtype = u16::from(c.u8()?);
@@ -227,7 +286,17 @@ fn parse_v2_messages(
         let offset = c.offset();
         c.skip(size)?;
         let data = body.slice(start..start + size);
-        push(out, pending, sizes, Message { mtype, flags, data, offset })?;
+        push(
+            out,
+            pending,
+            sizes,
+            Message {
+                mtype,
+                flags,
+                data,
+                offset,
+            },
+        )?;
     }
     Ok(())
 }
@@ -237,7 +306,11 @@ pub(crate) mod tests {
     use super::*;
     use crate::hdf5::checksum::lookup3;
 
-    pub(crate) const S: Sizes = Sizes { offset: 8, length: 8, base: 0 };
+    pub(crate) const S: Sizes = Sizes {
+        offset: 8,
+        length: 8,
+        base: 0,
+    };
 
     /// A v2 object header at `at` holding `msgs` (type, body), optionally a continuation.
     pub(crate) fn v2_header(msgs: &[(u8, Vec<u8>)]) -> Vec<u8> {

@@ -54,7 +54,11 @@ fn check_width(v: u8, what: &str, offset: u64) -> Result<u8, Hdf5Error> {
     if matches!(v, 2 | 4 | 8) {
         Ok(v)
     } else {
-        Err(Hdf5Error::corrupt("superblock", offset, format!("size of {what} {v}")))
+        Err(Hdf5Error::corrupt(
+            "superblock",
+            offset,
+            format!("size of {what} {v}"),
+        ))
     }
 }
 
@@ -81,7 +85,11 @@ pub(crate) fn read(src: &dyn ReadAt) -> Result<Superblock, Hdf5Error> {
             if version == 1 {
                 c.skip(4)?;
             }
-            let sizes = Sizes { offset, length, base: at };
+            let sizes = Sizes {
+                offset,
+                length,
+                base: at,
+            };
             let _base = read_addr(&mut c, &sizes)?;
             let ext_addr = read_addr(&mut c, &sizes)?;
             let _eof = read_addr(&mut c, &sizes)?;
@@ -94,7 +102,10 @@ pub(crate) fn read(src: &dyn ReadAt) -> Result<Superblock, Hdf5Error> {
             let scratch = c.bytes(16)?;
             let root_cache = if u32::from(cache_type::GROUP) == cache {
                 let mut s = Cursor::new(scratch, at, "root symbol table entry");
-                Some(SymbolTableMsg { btree_addr: read_addr(&mut s, &sizes)?, heap_addr: read_addr(&mut s, &sizes)? })
+                Some(SymbolTableMsg {
+                    btree_addr: read_addr(&mut s, &sizes)?,
+                    heap_addr: read_addr(&mut s, &sizes)?,
+                })
             } else {
                 None
             };
@@ -112,7 +123,11 @@ pub(crate) fn read(src: &dyn ReadAt) -> Result<Superblock, Hdf5Error> {
             let offset = check_width(c.u8()?, "offsets", at)?;
             let length = check_width(c.u8()?, "lengths", at)?;
             let _flags = c.u8()?;
-            let sizes = Sizes { offset, length, base: at };
+            let sizes = Sizes {
+                offset,
+                length,
+                base: at,
+            };
             let _base = read_addr(&mut c, &sizes)?;
             let ext_addr = read_addr(&mut c, &sizes)?;
             let _eof = read_addr(&mut c, &sizes)?;
@@ -169,7 +184,14 @@ mod tests {
         let f = sb_v2(1024, 48);
         let sb = read(&f).unwrap();
         assert_eq!(sb.offset, 1024);
-        assert_eq!(sb.sizes, Sizes { offset: 8, length: 8, base: 1024 });
+        assert_eq!(
+            sb.sizes,
+            Sizes {
+                offset: 8,
+                length: 8,
+                base: 1024
+            }
+        );
         assert_eq!(sb.root_addr, 48);
         assert_eq!(sb.ext_addr, UNDEF);
         let mut bad = f.clone();

@@ -37,7 +37,9 @@ use super::superblock::Superblock;
 use super::util::{abs_addr, read_exact, UNDEF};
 use super::{Hdf5Error, Hdf5Options, Sizes};
 use crate::io::ReadAt;
-use crate::model::{Array, Attributes, ChunkRef, Codec, DataType, Endian, FillValue, Group, Node, Refusal, SourceId};
+use crate::model::{
+    Array, Attributes, ChunkRef, Codec, DataType, Endian, FillValue, Group, Node, Refusal, SourceId,
+};
 
 /// Deepest group nesting walked.
 pub(crate) const MAX_DEPTH: usize = 64;
@@ -115,11 +117,19 @@ impl<'a> Walker<'a> {
     }
 
     fn refusal(&mut self, path: &str, (feature, reason): Refuse) {
-        self.refusals.push(Refusal { path: path.to_string(), feature, reason });
+        self.refusals.push(Refusal {
+            path: path.to_string(),
+            feature,
+            reason,
+        });
     }
 
     fn warning(&mut self, path: &str, (feature, reason): Refuse) {
-        self.warnings.push(Refusal { path: path.to_string(), feature, reason });
+        self.warnings.push(Refusal {
+            path: path.to_string(),
+            feature,
+            reason,
+        });
     }
 
     /// Walk from the root group.
@@ -130,11 +140,16 @@ impl<'a> Walker<'a> {
             Ok(l) => l,
             // A v0/v1 root may be readable only through the cached symbol table.
             Err(e) => match sb.root_cache {
-                Some(st) => self.symbol_table_links(st.btree_addr, st.heap_addr).map_err(|_| e)?,
+                Some(st) => self
+                    .symbol_table_links(st.btree_addr, st.heap_addr)
+                    .map_err(|_| e)?,
                 None => return Err(e),
             },
         };
-        let mut root = Group { attributes: self.attributes(&oh, "/"), children: BTreeMap::new() };
+        let mut root = Group {
+            attributes: self.attributes(&oh, "/"),
+            children: BTreeMap::new(),
+        };
         self.fill_group(&mut root, links, "/", 0);
         self.resolve_soft_links(&mut root);
         Ok(root)
@@ -144,7 +159,13 @@ impl<'a> Walker<'a> {
         for l in links {
             let child_path = join(path, &l.name);
             if l.name.is_empty() || l.name.contains('/') || l.name == "." || l.name == ".." {
-                self.warning(&child_path, refuse("link name", format!("link name {:?} cannot be a node name", l.name)));
+                self.warning(
+                    &child_path,
+                    refuse(
+                        "link name",
+                        format!("link name {:?} cannot be a node name", l.name),
+                    ),
+                );
                 continue;
             }
             match l.target {
@@ -153,14 +174,22 @@ impl<'a> Walker<'a> {
                         group.children.insert(l.name, node);
                     }
                 }
-                LinkTarget::Soft(target) => self.soft_links.push((path.to_string(), l.name, target)),
+                LinkTarget::Soft(target) => {
+                    self.soft_links.push((path.to_string(), l.name, target))
+                }
                 LinkTarget::External { file, path: p } => self.warning(
                     &child_path,
-                    refuse("external link", format!("external link {} → {file}:{p} not followed", l.name)),
+                    refuse(
+                        "external link",
+                        format!("external link {} → {file}:{p} not followed", l.name),
+                    ),
                 ),
                 LinkTarget::UserDefined(t) => self.warning(
                     &child_path,
-                    refuse("user-defined link", format!("link {} of user-defined type {t} not followed", l.name)),
+                    refuse(
+                        "user-defined link",
+                        format!("link {} of user-defined type {t} not followed", l.name),
+                    ),
                 ),
             }
         }
@@ -170,11 +199,23 @@ impl<'a> Walker<'a> {
     fn object(&mut self, addr: u64, path: &str, depth: usize) -> Option<Node> {
         self.objects = self.objects.saturating_add(1);
         if self.objects > self.max_objects {
-            self.refusal(path, refuse("resource limit", format!("more than {} objects", self.max_objects)));
+            self.refusal(
+                path,
+                refuse(
+                    "resource limit",
+                    format!("more than {} objects", self.max_objects),
+                ),
+            );
             return None;
         }
         if depth > MAX_DEPTH {
-            self.refusal(path, refuse("resource limit", format!("group nesting deeper than {MAX_DEPTH}")));
+            self.refusal(
+                path,
+                refuse(
+                    "resource limit",
+                    format!("group nesting deeper than {MAX_DEPTH}"),
+                ),
+            );
             return None;
         }
         let oh = match object_header::read(self.src, &self.sizes, addr) {
@@ -199,7 +240,9 @@ impl<'a> Walker<'a> {
             return None;
         }
         if let Some(first) = self.groups_seen.get(&oh.addr) {
-            let reason = format!("group already mapped at {first}; hard link cycle or second link not walked again");
+            let reason = format!(
+                "group already mapped at {first}; hard link cycle or second link not walked again"
+            );
             self.warning(path, refuse("repeated group", reason));
             return None;
         }
@@ -211,14 +254,18 @@ impl<'a> Walker<'a> {
                 return None;
             }
         };
-        let mut g = Group { attributes: self.attributes(&oh, path), children: BTreeMap::new() };
+        let mut g = Group {
+            attributes: self.attributes(&oh, path),
+            children: BTreeMap::new(),
+        };
         self.fill_group(&mut g, links, path, depth);
         Some(Node::Group(g))
     }
 
     /// The links of a group, from whichever storage it uses.
     fn links(&mut self, oh: &ObjectHeader, path: &str) -> Result<Vec<LinkMsg>, Hdf5Error> {
-        self.check_messages(oh).map_err(|(f, _)| Hdf5Error::unsupported(f))?;
+        self.check_messages(oh)
+            .map_err(|(f, _)| Hdf5Error::unsupported(f))?;
         let mut out = Vec::new();
         if let Some(m) = oh.first(msg::SYMBOL_TABLE) {
             let st = symbol_table::parse(&m.data, m.offset, &self.sizes)?;
@@ -238,7 +285,9 @@ impl<'a> Walker<'a> {
         if let Some(m) = oh.first(msg::LINK_INFO) {
             let li = link_info::parse(&m.data, m.offset, &self.sizes)?;
             if li.heap_addr != UNDEF && li.name_btree_addr != UNDEF {
-                for body in adapters::dense_links(self.src, self.sizes, li.heap_addr, li.name_btree_addr)? {
+                for body in
+                    adapters::dense_links(self.src, self.sizes, li.heap_addr, li.name_btree_addr)?
+                {
                     match link::parse(&body, 0, &self.sizes) {
                         Ok(l) => out.push(l),
                         Err(e) => self.warning(path, from_err(&e)),
@@ -278,7 +327,11 @@ impl<'a> Walker<'a> {
     }
 
     /// Decode a message that may be shared (committed datatypes are followed).
-    fn unshared<'m>(&mut self, m: &'m Message, want: u16) -> Result<std::borrow::Cow<'m, Message>, Refuse> {
+    fn unshared<'m>(
+        &mut self,
+        m: &'m Message,
+        want: u16,
+    ) -> Result<std::borrow::Cow<'m, Message>, Refuse> {
         if m.flags & msg_flags::SHARED == 0 {
             return Ok(std::borrow::Cow::Borrowed(m));
         }
@@ -287,16 +340,27 @@ impl<'a> Walker<'a> {
                 "shared object header messages",
                 format!(
                     "message type {want} is stored in the shared message heap{}",
-                    if self.sohm { "" } else { " (no shared message table found)" }
+                    if self.sohm {
+                        ""
+                    } else {
+                        " (no shared message table found)"
+                    }
                 ),
             )),
             SharedRef::Committed(addr) => {
-                let oh = object_header::read(self.src, &self.sizes, addr).map_err(|e| from_err(&e))?;
+                let oh =
+                    object_header::read(self.src, &self.sizes, addr).map_err(|e| from_err(&e))?;
                 let found = oh.first(want).cloned().ok_or_else(|| {
-                    refuse("corrupt shared message", format!("committed object at {addr:#x} has no message {want}"))
+                    refuse(
+                        "corrupt shared message",
+                        format!("committed object at {addr:#x} has no message {want}"),
+                    )
                 })?;
                 if found.flags & msg_flags::SHARED != 0 {
-                    return Err(refuse("corrupt shared message", "shared message points to another shared message"));
+                    return Err(refuse(
+                        "corrupt shared message",
+                        "shared message points to another shared message",
+                    ));
                 }
                 Ok(std::borrow::Cow::Owned(found))
             }
@@ -307,15 +371,26 @@ impl<'a> Walker<'a> {
     fn dataset(&mut self, oh: &ObjectHeader, path: &str) -> Result<Array, Refuse> {
         self.check_messages(oh)?;
         if oh.first(msg::EXTERNAL_DATA_FILES).is_some() {
-            return Err(refuse("external storage", "raw data is stored in external files"));
+            return Err(refuse(
+                "external storage",
+                "raw data is stored in external files",
+            ));
         }
-        let ds_msg = oh.first(msg::DATASPACE).ok_or_else(|| refuse("corrupt dataset", "no dataspace message"))?;
+        let ds_msg = oh
+            .first(msg::DATASPACE)
+            .ok_or_else(|| refuse("corrupt dataset", "no dataspace message"))?;
         let ds_msg = self.unshared(ds_msg, msg::DATASPACE)?.into_owned();
-        let space = dataspace::parse(&ds_msg.data, ds_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
+        let space =
+            dataspace::parse(&ds_msg.data, ds_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
         if space == Dataspace::Null {
-            return Err(refuse("null dataspace", "dataset has a null dataspace (no elements)"));
+            return Err(refuse(
+                "null dataspace",
+                "dataset has a null dataspace (no elements)",
+            ));
         }
-        let dt_msg = oh.first(msg::DATATYPE).ok_or_else(|| refuse("corrupt dataset", "no datatype message"))?;
+        let dt_msg = oh
+            .first(msg::DATATYPE)
+            .ok_or_else(|| refuse("corrupt dataset", "no datatype message"))?;
         let dt_msg = self.unshared(dt_msg, msg::DATATYPE)?.into_owned();
         let dtype = datatype::parse(&dt_msg.data, dt_msg.offset).map_err(|e| from_err(&e))?;
         let mut attributes = self.attributes(oh, path);
@@ -331,12 +406,19 @@ impl<'a> Walker<'a> {
         }
         let elem = u64::from(dtype.size());
         let shape = space.shape();
-        let nelem = space.num_elements().ok_or_else(|| refuse("corrupt dataspace", "element count overflows"))?;
-        let nbytes = nelem.checked_mul(elem).ok_or_else(|| refuse("corrupt dataspace", "byte size overflows"))?;
+        let nelem = space
+            .num_elements()
+            .ok_or_else(|| refuse("corrupt dataspace", "element count overflows"))?;
+        let nbytes = nelem
+            .checked_mul(elem)
+            .ok_or_else(|| refuse("corrupt dataspace", "byte size overflows"))?;
 
         let fill_value = self.fill_value(oh, elem)?;
-        let lay_msg = oh.first(msg::DATA_LAYOUT).ok_or_else(|| refuse("corrupt dataset", "no data layout message"))?;
-        let lay = layout::parse(&lay_msg.data, lay_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
+        let lay_msg = oh
+            .first(msg::DATA_LAYOUT)
+            .ok_or_else(|| refuse("corrupt dataset", "no data layout message"))?;
+        let lay =
+            layout::parse(&lay_msg.data, lay_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
         let mut codecs = vec![Codec::Bytes(endian)];
         let mut chunks = BTreeMap::new();
         let whole: Vec<u64> = shape.iter().map(|&d| d.max(1)).collect();
@@ -346,7 +428,10 @@ impl<'a> Walker<'a> {
                 if bytes.len() as u64 != nbytes {
                     return Err(refuse(
                         "corrupt compact layout",
-                        format!("compact data is {} bytes, dataset needs {nbytes}", bytes.len()),
+                        format!(
+                            "compact data is {} bytes, dataset needs {nbytes}",
+                            bytes.len()
+                        ),
                     ));
                 }
                 if nelem > 0 {
@@ -366,42 +451,70 @@ impl<'a> Walker<'a> {
                         ));
                     }
                     let offset = abs_addr(&self.sizes, addr)
-                        .filter(|o| o.checked_add(nbytes).is_some_and(|end| end <= self.src.size()))
-                        .ok_or_else(|| refuse("truncated or unreadable", "contiguous data runs past the end of the file"))?;
+                        .filter(|o| {
+                            o.checked_add(nbytes)
+                                .is_some_and(|end| end <= self.src.size())
+                        })
+                        .ok_or_else(|| {
+                            refuse(
+                                "truncated or unreadable",
+                                "contiguous data runs past the end of the file",
+                            )
+                        })?;
                     self.contiguous_chunks(&shape, elem, offset, nbytes, &mut chunks)
                 }
             }
             Layout::ChunkedBtreeV1 { addr, dims } => {
                 let filters = match oh.first(msg::FILTER_PIPELINE) {
-                    Some(m) => filter_pipeline::parse(&m.data, m.offset).map_err(|e| from_err(&e))?,
+                    Some(m) => {
+                        filter_pipeline::parse(&m.data, m.offset).map_err(|e| from_err(&e))?
+                    }
                     None => Vec::new(),
                 };
                 codecs.extend(filters::codecs_for(&filters, dtype.size())?);
                 self.chunked(&shape, elem, addr, &dims, &filters, &mut chunks)?
             }
-            Layout::ChunkedV4 { index } => {
+            Layout::ChunkedV4 { index } => return Err(refuse(
+                format!("chunk index {index} (layout v4)"),
+                format!(
+                    "chunks indexed by {index} (data layout message version 4) are not read yet"
+                ),
+            )),
+            Layout::Virtual => {
                 return Err(refuse(
-                    format!("chunk index {index} (layout v4)"),
-                    format!("chunks indexed by {index} (data layout message version 4) are not read yet"),
+                    "virtual dataset layout",
+                    "virtual datasets map other datasets",
                 ))
             }
-            Layout::Virtual => return Err(refuse("virtual dataset layout", "virtual datasets map other datasets")),
         };
-        Ok(Array { shape, chunk_shape, data_type, fill_value, codecs, attributes, dimension_names: None, chunks })
+        Ok(Array {
+            shape,
+            chunk_shape,
+            data_type,
+            fill_value,
+            codecs,
+            attributes,
+            dimension_names: None,
+            chunks,
+        })
     }
 
     fn fill_value(&mut self, oh: &ObjectHeader, elem: u64) -> Result<FillValue, Refuse> {
         let new = match oh.first(msg::FILL_VALUE) {
-            Some(m) => Some(fill_value::parse(&m.data, m.offset, &self.sizes).map_err(|e| from_err(&e))?),
+            Some(m) => {
+                Some(fill_value::parse(&m.data, m.offset, &self.sizes).map_err(|e| from_err(&e))?)
+            }
             None => None,
         };
         let value = match new {
             Some(FillValueMsg::Value(v)) => Some(v),
             _ => match oh.first(msg::FILL_VALUE_OLD) {
-                Some(m) => match fill_value::parse_old(&m.data, m.offset).map_err(|e| from_err(&e))? {
-                    FillValueMsg::Value(v) => Some(v),
-                    _ => None,
-                },
+                Some(m) => {
+                    match fill_value::parse_old(&m.data, m.offset).map_err(|e| from_err(&e))? {
+                        FillValueMsg::Value(v) => Some(v),
+                        _ => None,
+                    }
+                }
                 None => None,
             },
         };
@@ -433,13 +546,24 @@ impl<'a> Walker<'a> {
         chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
     ) -> Vec<u64> {
         let one = |chunks: &mut BTreeMap<Vec<u64>, ChunkRef>| {
-            chunks.insert(vec![0; shape.len()], ChunkRef::Virtual { source: SourceId(0), offset, length: nbytes });
+            chunks.insert(
+                vec![0; shape.len()],
+                ChunkRef::Virtual {
+                    source: SourceId(0),
+                    offset,
+                    length: nbytes,
+                },
+            );
             shape.iter().map(|&d| d.max(1)).collect::<Vec<u64>>()
         };
-        let (Some(target), Some((&n0, rest))) = (self.opts.split_contiguous, shape.split_first()) else {
+        let (Some(target), Some((&n0, rest))) = (self.opts.split_contiguous, shape.split_first())
+        else {
             return one(chunks);
         };
-        let row_bytes = rest.iter().try_fold(elem, |a, &d| a.checked_mul(d)).unwrap_or(0);
+        let row_bytes = rest
+            .iter()
+            .try_fold(elem, |a, &d| a.checked_mul(d))
+            .unwrap_or(0);
         if row_bytes == 0 || n0 == 0 {
             return one(chunks);
         }
@@ -447,7 +571,7 @@ impl<'a> Walker<'a> {
         if rows >= n0 {
             return one(chunks);
         }
-        let full = |rows: u64| rows.checked_mul(row_bytes).unwrap_or(u64::MAX);
+        let full = |rows: u64| rows.saturating_mul(row_bytes);
         let count = |rows: u64| n0.div_ceil(rows);
         let last_end = offset.checked_add(full(rows).saturating_mul(count(rows)));
         if last_end.is_none_or(|e| e > self.src.size()) {
@@ -466,7 +590,14 @@ impl<'a> Walker<'a> {
                 *k = i;
             }
             let off = offset.saturating_add(i.saturating_mul(full(rows)));
-            chunks.insert(key, ChunkRef::Virtual { source: SourceId(0), offset: off, length: full(rows) });
+            chunks.insert(
+                key,
+                ChunkRef::Virtual {
+                    source: SourceId(0),
+                    offset: off,
+                    length: full(rows),
+                },
+            );
         }
         let mut cs = shape.to_vec();
         if let Some(c) = cs.first_mut() {
@@ -486,15 +617,23 @@ impl<'a> Walker<'a> {
         chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
     ) -> Result<Vec<u64>, Refuse> {
         let rank = shape.len();
-        let (last, cdims) = dims.split_last().ok_or_else(|| refuse("corrupt data layout", "no chunk dimensions"))?;
+        let (last, cdims) = dims
+            .split_last()
+            .ok_or_else(|| refuse("corrupt data layout", "no chunk dimensions"))?;
         if cdims.len() != rank || rank == 0 {
             return Err(refuse(
                 "corrupt data layout",
-                format!("chunk rank {} does not match dataset rank {rank}", cdims.len()),
+                format!(
+                    "chunk rank {} does not match dataset rank {rank}",
+                    cdims.len()
+                ),
             ));
         }
         if u64::from(*last) != elem {
-            return Err(refuse("corrupt data layout", format!("chunk element size {last}, datatype size {elem}")));
+            return Err(refuse(
+                "corrupt data layout",
+                format!("chunk element size {last}, datatype size {elem}"),
+            ));
         }
         if cdims.contains(&0) {
             return Err(refuse("corrupt data layout", "zero chunk dimension"));
@@ -503,7 +642,11 @@ impl<'a> Walker<'a> {
         if addr == UNDEF {
             return Ok(chunk_shape);
         }
-        let grid: Vec<u64> = shape.iter().zip(&chunk_shape).map(|(&s, &c)| s.div_ceil(c)).collect();
+        let grid: Vec<u64> = shape
+            .iter()
+            .zip(&chunk_shape)
+            .map(|(&s, &c)| s.div_ceil(c))
+            .collect();
         let file_size = self.src.size();
         let sizes = self.sizes;
         let src = self.src;
@@ -516,7 +659,10 @@ impl<'a> Walker<'a> {
             let mut key = Vec::with_capacity(rank);
             for ((&o, &c), &g) in rec.offsets.iter().zip(&chunk_shape).zip(&grid) {
                 if o % c != 0 {
-                    problem = Some(refuse("corrupt chunk index", format!("chunk offset {o} not a multiple of {c}")));
+                    problem = Some(refuse(
+                        "corrupt chunk index",
+                        format!("chunk offset {o} not a multiple of {c}"),
+                    ));
                     return Ok(());
                 }
                 if o / c >= g {
@@ -529,14 +675,22 @@ impl<'a> Walker<'a> {
                 problem = Some(refuse("corrupt chunk index", "chunk key rank mismatch"));
                 return Ok(());
             }
-            let Some(off) = abs_addr(&sizes, rec.addr)
-                .filter(|o| o.checked_add(u64::from(rec.size)).is_some_and(|e| e <= file_size))
-            else {
-                problem = Some(refuse("truncated or unreadable", format!("chunk {key:?} lies past the end of the file")));
+            let Some(off) = abs_addr(&sizes, rec.addr).filter(|o| {
+                o.checked_add(u64::from(rec.size))
+                    .is_some_and(|e| e <= file_size)
+            }) else {
+                problem = Some(refuse(
+                    "truncated or unreadable",
+                    format!("chunk {key:?} lies past the end of the file"),
+                ));
                 return Ok(());
             };
             let r = if rec.filter_mask == 0 || filters.is_empty() {
-                ChunkRef::Virtual { source: SourceId(0), offset: off, length: u64::from(rec.size) }
+                ChunkRef::Virtual {
+                    source: SourceId(0),
+                    offset: off,
+                    length: u64::from(rec.size),
+                }
             } else {
                 reencoded = reencoded.saturating_add(u64::from(rec.size));
                 if reencoded > MAX_REENCODED_BYTES {
@@ -551,7 +705,10 @@ impl<'a> Walker<'a> {
                 match filters::reencode(&stored, filters, rec.filter_mask, elem32) {
                     Ok(b) => ChunkRef::Inline(Bytes::from(b)),
                     Err(e) => {
-                        problem = Some(refuse("per-chunk filter mask", format!("chunk {key:?}: {e}")));
+                        problem = Some(refuse(
+                            "per-chunk filter mask",
+                            format!("chunk {key:?}: {e}"),
+                        ));
                         return Ok(());
                     }
                 }
@@ -571,14 +728,24 @@ impl<'a> Walker<'a> {
     /// The attributes of an object as JSON (compact and dense storage).
     fn attributes(&mut self, oh: &ObjectHeader, path: &str) -> Attributes {
         let mut out = Attributes::new();
-        let mut raw: Vec<(u8, Bytes, u64)> =
-            oh.of_type(msg::ATTRIBUTE).map(|m| (m.flags, m.data.clone(), m.offset)).collect();
+        let mut raw: Vec<(u8, Bytes, u64)> = oh
+            .of_type(msg::ATTRIBUTE)
+            .map(|m| (m.flags, m.data.clone(), m.offset))
+            .collect();
         if let Some(m) = oh.first(msg::ATTRIBUTE_INFO) {
             match attribute_info::parse(&m.data, m.offset, &self.sizes) {
                 Ok(ai) if ai.heap_addr != UNDEF && ai.name_btree_addr != UNDEF => {
-                    match adapters::dense_attributes(self.src, self.sizes, ai.heap_addr, ai.name_btree_addr) {
+                    match adapters::dense_attributes(
+                        self.src,
+                        self.sizes,
+                        ai.heap_addr,
+                        ai.name_btree_addr,
+                    ) {
                         Ok(list) => raw.extend(list.into_iter().map(|(f, b)| (f, b, 0))),
-                        Err(e) => self.warning(path, (format!("attributes: {}", e.feature()), e.to_string())),
+                        Err(e) => self.warning(
+                            path,
+                            (format!("attributes: {}", e.feature()), e.to_string()),
+                        ),
                     }
                 }
                 Ok(_) => {}
@@ -587,7 +754,13 @@ impl<'a> Walker<'a> {
         }
         for (flags, body, offset) in raw {
             if flags & msg_flags::SHARED != 0 {
-                self.warning(path, refuse("shared attribute", "attribute message stored as a shared message"));
+                self.warning(
+                    path,
+                    refuse(
+                        "shared attribute",
+                        "attribute message stored as a shared message",
+                    ),
+                );
                 continue;
             }
             let a = match attribute::parse(&body, offset, &self.sizes) {
@@ -606,7 +779,13 @@ impl<'a> Walker<'a> {
                 }
                 Err((feature, reason)) => {
                     let p = format!("{path} @{}", a.name);
-                    self.warning(&p, (format!("attribute {feature}"), format!("attribute {}: {reason}", a.name)));
+                    self.warning(
+                        &p,
+                        (
+                            format!("attribute {feature}"),
+                            format!("attribute {}: {reason}", a.name),
+                        ),
+                    );
                 }
             }
         }
@@ -621,17 +800,31 @@ impl<'a> Walker<'a> {
     /// value. Other classes are refused (the caller records a warning).
     fn attribute_value(&mut self, a: &AttributeMsg) -> Result<Value, Refuse> {
         let (Some(dt), Some(space)) = (&a.datatype, &a.dataspace) else {
-            return Err(refuse("with shared datatype", "the datatype or dataspace is a shared message"));
+            return Err(refuse(
+                "with shared datatype",
+                "the datatype or dataspace is a shared message",
+            ));
         };
-        let n = space.num_elements().ok_or_else(|| refuse("corrupt dataspace", "element count overflows"))?;
+        let n = space
+            .num_elements()
+            .ok_or_else(|| refuse("corrupt dataspace", "element count overflows"))?;
         if *space == Dataspace::Null {
             return Ok(Value::Null);
         }
         let size = usize::try_from(dt.size()).map_err(|_| refuse("corrupt datatype", "size"))?;
         let n = usize::try_from(n).map_err(|_| refuse("corrupt dataspace", "too many elements"))?;
-        let need = n.checked_mul(size).filter(|&b| b <= a.data.len()).ok_or_else(|| {
-            refuse("corrupt attribute", format!("{n} elements of {size} bytes do not fit in {} bytes", a.data.len()))
-        })?;
+        let need = n
+            .checked_mul(size)
+            .filter(|&b| b <= a.data.len())
+            .ok_or_else(|| {
+                refuse(
+                    "corrupt attribute",
+                    format!(
+                        "{n} elements of {size} bytes do not fit in {} bytes",
+                        a.data.len()
+                    ),
+                )
+            })?;
         let data = a.data.slice(..need);
         let mut values = Vec::with_capacity(n);
         for i in 0..n {
@@ -651,9 +844,14 @@ impl<'a> Walker<'a> {
                     Datatype::Enum { base, .. } => base.as_ref(),
                     d => d,
                 };
-                int_value(base, raw).ok_or_else(|| refuse(dt.feature(), "integer layout not supported"))
+                int_value(base, raw)
+                    .ok_or_else(|| refuse(dt.feature(), "integer layout not supported"))
             }
-            Datatype::Float { size, order, ieee: true } if *order != ByteOrder::Vax => {
+            Datatype::Float {
+                size,
+                order,
+                ieee: true,
+            } if *order != ByteOrder::Vax => {
                 if raw.len() != *size as usize {
                     return Err(refuse(dt.feature(), "element size mismatch"));
                 }
@@ -673,10 +871,16 @@ impl<'a> Walker<'a> {
             Datatype::VarLen { string: true, .. } => {
                 let mut c = crate::io::cursor::Cursor::new(raw, 0, "variable-length string");
                 let r = VlenRef::parse(&mut c, self.sizes).map_err(|e| from_err(&e))?;
-                let b = self.gheap.resolve(self.src, self.sizes, r, 1).map_err(|e| from_err(&e))?;
+                let b = self
+                    .gheap
+                    .resolve(self.src, self.sizes, r, 1)
+                    .map_err(|e| from_err(&e))?;
                 Ok(Value::String(strip_string(&b, str_pad::NULL_PAD)))
             }
-            other => Err(refuse(other.feature(), format!("{} values are not converted to JSON", other.feature()))),
+            other => Err(refuse(
+                other.feature(),
+                format!("{} values are not converted to JSON", other.feature()),
+            )),
         }
     }
 
@@ -684,7 +888,11 @@ impl<'a> Walker<'a> {
     fn resolve_soft_links(&mut self, root: &mut Group) {
         for (parent, name, target) in std::mem::take(&mut self.soft_links) {
             let link_path = join(&parent, &name);
-            let abs = if target.starts_with('/') { target.clone() } else { join(&parent, &target) };
+            let abs = if target.starts_with('/') {
+                target.clone()
+            } else {
+                join(&parent, &target)
+            };
             match lookup(root, &abs) {
                 Some(Node::Array(a)) => {
                     let a = a.clone();
@@ -696,11 +904,17 @@ impl<'a> Walker<'a> {
                 }
                 Some(Node::Group(_)) => self.warning(
                     &link_path,
-                    refuse("soft link to group", format!("soft link {name} → {target} points to a group")),
+                    refuse(
+                        "soft link to group",
+                        format!("soft link {name} → {target} points to a group"),
+                    ),
                 ),
                 None => self.warning(
                     &link_path,
-                    refuse("dangling soft link", format!("soft link {name} → {target} does not resolve to a mapped object")),
+                    refuse(
+                        "dangling soft link",
+                        format!("soft link {name} → {target} does not resolve to a mapped object"),
+                    ),
                 ),
             }
         }
@@ -708,7 +922,10 @@ impl<'a> Walker<'a> {
 }
 
 fn lookup<'g>(root: &'g Group, path: &str) -> Option<&'g Node> {
-    let mut parts = path.split('/').filter(|p| !p.is_empty() && *p != ".").peekable();
+    let mut parts = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .peekable();
     let mut g = root;
     while let Some(p) = parts.next() {
         let n = g.children.get(p)?;
@@ -751,9 +968,18 @@ pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), 
         }
     };
     match dt {
-        Datatype::FixedPoint { size, order, signed, bit_offset, precision } => {
+        Datatype::FixedPoint {
+            size,
+            order,
+            signed,
+            bit_offset,
+            precision,
+        } => {
             if !matches!(size, 1 | 2 | 4 | 8) {
-                return Err(refuse(format!("{size}-byte integer datatype"), "integer size not 1, 2, 4 or 8 bytes"));
+                return Err(refuse(
+                    format!("{size}-byte integer datatype"),
+                    "integer size not 1, 2, 4 or 8 bytes",
+                ));
             }
             if *bit_offset != 0 || u32::from(*precision) != size * 8 {
                 return Err(refuse(
@@ -762,16 +988,29 @@ pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), 
                 ));
             }
             let bits = u8::try_from(size * 8).unwrap_or(64);
-            Ok((if *signed { DataType::Int(bits) } else { DataType::UInt(bits) }, endian(*order, *size)))
+            Ok((
+                if *signed {
+                    DataType::Int(bits)
+                } else {
+                    DataType::UInt(bits)
+                },
+                endian(*order, *size),
+            ))
         }
         Datatype::Float { size, order, ieee } => {
             if *order == ByteOrder::Vax {
                 return Err(refuse("VAX floating-point datatype", "VAX byte order"));
             }
             if !ieee || !matches!(size, 2 | 4 | 8) {
-                return Err(refuse("non-IEEE floating-point datatype", format!("{size}-byte float with a custom layout")));
+                return Err(refuse(
+                    "non-IEEE floating-point datatype",
+                    format!("{size}-byte float with a custom layout"),
+                ));
             }
-            Ok((DataType::Float(u8::try_from(size * 8).unwrap_or(64)), endian(*order, *size)))
+            Ok((
+                DataType::Float(u8::try_from(size * 8).unwrap_or(64)),
+                endian(*order, *size),
+            ))
         }
         Datatype::String { size, .. } => {
             if *size == 0 {
@@ -781,23 +1020,43 @@ pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), 
         }
         Datatype::Enum { base, .. } => match base.as_ref() {
             b @ Datatype::FixedPoint { .. } => map_datatype(b),
-            _ => Err(refuse("enum datatype with non-integer base", "enum base is not an integer")),
+            _ => Err(refuse(
+                "enum datatype with non-integer base",
+                "enum base is not an integer",
+            )),
         },
-        other => Err(refuse(other.feature(), format!("no Zarr data type for HDF5 {}", other.feature()))),
+        other => Err(refuse(
+            other.feature(),
+            format!("no Zarr data type for HDF5 {}", other.feature()),
+        )),
     }
 }
 
 /// An integer element as JSON (standard layouts of 1–8 bytes only).
 fn int_value(dt: &Datatype, raw: &[u8]) -> Option<Value> {
-    let Datatype::FixedPoint { size, order, signed, bit_offset: 0, precision } = dt else {
+    let Datatype::FixedPoint {
+        size,
+        order,
+        signed,
+        bit_offset: 0,
+        precision,
+    } = dt
+    else {
         return None;
     };
-    if !matches!(size, 1 | 2 | 4 | 8) || u32::from(*precision) != size * 8 || raw.len() != *size as usize {
+    if !matches!(size, 1 | 2 | 4 | 8)
+        || u32::from(*precision) != size * 8
+        || raw.len() != *size as usize
+    {
         return None;
     }
     let mut b = [0u8; 8];
     for (i, &x) in raw.iter().enumerate() {
-        let j = if *order == ByteOrder::Big { raw.len() - 1 - i } else { i };
+        let j = if *order == ByteOrder::Big {
+            raw.len() - 1 - i
+        } else {
+            i
+        };
         *b.get_mut(j)? = x;
     }
     let u = u64::from_le_bytes(b);
@@ -838,7 +1097,10 @@ fn strip_string(raw: &[u8], pad: u8) -> String {
     let s = match pad {
         str_pad::NULL_TERMINATE => &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())],
         str_pad::SPACE_PAD => {
-            let end = raw.iter().rposition(|&b| b != b' ' && b != 0).map_or(0, |p| p + 1);
+            let end = raw
+                .iter()
+                .rposition(|&b| b != b' ' && b != 0)
+                .map_or(0, |p| p + 1);
             &raw[..end]
         }
         _ => {
@@ -855,7 +1117,10 @@ fn nest(values: Vec<Value>, shape: &[u64]) -> Value {
         [] | [_] => Value::Array(values),
         [_, rest @ ..] => {
             let inner = rest.iter().product::<u64>().max(1) as usize;
-            let chunks: Vec<Value> = values.chunks(inner).map(|c| nest(c.to_vec(), rest)).collect();
+            let chunks: Vec<Value> = values
+                .chunks(inner)
+                .map(|c| nest(c.to_vec(), rest))
+                .collect();
             Value::Array(chunks)
         }
     }
@@ -868,24 +1133,46 @@ mod tests {
     #[test]
     fn json_conversions() {
         assert_eq!(float_json(f64::NAN), Value::String("NaN".into()));
-        assert_eq!(float_json(f64::NEG_INFINITY), Value::String("-Infinity".into()));
+        assert_eq!(
+            float_json(f64::NEG_INFINITY),
+            Value::String("-Infinity".into())
+        );
         assert_eq!(f16_to_f64(0x3c00), 1.0);
         assert_eq!(f16_to_f64(0xc000), -2.0);
         assert_eq!(strip_string(b"ab\0\0", str_pad::NULL_PAD), "ab");
         assert_eq!(strip_string(b"ab  ", str_pad::SPACE_PAD), "ab");
         assert_eq!(strip_string(b"a\0b", str_pad::NULL_TERMINATE), "a");
-        let v: Vec<Value> = (0..6).map(|i| Value::from(i)).collect();
+        let v: Vec<Value> = (0..6).map(Value::from).collect();
         assert_eq!(nest(v, &[2, 3]), serde_json::json!([[0, 1, 2], [3, 4, 5]]));
-        let t = Datatype::FixedPoint { size: 2, order: ByteOrder::Big, signed: true, bit_offset: 0, precision: 16 };
+        let t = Datatype::FixedPoint {
+            size: 2,
+            order: ByteOrder::Big,
+            signed: true,
+            bit_offset: 0,
+            precision: 16,
+        };
         assert_eq!(int_value(&t, &[0xff, 0xfe]), Some(Value::from(-2)));
     }
 
     #[test]
     fn datatype_mapping() {
-        let t = Datatype::FixedPoint { size: 1, order: ByteOrder::Big, signed: false, bit_offset: 0, precision: 8 };
+        let t = Datatype::FixedPoint {
+            size: 1,
+            order: ByteOrder::Big,
+            signed: false,
+            bit_offset: 0,
+            precision: 8,
+        };
         assert_eq!(map_datatype(&t).unwrap(), (DataType::UInt(8), None));
-        let f = Datatype::Float { size: 4, order: ByteOrder::Big, ieee: true };
-        assert_eq!(map_datatype(&f).unwrap(), (DataType::Float(32), Some(Endian::Big)));
+        let f = Datatype::Float {
+            size: 4,
+            order: ByteOrder::Big,
+            ieee: true,
+        };
+        assert_eq!(
+            map_datatype(&f).unwrap(),
+            (DataType::Float(32), Some(Endian::Big))
+        );
         let c = Datatype::Other { class: 6, size: 8 };
         assert_eq!(map_datatype(&c).unwrap_err().0, "compound datatype");
     }

@@ -51,14 +51,31 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Attribute
     let ds_bytes = c.bytes(pad(ds_size))?;
     let (datatype, dataspace) = if shared {
         (
-            if flags & 1 == 0 { Some(datatype::parse(dt_bytes, dt_off)?) } else { None },
-            if flags & 2 == 0 { Some(dataspace::parse(ds_bytes, ds_off, sizes)?) } else { None },
+            if flags & 1 == 0 {
+                Some(datatype::parse(dt_bytes, dt_off)?)
+            } else {
+                None
+            },
+            if flags & 2 == 0 {
+                Some(dataspace::parse(ds_bytes, ds_off, sizes)?)
+            } else {
+                None
+            },
         )
     } else {
-        (Some(datatype::parse(dt_bytes, dt_off)?), Some(dataspace::parse(ds_bytes, ds_off, sizes)?))
+        (
+            Some(datatype::parse(dt_bytes, dt_off)?),
+            Some(dataspace::parse(ds_bytes, ds_off, sizes)?),
+        )
     };
     let rest = c.bytes(c.remaining())?;
-    Ok(AttributeMsg { name, datatype, dataspace, shared, data: Bytes::copy_from_slice(rest) })
+    Ok(AttributeMsg {
+        name,
+        datatype,
+        dataspace,
+        shared,
+        data: Bytes::copy_from_slice(rest),
+    })
 }
 
 #[cfg(test)]
@@ -67,7 +84,11 @@ mod tests {
 
     #[test]
     fn v3_scalar_f64() {
-        let s = Sizes { offset: 8, length: 8, base: 0 };
+        let s = Sizes {
+            offset: 8,
+            length: 8,
+            base: 0,
+        };
         let dt = datatype::tests::f64_le();
         let ds = [2u8, 0, 0, 0];
         let mut d = vec![3, 0];

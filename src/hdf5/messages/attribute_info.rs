@@ -18,7 +18,11 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Attribute
     let mut c = Cursor::new(data, offset, "attribute info message");
     let version = c.u8()?;
     if version != 0 {
-        return Err(Hdf5Error::corrupt("attribute info message", offset, format!("version {version}")));
+        return Err(Hdf5Error::corrupt(
+            "attribute info message",
+            offset,
+            format!("version {version}"),
+        ));
     }
     let flags = c.u8()?;
     if flags & 0x01 != 0 {
@@ -26,14 +30,21 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Attribute
     }
     let heap_addr = read_addr(&mut c, sizes)?;
     let name_btree_addr = read_addr(&mut c, sizes)?;
-    Ok(AttributeInfo { heap_addr, name_btree_addr })
+    Ok(AttributeInfo {
+        heap_addr,
+        name_btree_addr,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn basic() {
-        let s = crate::hdf5::Sizes { offset: 2, length: 2, base: 0 };
+        let s = crate::hdf5::Sizes {
+            offset: 2,
+            length: 2,
+            base: 0,
+        };
         let a = super::parse(&[0, 1, 9, 0, 4, 0, 5, 0], 0, &s).unwrap();
         assert_eq!((a.heap_addr, a.name_btree_addr), (4, 5));
     }

@@ -14,7 +14,11 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<(u64, u64
 mod tests {
     #[test]
     fn basic() {
-        let s = crate::hdf5::Sizes { offset: 2, length: 2, base: 0 };
+        let s = crate::hdf5::Sizes {
+            offset: 2,
+            length: 2,
+            base: 0,
+        };
         assert_eq!(super::parse(&[1, 0, 2, 0], 0, &s).unwrap(), (1, 2));
     }
 }

@@ -49,7 +49,11 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Dataspace
     let rank = c.u8()?;
     let flags = c.u8()?;
     if rank > MAX_RANK {
-        return Err(Hdf5Error::corrupt("dataspace message", offset, format!("rank {rank}")));
+        return Err(Hdf5Error::corrupt(
+            "dataspace message",
+            offset,
+            format!("rank {rank}"),
+        ));
     }
     let kind = match version {
         1 => {
@@ -61,22 +65,38 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Dataspace
             }
         }
         2 => c.u8()?,
-        v => return Err(Hdf5Error::corrupt("dataspace message", offset, format!("version {v}"))),
+        v => {
+            return Err(Hdf5Error::corrupt(
+                "dataspace message",
+                offset,
+                format!("version {v}"),
+            ))
+        }
     };
     match kind {
         dataspace_type::SCALAR => Ok(Dataspace::Scalar),
         dataspace_type::NULL => Ok(Dataspace::Null),
         dataspace_type::SIMPLE => {
             let n = usize::from(sizes.length);
-            let dims = (0..rank).map(|_| c.uint(n)).collect::<Result<Vec<_>, _>>()?;
+            let dims = (0..rank)
+                .map(|_| c.uint(n))
+                .collect::<Result<Vec<_>, _>>()?;
             let max_dims = if flags & 1 != 0 {
-                Some((0..rank).map(|_| c.uint(n)).collect::<Result<Vec<_>, _>>()?)
+                Some(
+                    (0..rank)
+                        .map(|_| c.uint(n))
+                        .collect::<Result<Vec<_>, _>>()?,
+                )
             } else {
                 None
             };
             Ok(Dataspace::Simple { dims, max_dims })
         }
-        t => Err(Hdf5Error::corrupt("dataspace message", offset, format!("dataspace type {t}"))),
+        t => Err(Hdf5Error::corrupt(
+            "dataspace message",
+            offset,
+            format!("dataspace type {t}"),
+        )),
     }
 }
 
@@ -84,7 +104,11 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Dataspace
 mod tests {
     use super::*;
 
-    const S: Sizes = Sizes { offset: 8, length: 8, base: 0 };
+    const S: Sizes = Sizes {
+        offset: 8,
+        length: 8,
+        base: 0,
+    };
 
     #[test]
     fn v1_simple_with_max_dims() {
@@ -94,7 +118,13 @@ mod tests {
         d.extend_from_slice(&u64::MAX.to_le_bytes());
         d.extend_from_slice(&4u64.to_le_bytes());
         let ds = parse(&d, 0, &S).unwrap();
-        assert_eq!(ds, Dataspace::Simple { dims: vec![3, 4], max_dims: Some(vec![u64::MAX, 4]) });
+        assert_eq!(
+            ds,
+            Dataspace::Simple {
+                dims: vec![3, 4],
+                max_dims: Some(vec![u64::MAX, 4])
+            }
+        );
         assert_eq!(ds.num_elements(), Some(12));
     }
 

@@ -152,7 +152,9 @@ pub(crate) fn parse(data: &[u8], offset: u64) -> Result<Datatype, Hdf5Error> {
 pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5Error> {
     let start = c.offset();
     if depth > MAX_NESTING {
-        return Err(Hdf5Error::Limit(format!("datatype nesting deeper than {MAX_NESTING} at {start:#x}")));
+        return Err(Hdf5Error::Limit(format!(
+            "datatype nesting deeper than {MAX_NESTING} at {start:#x}"
+        )));
     }
     let cv = c.u8()?;
     let (cls, version) = (cv & 0x0f, cv >> 4);
@@ -163,12 +165,24 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
     if version == 0 {
         return Err(Hdf5Error::corrupt("datatype message", start, "version 0"));
     }
-    let order = |bit0: u8| if bit0 & 1 == 0 { ByteOrder::Little } else { ByteOrder::Big };
+    let order = |bit0: u8| {
+        if bit0 & 1 == 0 {
+            ByteOrder::Little
+        } else {
+            ByteOrder::Big
+        }
+    };
     Ok(match cls {
         class::FIXED_POINT => {
             let bit_offset = c.u16()?;
             let precision = c.u16()?;
-            Datatype::FixedPoint { size, order: order(b0), signed: b0 & 0x08 != 0, bit_offset, precision }
+            Datatype::FixedPoint {
+                size,
+                order: order(b0),
+                signed: b0 & 0x08 != 0,
+                bit_offset,
+                precision,
+            }
         }
         class::FLOATING_POINT => {
             let bit_offset = c.u16()?;
@@ -196,16 +210,35 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
                 && norm == 2
                 && bit_offset == 0
                 && u32::from(precision) == size.saturating_mul(8)
-                && (u32::from(sign), exp_loc, exp_size, mant_loc, mant_size, bias) == std;
-            Datatype::Float { size, order: ord, ieee }
+                && (
+                    u32::from(sign),
+                    exp_loc,
+                    exp_size,
+                    mant_loc,
+                    mant_size,
+                    bias,
+                ) == std;
+            Datatype::Float {
+                size,
+                order: ord,
+                ieee,
+            }
         }
-        class::STRING => Datatype::String { size, pad: b0 & 0x0f, charset: b0 >> 4 },
+        class::STRING => Datatype::String {
+            size,
+            pad: b0 & 0x0f,
+            charset: b0 >> 4,
+        },
         class::ENUMERATED => {
             let n = usize::from(u16::from_le_bytes([b0, b1]));
             let base = parse_at(c, depth + 1)?;
             let base_size = usize::try_from(base.size()).unwrap_or(usize::MAX);
             if n > MAX_ENUM_MEMBERS || n.saturating_mul(base_size) > c.remaining() {
-                return Err(Hdf5Error::corrupt("enum datatype", start, format!("{n} members do not fit")));
+                return Err(Hdf5Error::corrupt(
+                    "enum datatype",
+                    start,
+                    format!("{n} members do not fit"),
+                ));
             }
             let mut names = Vec::with_capacity(n);
             for _ in 0..n {
@@ -214,9 +247,14 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
                 let len = rest.iter().position(|&x| x == 0).ok_or_else(|| {
                     Hdf5Error::corrupt("enum datatype", start, "member name not NUL-terminated")
                 })?;
-                let name = String::from_utf8_lossy(rest.get(..len).unwrap_or_default()).into_owned();
+                let name =
+                    String::from_utf8_lossy(rest.get(..len).unwrap_or_default()).into_owned();
                 // Versions 1 and 2 pad each name (with its NUL) to a multiple of 8 bytes.
-                let used = if version < 3 { (len + 1).div_ceil(8) * 8 } else { len + 1 };
+                let used = if version < 3 {
+                    (len + 1).div_ceil(8) * 8
+                } else {
+                    len + 1
+                };
                 c.seek(name_start)?;
                 c.skip(used)?;
                 names.push(name);
@@ -225,7 +263,10 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
             for name in names {
                 members.push((name, c.bytes(base_size)?.to_vec()));
             }
-            Datatype::Enum { base: Box::new(base), members }
+            Datatype::Enum {
+                base: Box::new(base),
+                members,
+            }
         }
         class::VARIABLE_LENGTH => {
             let string = b0 & 0x0f == 1;
@@ -242,7 +283,11 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
                 c.skip(usize::from(rank).saturating_mul(4))?;
             }
             let base = parse_at(c, depth + 1)?;
-            Datatype::Array { size, dims, base: Box::new(base) }
+            Datatype::Array {
+                size,
+                dims,
+                base: Box::new(base),
+            }
         }
         other => Datatype::Other { class: other, size },
     })
@@ -275,13 +320,33 @@ pub(crate) mod tests {
 
     #[test]
     fn float_int_string() {
-        assert_eq!(parse(&f64_le(), 0).unwrap(), Datatype::Float { size: 8, order: ByteOrder::Little, ieee: true });
+        assert_eq!(
+            parse(&f64_le(), 0).unwrap(),
+            Datatype::Float {
+                size: 8,
+                order: ByteOrder::Little,
+                ieee: true
+            }
+        );
         assert_eq!(
             parse(&int(2, true, true), 0).unwrap(),
-            Datatype::FixedPoint { size: 2, order: ByteOrder::Big, signed: true, bit_offset: 0, precision: 16 }
+            Datatype::FixedPoint {
+                size: 2,
+                order: ByteOrder::Big,
+                signed: true,
+                bit_offset: 0,
+                precision: 16
+            }
         );
         let s = [0x13, 0x11, 0, 0, 7, 0, 0, 0];
-        assert_eq!(parse(&s, 0).unwrap(), Datatype::String { size: 7, pad: 1, charset: 1 });
+        assert_eq!(
+            parse(&s, 0).unwrap(),
+            Datatype::String {
+                size: 7,
+                pad: 1,
+                charset: 1
+            }
+        );
     }
 
     #[test]
@@ -292,7 +357,10 @@ pub(crate) mod tests {
         d.extend_from_slice(&[0, 1]);
         match parse(&d, 0).unwrap() {
             Datatype::Enum { members, .. } => {
-                assert_eq!(members, vec![("FALSE".into(), vec![0]), ("TRUE".into(), vec![1])]);
+                assert_eq!(
+                    members,
+                    vec![("FALSE".into(), vec![0]), ("TRUE".into(), vec![1])]
+                );
             }
             other => panic!("{other:?}"),
         }

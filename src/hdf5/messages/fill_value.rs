@@ -24,7 +24,8 @@ fn value(c: &mut Cursor<'_>) -> Result<FillValueMsg, Hdf5Error> {
     if size == 0 {
         return Ok(FillValueMsg::Default);
     }
-    let n = usize::try_from(size).map_err(|_| Hdf5Error::Limit(format!("fill value of {size} bytes")))?;
+    let n = usize::try_from(size)
+        .map_err(|_| Hdf5Error::Limit(format!("fill value of {size} bytes")))?;
     Ok(FillValueMsg::Value(c.bytes(n)?.to_vec()))
 }
 
@@ -45,7 +46,11 @@ pub(crate) fn parse(data: &[u8], offset: u64, _sizes: &Sizes) -> Result<FillValu
             if version == 1 {
                 // Version 1 always stores the size field (0 = library default).
                 let v = value(&mut c)?;
-                Ok(if defined == 0 { FillValueMsg::Undefined } else { v })
+                Ok(if defined == 0 {
+                    FillValueMsg::Undefined
+                } else {
+                    v
+                })
             } else if defined == 0 {
                 Ok(FillValueMsg::Undefined)
             } else {
@@ -62,7 +67,11 @@ pub(crate) fn parse(data: &[u8], offset: u64, _sizes: &Sizes) -> Result<FillValu
                 Ok(FillValueMsg::Default)
             }
         }
-        v => Err(Hdf5Error::corrupt("fill value message", offset, format!("version {v}"))),
+        v => Err(Hdf5Error::corrupt(
+            "fill value message",
+            offset,
+            format!("version {v}"),
+        )),
     }
 }
 
@@ -70,17 +79,36 @@ pub(crate) fn parse(data: &[u8], offset: u64, _sizes: &Sizes) -> Result<FillValu
 mod tests {
     use super::*;
 
-    const S: Sizes = Sizes { offset: 8, length: 8, base: 0 };
+    const S: Sizes = Sizes {
+        offset: 8,
+        length: 8,
+        base: 0,
+    };
 
     #[test]
     fn versions() {
-        assert_eq!(parse(&[2, 2, 2, 1, 4, 0, 0, 0, 1, 2, 3, 4], 0, &S).unwrap(), FillValueMsg::Value(vec![1, 2, 3, 4]));
-        assert_eq!(parse(&[2, 2, 2, 0], 0, &S).unwrap(), FillValueMsg::Undefined);
-        assert_eq!(parse(&[2, 2, 2, 1, 0, 0, 0, 0], 0, &S).unwrap(), FillValueMsg::Default);
+        assert_eq!(
+            parse(&[2, 2, 2, 1, 4, 0, 0, 0, 1, 2, 3, 4], 0, &S).unwrap(),
+            FillValueMsg::Value(vec![1, 2, 3, 4])
+        );
+        assert_eq!(
+            parse(&[2, 2, 2, 0], 0, &S).unwrap(),
+            FillValueMsg::Undefined
+        );
+        assert_eq!(
+            parse(&[2, 2, 2, 1, 0, 0, 0, 0], 0, &S).unwrap(),
+            FillValueMsg::Default
+        );
         assert_eq!(parse(&[3, 0x09], 0, &S).unwrap(), FillValueMsg::Default);
         assert_eq!(parse(&[3, 0x10], 0, &S).unwrap(), FillValueMsg::Undefined);
-        assert_eq!(parse(&[3, 0x20, 1, 0, 0, 0, 9], 0, &S).unwrap(), FillValueMsg::Value(vec![9]));
+        assert_eq!(
+            parse(&[3, 0x20, 1, 0, 0, 0, 9], 0, &S).unwrap(),
+            FillValueMsg::Value(vec![9])
+        );
         assert!(parse(&[3, 0x20, 9, 0, 0, 0, 9], 0, &S).is_err());
-        assert_eq!(parse_old(&[2, 0, 0, 0, 7, 8], 0).unwrap(), FillValueMsg::Value(vec![7, 8]));
+        assert_eq!(
+            parse_old(&[2, 0, 0, 0, 7, 8], 0).unwrap(),
+            FillValueMsg::Value(vec![7, 8])
+        );
     }
 }

@@ -63,21 +63,36 @@ pub(crate) fn parse(data: &[u8], offset: u64) -> Result<Vec<Filter>, Hdf5Error> 
     let mut out = Vec::with_capacity(usize::from(n));
     for _ in 0..n {
         let id = c.u16()?;
-        let name_len = if version == 1 || id >= 256 { c.u16()? } else { 0 };
+        let name_len = if version == 1 || id >= 256 {
+            c.u16()?
+        } else {
+            0
+        };
         let flags = c.u16()?;
         let nvalues = usize::from(c.u16()?);
         let name = if name_len > 0 {
-            let padded = if version == 1 { usize::from(name_len).div_ceil(8) * 8 } else { usize::from(name_len) };
+            let padded = if version == 1 {
+                usize::from(name_len).div_ceil(8) * 8
+            } else {
+                usize::from(name_len)
+            };
             let raw = c.bytes(padded)?;
             Some(crate::hdf5::util::c_string(raw))
         } else {
             None
         };
-        let client_data = (0..nvalues).map(|_| c.u32()).collect::<Result<Vec<_>, _>>()?;
+        let client_data = (0..nvalues)
+            .map(|_| c.u32())
+            .collect::<Result<Vec<_>, _>>()?;
         if version == 1 && nvalues % 2 == 1 {
             c.skip(4)?;
         }
-        out.push(Filter { id, name, flags, client_data });
+        out.push(Filter {
+            id,
+            name,
+            flags,
+            client_data,
+        });
     }
     Ok(out)
 }
@@ -94,7 +109,15 @@ mod tests {
         d.extend_from_slice(b"deflate\0");
         d.extend_from_slice(&[4, 0, 0, 0, 0, 0, 0, 0]);
         let f = parse(&d, 0).unwrap();
-        assert_eq!(f, vec![Filter { id: 1, name: Some("deflate".into()), flags: 0, client_data: vec![4] }]);
+        assert_eq!(
+            f,
+            vec![Filter {
+                id: 1,
+                name: Some("deflate".into()),
+                flags: 0,
+                client_data: vec![4]
+            }]
+        );
         // v2: shuffle (no name) then a third-party id with a name.
         let mut d = vec![2, 2, 2, 0, 1, 0, 1, 0, 4, 0, 0, 0];
         d.extend_from_slice(&[0x00, 0x7d, 4, 0, 1, 0, 0, 0]);

@@ -9,7 +9,11 @@ pub(crate) fn parse(data: &[u8], offset: u64) -> Result<(), Hdf5Error> {
     let mut c = Cursor::new(data, offset, "group info message");
     let version = c.u8()?;
     if version != 0 {
-        return Err(Hdf5Error::corrupt("group info message", offset, format!("version {version}")));
+        return Err(Hdf5Error::corrupt(
+            "group info message",
+            offset,
+            format!("version {version}"),
+        ));
     }
     let flags = c.u8()?;
     if flags & 1 != 0 {

@@ -62,12 +62,17 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Layout, H
             let ndims = c.u8()?;
             let class = c.u8()?;
             c.skip(5)?;
-            let addr = if class == layout_class::COMPACT { UNDEF } else { read_addr(&mut c, sizes)? };
+            let addr = if class == layout_class::COMPACT {
+                UNDEF
+            } else {
+                read_addr(&mut c, sizes)?
+            };
             let dims = (0..ndims).map(|_| c.u32()).collect::<Result<Vec<_>, _>>()?;
             match class {
                 layout_class::COMPACT => {
                     let n = c.u32()?;
-                    let n = usize::try_from(n).map_err(|_| Hdf5Error::Limit("compact data size".into()))?;
+                    let n = usize::try_from(n)
+                        .map_err(|_| Hdf5Error::Limit("compact data size".into()))?;
                     Ok(Layout::Compact(Bytes::copy_from_slice(c.bytes(n)?)))
                 }
                 layout_class::CONTIGUOUS => Ok(Layout::Contiguous { addr, size: None }),
@@ -85,7 +90,10 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Layout, H
                 layout_class::CONTIGUOUS => {
                     let addr = read_addr(&mut c, sizes)?;
                     let size = read_len(&mut c, sizes)?;
-                    Ok(Layout::Contiguous { addr, size: Some(size) })
+                    Ok(Layout::Contiguous {
+                        addr,
+                        size: Some(size),
+                    })
                 }
                 layout_class::CHUNKED if version == 3 => {
                     let ndims = c.u8()?;
@@ -99,7 +107,9 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Layout, H
                     let enc = c.u8()?;
                     c.skip(usize::from(ndims).saturating_mul(usize::from(enc)))?;
                     let t = c.u8()?;
-                    Ok(Layout::ChunkedV4 { index: chunk_index_name(t) })
+                    Ok(Layout::ChunkedV4 {
+                        index: chunk_index_name(t),
+                    })
                 }
                 layout_class::VIRTUAL => Ok(Layout::Virtual),
                 k => Err(Hdf5Error::corrupt(W, offset, format!("layout class {k}"))),
@@ -113,21 +123,40 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Layout, H
 mod tests {
     use super::*;
 
-    const S: Sizes = Sizes { offset: 8, length: 8, base: 0 };
+    const S: Sizes = Sizes {
+        offset: 8,
+        length: 8,
+        base: 0,
+    };
 
     #[test]
     fn v3_classes() {
-        assert_eq!(parse(&[3, 0, 2, 0, 7, 8], 0, &S).unwrap(), Layout::Compact(Bytes::from_static(&[7, 8])));
+        assert_eq!(
+            parse(&[3, 0, 2, 0, 7, 8], 0, &S).unwrap(),
+            Layout::Compact(Bytes::from_static(&[7, 8]))
+        );
         let mut d = vec![3, 1];
         d.extend_from_slice(&[0xff; 8]);
         d.extend_from_slice(&80u64.to_le_bytes());
-        assert_eq!(parse(&d, 0, &S).unwrap(), Layout::Contiguous { addr: UNDEF, size: Some(80) });
+        assert_eq!(
+            parse(&d, 0, &S).unwrap(),
+            Layout::Contiguous {
+                addr: UNDEF,
+                size: Some(80)
+            }
+        );
         let mut d = vec![3, 2, 3];
         d.extend_from_slice(&0x800u64.to_le_bytes());
         for v in [10u32, 20, 4] {
             d.extend_from_slice(&v.to_le_bytes());
         }
-        assert_eq!(parse(&d, 0, &S).unwrap(), Layout::ChunkedBtreeV1 { addr: 0x800, dims: vec![10, 20, 4] });
+        assert_eq!(
+            parse(&d, 0, &S).unwrap(),
+            Layout::ChunkedBtreeV1 {
+                addr: 0x800,
+                dims: vec![10, 20, 4]
+            }
+        );
         d.truncate(d.len() - 1);
         assert!(parse(&d, 0, &S).is_err());
     }
@@ -135,6 +164,11 @@ mod tests {
     #[test]
     fn v4_index_named() {
         let d = [4, 2, 0, 2, 1, 10, 4, 3, 8];
-        assert_eq!(parse(&d, 0, &S).unwrap(), Layout::ChunkedV4 { index: "fixed array" });
+        assert_eq!(
+            parse(&d, 0, &S).unwrap(),
+            Layout::ChunkedV4 {
+                index: "fixed array"
+            }
+        );
     }
 }

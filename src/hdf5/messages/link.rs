@@ -44,13 +44,22 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<LinkMsg, 
         return Err(Hdf5Error::corrupt(W, offset, format!("version {version}")));
     }
     let flags = c.u8()?;
-    let ltype = if flags & 0x08 != 0 { c.u8()? } else { link_type::HARD };
-    let creation_order = if flags & 0x04 != 0 { Some(c.u64()?) } else { None };
+    let ltype = if flags & 0x08 != 0 {
+        c.u8()?
+    } else {
+        link_type::HARD
+    };
+    let creation_order = if flags & 0x04 != 0 {
+        Some(c.u64()?)
+    } else {
+        None
+    };
     if flags & 0x10 != 0 {
         let _charset = c.u8()?;
     }
     let name_len = c.uint(1usize << (flags & 0x03))?;
-    let name_len = usize::try_from(name_len).map_err(|_| Hdf5Error::corrupt(W, offset, "name length"))?;
+    let name_len =
+        usize::try_from(name_len).map_err(|_| Hdf5Error::corrupt(W, offset, "name length"))?;
     let name = String::from_utf8_lossy(c.bytes(name_len)?).into_owned();
     let target = match ltype {
         link_type::HARD => LinkTarget::Hard(read_addr(&mut c, sizes)?),
@@ -68,14 +77,22 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<LinkMsg, 
         }
         t => LinkTarget::UserDefined(t),
     };
-    Ok(LinkMsg { name, target, creation_order })
+    Ok(LinkMsg {
+        name,
+        target,
+        creation_order,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const S: Sizes = Sizes { offset: 8, length: 8, base: 0 };
+    const S: Sizes = Sizes {
+        offset: 8,
+        length: 8,
+        base: 0,
+    };
 
     #[test]
     fn hard_soft_external() {
@@ -83,7 +100,14 @@ mod tests {
         d.extend_from_slice(b"abc");
         d.extend_from_slice(&0x60u64.to_le_bytes());
         let l = parse(&d, 0, &S).unwrap();
-        assert_eq!(l, LinkMsg { name: "abc".into(), target: LinkTarget::Hard(0x60), creation_order: None });
+        assert_eq!(
+            l,
+            LinkMsg {
+                name: "abc".into(),
+                target: LinkTarget::Hard(0x60),
+                creation_order: None
+            }
+        );
 
         let mut d = vec![1, 0x0c, 1];
         d.extend_from_slice(&5u64.to_le_bytes());
@@ -96,7 +120,13 @@ mod tests {
         let mut d = vec![1, 0x08, 64, 1, b'e', 9, 0, 0];
         d.extend_from_slice(b"f.h5\0/x\0");
         let l = parse(&d, 0, &S).unwrap();
-        assert_eq!(l.target, LinkTarget::External { file: "f.h5".into(), path: "/x".into() });
+        assert_eq!(
+            l.target,
+            LinkTarget::External {
+                file: "f.h5".into(),
+                path: "/x".into()
+            }
+        );
         assert!(parse(&d[..6], 0, &S).is_err());
     }
 }

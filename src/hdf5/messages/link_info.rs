@@ -18,7 +18,11 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<LinkInfo,
     let mut c = Cursor::new(data, offset, "link info message");
     let version = c.u8()?;
     if version != 0 {
-        return Err(Hdf5Error::corrupt("link info message", offset, format!("version {version}")));
+        return Err(Hdf5Error::corrupt(
+            "link info message",
+            offset,
+            format!("version {version}"),
+        ));
     }
     let flags = c.u8()?;
     if flags & 0x01 != 0 {
@@ -26,7 +30,10 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<LinkInfo,
     }
     let heap_addr = read_addr(&mut c, sizes)?;
     let name_btree_addr = read_addr(&mut c, sizes)?;
-    Ok(LinkInfo { heap_addr, name_btree_addr })
+    Ok(LinkInfo {
+        heap_addr,
+        name_btree_addr,
+    })
 }
 
 #[cfg(test)]
@@ -35,11 +42,21 @@ mod tests {
 
     #[test]
     fn with_creation_order() {
-        let s = Sizes { offset: 4, length: 4, base: 0 };
+        let s = Sizes {
+            offset: 4,
+            length: 4,
+            base: 0,
+        };
         let mut d = vec![0, 1];
         d.extend_from_slice(&7u64.to_le_bytes());
         d.extend_from_slice(&[0x10, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
         let li = parse(&d, 0, &s).unwrap();
-        assert_eq!(li, LinkInfo { heap_addr: 0x10, name_btree_addr: crate::hdf5::util::UNDEF });
+        assert_eq!(
+            li,
+            LinkInfo {
+                heap_addr: 0x10,
+                name_btree_addr: crate::hdf5::util::UNDEF
+            }
+        );
     }
 }

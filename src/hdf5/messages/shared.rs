@@ -28,7 +28,11 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<SharedRef
         2 => Ok(SharedRef::Committed(read_addr(&mut c, sizes)?)),
         3 if t == shared::SOHM => Ok(SharedRef::Sohm),
         3 if t == shared::COMMITTED => Ok(SharedRef::Committed(read_addr(&mut c, sizes)?)),
-        _ => Err(Hdf5Error::corrupt("shared message", offset, format!("version {version} type {t}"))),
+        _ => Err(Hdf5Error::corrupt(
+            "shared message",
+            offset,
+            format!("version {version} type {t}"),
+        )),
     }
 }
 
@@ -38,10 +42,23 @@ mod tests {
 
     #[test]
     fn versions() {
-        let s = Sizes { offset: 2, length: 2, base: 0 };
-        assert_eq!(parse(&[2, 2, 8, 0], 0, &s).unwrap(), SharedRef::Committed(8));
-        assert_eq!(parse(&[3, 1, 0, 0, 0, 0, 0, 0, 0, 0], 0, &s).unwrap(), SharedRef::Sohm);
-        assert_eq!(parse(&[1, 0, 0, 0, 0, 0, 0, 0, 9, 0], 0, &s).unwrap(), SharedRef::Committed(9));
+        let s = Sizes {
+            offset: 2,
+            length: 2,
+            base: 0,
+        };
+        assert_eq!(
+            parse(&[2, 2, 8, 0], 0, &s).unwrap(),
+            SharedRef::Committed(8)
+        );
+        assert_eq!(
+            parse(&[3, 1, 0, 0, 0, 0, 0, 0, 0, 0], 0, &s).unwrap(),
+            SharedRef::Sohm
+        );
+        assert_eq!(
+            parse(&[1, 0, 0, 0, 0, 0, 0, 0, 9, 0], 0, &s).unwrap(),
+            SharedRef::Committed(9)
+        );
         assert!(parse(&[3, 7], 0, &s).is_err());
     }
 }
