@@ -1,1 +1,7 @@
-fn main() {}
+//! The `vzarr` command: all logic lives in `vzarr::cli`.
+
+fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VZARR_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    std::process::exit(vzarr::cli::run());
+}

@@ -1,0 +1,81 @@
+//! `vzarr create`.
+
+use std::io::IsTerminal;
+
+use crate::create::{create, CreateOptions, Format};
+
+use super::exit;
+
+#[derive(Debug, clap::Args)]
+pub(super) struct Args {
+    /// Source files: local paths or URLs.
+    #[arg(required = true)]
+    sources: Vec<String>,
+    /// Output store: a local directory or an object-store prefix URL.
+    #[arg(short, long)]
+    output: String,
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    format: FormatArg,
+    /// Copy chunks of at most this many bytes into the manifest (compact data is always inline).
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    inline_threshold: u64,
+    /// Cut contiguous unfiltered datasets along the first axis into virtual chunks of about
+    /// this many bytes (whole rows; only when the rows divide the array evenly).
+    #[arg(long, value_name = "BYTES")]
+    split_contiguous: Option<u64>,
+    /// Record sources relative to the store location, so the store can move with its files.
+    #[arg(long)]
+    relative: bool,
+    /// Replace the output store if it exists.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    /// Detect from the file's magic bytes.
+    Auto,
+    /// HDF5 / netCDF-4.
+    Hdf5,
+}
+
+pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
+    let opts = CreateOptions {
+        format: match a.format {
+            FormatArg::Auto => Format::Auto,
+            FormatArg::Hdf5 => Format::Hdf5,
+        },
+        inline_threshold: a.inline_threshold,
+        split_contiguous: a.split_contiguous.filter(|&b| b > 0),
+        relative: a.relative,
+        overwrite: a.overwrite,
+    };
+    let spinner = std::io::stderr().is_terminal().then(|| {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_message(format!("indexing {} source(s)", a.sources.len()));
+        pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        pb
+    });
+    let report = create(&a.sources, &a.output, &opts).await;
+    if let Some(pb) = spinner {
+        pb.finish_and_clear();
+    }
+    let report = report?;
+    for r in &report.refused {
+        eprintln!("refused: {}: {}: {}", r.source, r.path, r.reason);
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {}: {}: {}", w.source, w.path, w.reason);
+    }
+    eprintln!(
+        "wrote {}: {} arrays, {} virtual + {} inline chunk references, {} refused ({} source requests)",
+        a.output,
+        report.arrays,
+        report.virtual_chunks,
+        report.inline_chunks,
+        report.refused.len(),
+        report.source_requests
+    );
+    Ok(if report.refused.is_empty() { exit::OK } else { exit::INCOMPLETE })
+}

@@ -1,0 +1,154 @@
+//! `vzarr get`: values read through `VirtualStore` + zarrs, written as `.npy`.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::Value;
+use zarrs::array::{Array, ArrayBytes};
+use zarrs::array::ArraySubset;
+
+use crate::reader::{OpenOptions, VirtualStore};
+use crate::zarr::ChunkKey;
+
+use super::exit;
+
+#[derive(Debug, clap::Args)]
+pub(super) struct Args {
+    /// The store (directory or URL).
+    store: String,
+    /// Array path inside the store (`gt1l/heights/h_ph`).
+    array: String,
+    /// Selection per axis, comma separated: `start:stop`, `:`, or an index (`0:10,:,3`).
+    #[arg(long, allow_hyphen_values = true)]
+    slice: Option<String>,
+    /// Output `.npy` file.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+/// Parse `0:10,:,3` against `shape` into ranges (an index keeps its axis with length 1).
+fn parse_slice(s: Option<&str>, shape: &[u64]) -> anyhow::Result<Vec<Range<u64>>> {
+    let Some(s) = s.filter(|s| !s.trim().is_empty()) else {
+        return Ok(shape.iter().map(|&n| 0..n).collect());
+    };
+    let parts: Vec<&str> = s.split(',').collect();
+    if parts.len() != shape.len() {
+        bail!("--slice {s:?} has {} axes, the array has {}", parts.len(), shape.len());
+    }
+    parts
+        .iter()
+        .zip(shape)
+        .map(|(p, &n)| {
+            let p = p.trim();
+            let num = |x: &str, d: u64| -> anyhow::Result<u64> {
+                if x.is_empty() {
+                    return Ok(d);
+                }
+                let v: i64 = x.parse().with_context(|| format!("bad slice bound {x:?}"))?;
+                let n_i = i64::try_from(n)?;
+                let v = if v < 0 { v + n_i } else { v };
+                Ok(u64::try_from(v.clamp(0, n_i))?)
+            };
+            let r = match p.split_once(':') {
+                Some((a, b)) => num(a, 0)?..num(b, n)?,
+                None => {
+                    let i = num(p, 0)?;
+                    if i >= n {
+                        bail!("index {p} is out of bounds for an axis of length {n}");
+                    }
+                    i..i + 1
+                }
+            };
+            Ok(r.start..r.end.max(r.start))
+        })
+        .collect()
+}
+
+/// NumPy dtype of the decoded bytes zarrs returns (native byte order).
+fn npy_descr(data_type: &Value) -> anyhow::Result<String> {
+    let e = if cfg!(target_endian = "little") { '<' } else { '>' };
+    if let Some(name) = data_type.as_str() {
+        let d = match name {
+            "bool" => "|b1".into(),
+            "int8" => "|i1".into(),
+            "uint8" => "|u1".into(),
+            n => {
+                let (kind, bits) = if let Some(b) = n.strip_prefix("uint") {
+                    ('u', b)
+                } else if let Some(b) = n.strip_prefix("int") {
+                    ('i', b)
+                } else if let Some(b) = n.strip_prefix("float") {
+                    ('f', b)
+                } else if let Some(b) = n.strip_prefix("complex") {
+                    ('c', b)
+                } else {
+                    bail!("data type {n} cannot be written as .npy");
+                };
+                let bits: u32 = bits.parse()?;
+                format!("{e}{kind}{}", bits / 8)
+            }
+        };
+        return Ok(d);
+    }
+    if data_type.get("name").and_then(Value::as_str) == Some("null_terminated_bytes") {
+        let n = data_type.pointer("/configuration/length_bytes").and_then(Value::as_u64).unwrap_or(0);
+        return Ok(format!("|S{n}"));
+    }
+    bail!("data type {data_type} cannot be written as .npy")
+}
+
+pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
+    let store = Arc::new(VirtualStore::open(&a.store, &OpenOptions::default()).await?);
+    let path = a.array.trim_matches('/').to_string();
+    if !store.arrays().contains(&path) {
+        bail!("{}: no array {:?} in the store (see `vzarr inspect`)", a.store, a.array);
+    }
+    let meta: Value = serde_json::from_slice(&store.metadata(&path).await?.ok_or_else(|| anyhow!("no metadata"))?)?;
+    let descr = npy_descr(meta.get("data_type").unwrap_or(&Value::Null))?;
+    let array = Array::async_open(store.clone(), &format!("/{path}"))
+        .await
+        .with_context(|| format!("{}: opening array {path}", a.store))?;
+    let ranges = parse_slice(a.slice.as_deref(), array.shape())?;
+    let subset = ArraySubset::new_with_ranges(&ranges);
+    let shape: Vec<u64> = ranges.iter().map(|r| r.end - r.start).collect();
+    let bytes: Vec<u8> = if shape.iter().any(|&n| n == 0) {
+        Vec::new()
+    } else {
+        // Fetch every needed chunk with coalesced requests first; zarrs then decodes from memory.
+        if let Some(chunks) = array.chunks_in_array_subset(&subset)? {
+            if chunks.num_elements_usize() <= 1 << 20 {
+                let keys: Vec<ChunkKey> =
+                    chunks.indices().into_iter().map(|c| ChunkKey { array: path.clone(), coords: c.to_vec() }).collect();
+                store.prefetch(&keys).await?;
+            }
+        }
+        let out: ArrayBytes<'static> = array
+            .async_retrieve_array_subset(&subset)
+            .await
+            .with_context(|| format!("{}: reading {path}", a.store))?;
+        out.into_fixed().map_err(|e| anyhow!("{e}"))?.into_owned()
+    };
+    let f = std::fs::File::create(&a.output).with_context(|| format!("creating {}", a.output.display()))?;
+    super::npy::write_npy(std::io::BufWriter::new(f), &descr, &shape, &bytes)
+        .with_context(|| format!("writing {}", a.output.display()))?;
+    let (requests, nbytes) = store.source_requests();
+    eprintln!("wrote {} ({descr} {shape:?}; {requests} source requests, {nbytes} bytes)", a.output.display());
+    Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_parse_like_numpy() {
+        assert_eq!(parse_slice(None, &[3, 4]).unwrap(), vec![0..3, 0..4]);
+        assert_eq!(parse_slice(Some("1:2,:"), &[3, 4]).unwrap(), vec![1..2, 0..4]);
+        assert_eq!(parse_slice(Some("-1,:-1"), &[3, 4]).unwrap(), vec![2..3, 0..3]);
+        assert!(parse_slice(Some("5,:"), &[3, 4]).is_err());
+        assert!(parse_slice(Some(":"), &[3, 4]).is_err());
+        assert_eq!(parse_slice(Some("3:1"), &[5]).unwrap(), vec![3..3]);
+    }
+}

@@ -1,0 +1,44 @@
+//! Writing NumPy `.npy` files (format version 1.0).
+
+use std::io::Write;
+
+/// Write a C-order `.npy` file with dtype `descr` (e.g. `<f4`, `|S8`) and `shape`.
+///
+/// # Errors
+/// Any I/O error of `w`.
+pub fn write_npy(mut w: impl Write, descr: &str, shape: &[u64], data: &[u8]) -> std::io::Result<()> {
+    let shape_s = match shape {
+        [] => "()".to_string(),
+        [n] => format!("({n},)"),
+        s => format!("({})", s.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_s}, }}");
+    // Magic (6) + version (2) + header length (2) + header + '\n', padded to 64 bytes.
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    header.push('\n');
+    let len = u16::try_from(header.len()).map_err(|_| std::io::Error::other("npy header too long"))?;
+    w.write_all(b"\x93NUMPY\x01\x00")?;
+    w.write_all(&len.to_le_bytes())?;
+    w.write_all(header.as_bytes())?;
+    w.write_all(data)?;
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_aligned_and_well_formed() {
+        let mut v = Vec::new();
+        write_npy(&mut v, "<i2", &[2, 3], &[0; 12]).unwrap();
+        assert_eq!(&v[..8], b"\x93NUMPY\x01\x00");
+        let hl = u16::from_le_bytes([v[8], v[9]]) as usize;
+        assert_eq!((10 + hl) % 64, 0);
+        let h = std::str::from_utf8(&v[10..10 + hl]).unwrap();
+        assert!(h.starts_with("{'descr': '<i2', 'fortran_order': False, 'shape': (2, 3), }"));
+        assert!(h.ends_with('\n'));
+        assert_eq!(v.len(), 10 + hl + 12);
+    }
+}
