@@ -1,2 +1,6 @@
+//! The single integration-test binary (STYLE.md §11): one module per topic.
 
+mod common;
 mod hdf5_corpus;
+mod schema;
+mod store_roundtrip;

@@ -1,0 +1,49 @@
+# vzarr — developer tasks. `make demo` and `make test` are all a fresh machine needs.
+CARGO_TARGET_DIR ?= $(abspath target)
+export CARGO_TARGET_DIR
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VZARR := $(CARGO_TARGET_DIR)/debug/vzarr
+export VZARR
+
+.PHONY: build venv demo test test-rust test-python lint bench clean
+
+build:
+	cargo build
+
+# Python reference tools (h5py/libhdf5, numpy, pyarrow, pytest), pinned.
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: tests/python/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r tests/python/requirements.txt
+	touch $@
+
+# The main job on data the repo generates itself: write an HDF5 file, index it, inspect the
+# store, read an array back through the store and check it against h5py.
+demo: build venv
+	rm -rf demo-out && mkdir -p demo-out
+	$(PY) scripts/make_demo_h5.py demo-out/demo.h5
+	$(VZARR) create demo-out/demo.h5 -o demo-out/demo.vzarr
+	$(VZARR) inspect demo-out/demo.vzarr
+	$(VZARR) get demo-out/demo.vzarr measurements/temperature --slice 0:3,: -o demo-out/temperature.npy
+	$(PY) scripts/compare_npy.py demo-out/temperature.npy demo-out/demo.h5 measurements/temperature 0:3,:
+
+test: test-rust test-python
+
+test-rust:
+	cargo test --all-targets
+
+test-python: build venv
+	$(PY) -m pytest -q -p no:cacheprovider tests/python
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+bench: build
+	cargo bench --bench hdf5_parse
+
+clean:
+	rm -rf demo-out $(VENV)

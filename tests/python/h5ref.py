@@ -1,0 +1,50 @@
+"""Reference values and chunk tables from h5py/libhdf5, and bit-exact comparison."""
+import numpy as np
+
+
+def native(a):
+    a = np.asarray(a)
+    if a.dtype.byteorder not in ("=", "|") and a.dtype.kind in "iufcb":
+        a = a.astype(a.dtype.newbyteorder("="))
+    return a
+
+
+def same_bits(expected, got):
+    """True when `got` equals `expected` bit for bit (NaN payloads included)."""
+    e, g = native(expected), native(got)
+    if e.shape != g.shape:
+        return False, f"shape {g.shape} != {e.shape}"
+    if e.dtype.kind == "S" and g.dtype.kind == "S":
+        # NumPy strips trailing NULs from S values; compare the padded bytes.
+        n = max(e.dtype.itemsize, g.dtype.itemsize)
+        e, g = e.astype(f"S{n}"), g.astype(f"S{n}")
+    elif e.dtype.kind == "b" and g.dtype.kind == "b":
+        pass
+    elif e.dtype != g.dtype:
+        return False, f"dtype {g.dtype} != {e.dtype}"
+    if e.tobytes() != g.tobytes():
+        diff = np.flatnonzero(e.reshape(-1).view(np.uint8) != g.reshape(-1).view(np.uint8)) if e.size else []
+        return False, f"values differ (first differing byte {diff[0] if len(diff) else '?'})"
+    return True, ""
+
+
+def chunk_table(ds):
+    """libhdf5's storage of a dataset: {coords: (offset, size, filter_mask)} or None if compact."""
+    import h5py
+
+    dcpl = ds.id.get_create_plist()
+    layout = dcpl.get_layout()
+    if layout == h5py.h5d.CHUNKED:
+        chunks = ds.chunks
+        out = {}
+        for i in range(ds.id.get_num_chunks()):
+            info = ds.id.get_chunk_info(i)
+            coords = tuple(o // c for o, c in zip(info.chunk_offset, chunks))
+            out[coords] = (info.byte_offset, info.size, info.filter_mask)
+        return "chunked", out
+    if layout == h5py.h5d.CONTIGUOUS:
+        off = ds.id.get_offset()
+        return "contiguous", {} if off is None else {(0,) * ds.ndim: (off, ds.id.get_storage_size(), 0)}
+    if layout == h5py.h5d.COMPACT:
+        return "compact", None
+    return "other", None

@@ -1,0 +1,255 @@
+"""Every HDF5/netCDF-4 file of the corpus: vzarr create + vzarr get against h5py/libhdf5.
+
+For each dataset h5py reads: either vzarr's store holds it and `vzarr get` returns the same
+bits and libhdf5's chunk offsets/sizes, or vzarr refused it with a named reason. Prints the
+coverage table; fails on any wrong value, any dataset neither stored nor refused, any panic.
+"""
+import collections
+import concurrent.futures as cf
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+import h5py
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import CORPUS, corpus_or_skip, manifest_files, vzarr
+from h5ref import chunk_table, same_bits
+
+CATEGORIES = {"hdf5", "dmrpp-pair-h5", "icesat2", "dmrpp-mvs-h5"}
+
+
+def h5_datasets(f):
+    out = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            out[name] = obj
+
+    f.visititems(visit)
+    return out
+
+
+def read_manifest(store):
+    t = pq.read_table(store / "manifest.parquet").to_pylist()
+    by_array = collections.defaultdict(dict)
+    for r in t:
+        suffix = r["key"][len(r["array"]) + 1 :] if r["array"] else r["key"]
+        coords = tuple(int(x) for x in suffix.split("/")[1:])
+        by_array[r["array"]][coords] = r
+    return by_array
+
+
+def check_file(path, work):
+    """Returns (file status, {dataset: (status, detail)})."""
+    try:
+        f = h5py.File(path, "r")
+    except Exception as e:  # noqa: BLE001 - h5py cannot open it: vzarr must not crash either
+        p = vzarr("create", path, "-o", work / "store")
+        return f"h5py cannot open ({type(e).__name__}); vzarr exit {p.returncode}", {}
+    results = {}
+    with f:
+        dsets = h5_datasets(f)
+        store = work / "store"
+        p = vzarr("create", path, "-o", store)
+        if p.returncode == 2:
+            for name in dsets:
+                results[name] = ("refused", "whole file: " + p.stderr.strip().splitlines()[-1][:80])
+            return "create failed", results
+        info = json.loads((store / "vzarr.json").read_text())
+        refused = {r["path"].strip("/"): r for r in info["refused"]}
+        root = json.loads((store / "zarr.json").read_text())
+        arrays = {k for k, v in root.get("consolidated_metadata", {}).get("metadata", {}).items() if v["node_type"] == "array"}
+        manifest = read_manifest(store)
+        for name, ds in dsets.items():
+            try:
+                expected = ds[()]
+            except Exception as e:  # noqa: BLE001
+                results[name] = ("h5py cannot read", type(e).__name__)
+                continue
+            if name in refused:
+                results[name] = ("refused", refused[name]["feature"])
+                continue
+            if name not in arrays:
+                results[name] = ("MISSING", "neither in the store nor refused")
+                continue
+            out = work / (name.replace("/", "__") + ".npy")
+            g = vzarr("get", store, name, "-o", out)
+            if g.returncode != 0:
+                results[name] = ("WRONG", "get failed: " + g.stderr.strip()[-200:])
+                continue
+            ok, why = same_bits(expected, np.load(out))
+            if not ok:
+                results[name] = ("WRONG", why)
+                continue
+            kind, table = chunk_table(ds)
+            if table is not None:
+                ours = manifest.get(name, {})
+                for coords, (off, size, mask) in table.items():
+                    r = ours.get(coords)
+                    if mask != 0:
+                        if r is None or r["inline"] is None:
+                            ok, why = False, f"chunk {coords} with filter mask {mask} not inlined"
+                        continue
+                    if r is None or r["offset"] != off or r["length"] != size:
+                        got = None if r is None else (r["offset"], r["length"])
+                        ok, why = False, f"chunk {coords}: ours {got}, libhdf5 {(off, size)}"
+                        break
+                if ok and kind == "chunked" and len(ours) != len(table):
+                    ok, why = False, f"{len(ours)} chunk rows, libhdf5 has {len(table)}"
+            results[name] = ("ok", kind) if ok else ("WRONG", why)
+    return "ok", results
+
+
+def test_corpus_against_h5py(capsys):
+    files = manifest_files(CATEGORIES)
+    assert files, "no HDF5 files found in the corpus manifest"
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="vzarr-ref-"))
+    try:
+        def job(i_path):
+            i, path = i_path
+            work = tmp / str(i)
+            work.mkdir()
+            try:
+                return path, check_file(path, work)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+
+        with cf.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
+            results = list(ex.map(job, enumerate(files)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    tally = collections.Counter()
+    reasons = collections.Counter()
+    bad = []
+    file_status = collections.Counter()
+    for path, (fstatus, ds) in results:
+        file_status[fstatus.split(";")[0].split(" (")[0]] += 1
+        for name, (status, detail) in ds.items():
+            tally[status] += 1
+            if status == "refused":
+                reasons[detail] += 1
+            if status in ("WRONG", "MISSING"):
+                bad.append(f"{path.relative_to(CORPUS)}: /{name}: {status}: {detail}")
+    with capsys.disabled():
+        print(f"\nHDF5 corpus coverage ({len(files)} files)")
+        for k, v in sorted(file_status.items()):
+            print(f"  files {k:<40} {v:>6}")
+        total = sum(tally.values())
+        for k in ("ok", "refused", "h5py cannot read", "WRONG", "MISSING"):
+            print(f"  datasets {k:<37} {tally[k]:>6}")
+        print(f"  datasets {'total':<37} {total:>6}")
+        for r, n in reasons.most_common():
+            print(f"    refused: {r:<50} {n:>6}")
+        for b in bad[:50]:
+            print("  " + b)
+    assert not bad, f"{len(bad)} datasets wrong or missing:\n" + "\n".join(bad[:50])
+    assert tally["ok"] > 0
+
+
+def test_atl03_converts_completely(tmp_path):
+    corpus_or_skip()
+    [atl03] = [p for p in manifest_files({"icesat2"}) if p.name == "ATL03_gt1l.h5"]
+    p = vzarr("create", atl03, "-o", tmp_path / "s", check=0)
+    info = json.loads((tmp_path / "s" / "vzarr.json").read_text())
+    assert info["refused"] == [], info["refused"]
+    with h5py.File(atl03) as f:
+        dsets = h5_datasets(f)
+        assert len(dsets) > 10
+        for name in ["gt1l/heights/h_ph", "gt1l/heights/lat_ph", "gt1l/heights/delta_time"]:
+            if name not in dsets:
+                continue
+            vzarr("get", tmp_path / "s", name, "-o", tmp_path / "x.npy", check=0)
+            ok, why = same_bits(dsets[name][()], np.load(tmp_path / "x.npy"))
+            assert ok, f"{name}: {why}"
+    assert "wrote" in p.stderr
+
+
+def _chunked_file():
+    """A small deflate+shuffle chunked corpus file both sides read."""
+    for p in manifest_files({"hdf5"}):
+        if p.name == "issue23_A.nc":
+            return p
+    pytest.skip("issue23_A.nc not in corpus")
+
+
+def _compare_all(store, src, tmp):
+    with h5py.File(src) as f:
+        n = 0
+        for name, ds in h5_datasets(f).items():
+            vzarr("get", store, name, "-o", tmp / "v.npy", check=0)
+            ok, why = same_bits(ds[()], np.load(tmp / "v.npy"))
+            assert ok, f"{name}: {why}"
+            n += 1
+        assert n > 0
+
+
+def test_relative_store_moves_with_its_sources(tmp_path):
+    corpus_or_skip()
+    src = _chunked_file()
+    a = tmp_path / "a"
+    (a / "data").mkdir(parents=True)
+    shutil.copy(src, a / "data" / src.name)
+    vzarr("create", a / "data" / src.name, "-o", a / "stores" / "s", "--relative", check=0)
+    info = json.loads((a / "stores" / "s" / "vzarr.json").read_text())
+    assert info["sources"][0]["url"] == f"../../data/{src.name}"
+    b = tmp_path / "b"
+    shutil.copytree(a, b)  # a copy: new inodes and times, same bytes
+    shutil.rmtree(a)
+    _compare_all(b / "stores" / "s", src, tmp_path)
+
+
+def test_changed_source_fails_get(tmp_path):
+    corpus_or_skip()
+    src = _chunked_file()
+    data = tmp_path / src.name
+    shutil.copy(src, data)
+    vzarr("create", data, "-o", tmp_path / "s", check=0)
+    with h5py.File(data) as f:
+        name = next(iter(n for n, d in h5_datasets(f).items() if d.chunks))
+    vzarr("get", tmp_path / "s", name, "-o", tmp_path / "v.npy", check=0)
+    # Same size, different bytes, new modification time.
+    raw = bytearray(data.read_bytes())
+    raw[-1] ^= 0xFF
+    data.write_bytes(raw)
+    os.utime(data, (1, 1))
+    p = vzarr("get", tmp_path / "s", name, "-o", tmp_path / "v.npy", check=2)
+    assert "source changed" in p.stderr, p.stderr
+
+
+def test_corrupt_and_truncated_inputs_give_errors_not_panics(tmp_path):
+    corpus_or_skip()
+    bad_inputs = [p for p in manifest_files({"hdf5"}) if "cve" in p.name.lower()]
+    src = _chunked_file().read_bytes()
+    for cut in (0, 7, 8, 64, 200, 512, len(src) // 3, len(src) // 2, len(src) - 1):
+        p = tmp_path / f"trunc_{cut}.h5"
+        p.write_bytes(src[:cut])
+        bad_inputs.append(p)
+    rng = np.random.default_rng(1)
+    for i in range(8):
+        raw = bytearray(src)
+        idx = rng.integers(0, len(raw), size=64)
+        raw_np = np.frombuffer(bytes(raw), dtype=np.uint8).copy()
+        raw_np[idx] = rng.integers(0, 256, size=64, dtype=np.uint8)
+        p = tmp_path / f"flip_{i}.h5"
+        p.write_bytes(raw_np.tobytes())
+        bad_inputs.append(p)
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_bytes(rng.integers(0, 256, size=4096, dtype=np.uint8).tobytes())
+    bad_inputs.append(garbage)
+    for p in bad_inputs:
+        r = vzarr("create", p, "-o", tmp_path / "out", "--overwrite")
+        if r.returncode == 2:
+            assert r.stderr.strip(), f"{p}: exit 2 without a message"
+            assert str(p.name) in r.stderr or "error" in r.stderr
+        elif (tmp_path / "out" / "vzarr.json").exists():
+            # A store from a damaged file: every array it wrote must read or fail cleanly.
+            root = json.loads((tmp_path / "out" / "zarr.json").read_text())
+            for k, v in root.get("consolidated_metadata", {}).get("metadata", {}).items():
+                if v["node_type"] == "array":
+                    vzarr("get", tmp_path / "out", k, "-o", tmp_path / "x.npy")
