@@ -447,3 +447,99 @@ impl FractalHeap {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hdf5::checksum::lookup3;
+
+    const S8: Sizes = Sizes {
+        offset: 8,
+        length: 8,
+        base: 0,
+    };
+
+    /// A heap with ID length `id_len` whose root is one 512-byte direct block at 0x100
+    /// holding `obj` right after its header (heap offset 21).
+    fn file(id_len: u16, obj: &[u8]) -> Vec<u8> {
+        let mut h = b"FRHP\0".to_vec();
+        h.extend_from_slice(&id_len.to_le_bytes());
+        h.extend_from_slice(&0u16.to_le_bytes()); // no filters
+        h.push(FLAG_DBLOCK_CHECKSUM);
+        h.extend_from_slice(&4096u32.to_le_bytes());
+        h.extend_from_slice(&0u64.to_le_bytes()); // next huge id
+        h.extend_from_slice(&u64::MAX.to_le_bytes()); // huge B-tree
+        h.extend_from_slice(&0u64.to_le_bytes()); // free space
+        h.extend_from_slice(&u64::MAX.to_le_bytes()); // free space manager
+        h.extend_from_slice(&[0; 64]); // 8 lengths
+        h.extend_from_slice(&4u16.to_le_bytes()); // width
+        h.extend_from_slice(&512u64.to_le_bytes()); // starting block size
+        h.extend_from_slice(&65536u64.to_le_bytes()); // max direct block size
+        h.extend_from_slice(&32u16.to_le_bytes()); // max heap size (bits)
+        h.extend_from_slice(&1u16.to_le_bytes());
+        h.extend_from_slice(&0x100u64.to_le_bytes()); // root block
+        h.extend_from_slice(&0u16.to_le_bytes()); // root is a direct block
+        let sum = lookup3(&h);
+        h.extend_from_slice(&sum.to_le_bytes());
+        h.resize(0x100, 0);
+        let mut d = b"FHDB\0".to_vec();
+        d.extend_from_slice(&0u64.to_le_bytes()); // heap header address
+        d.extend_from_slice(&0u32.to_le_bytes()); // block offset (4 bytes for 32 bits)
+        d.extend_from_slice(&[0; 4]); // checksum placeholder at 17
+        d.extend_from_slice(obj);
+        d.resize(512, 0);
+        let sum = lookup3(&d);
+        d[17..21].copy_from_slice(&sum.to_le_bytes());
+        h.extend_from_slice(&d);
+        h
+    }
+
+    #[test]
+    fn managed_and_tiny_objects() {
+        let f = file(7, b"hello world");
+        let heap = FractalHeap::open(&f, S8, 0).unwrap();
+        assert_eq!(heap.id_len(), 7);
+        // Managed: type 0, offset 21 (4 bytes), length 11 (2 bytes).
+        let id = [0x00, 21, 0, 0, 0, 11, 0];
+        assert_eq!(&heap.get(&f, &id).unwrap()[..], b"hello world");
+        // Outside the block, inside the header, zero length.
+        assert!(heap.get(&f, &[0x00, 0, 2, 0, 0, 11, 0]).is_err());
+        assert!(heap.get(&f, &[0x00, 4, 0, 0, 0, 11, 0]).is_err());
+        assert!(heap.get(&f, &[0x00, 21, 0, 0, 0, 0, 0]).is_err());
+        // Tiny: type 2, length - 1 in the low nibble.
+        assert_eq!(
+            &heap.get(&f, &[0x22, b'a', b'b', b'c', 0, 0, 0]).unwrap()[..],
+            b"abc"
+        );
+        assert!(heap.get(&f, &[0x2F, 1, 2]).is_err());
+        // Bad version / type.
+        assert!(heap.get(&f, &[0x40, 0, 0, 0, 0, 0, 0]).is_err());
+        assert!(heap.get(&f, &[0x30, 0, 0, 0, 0, 0, 0]).is_err());
+        // Huge object without a huge B-tree.
+        assert!(heap.get(&f, &[0x10, 1, 0, 0, 0, 0, 0]).is_err());
+
+        // Extended tiny encoding for long IDs (length over two bytes).
+        let f = file(20, b"x");
+        let heap = FractalHeap::open(&f, S8, 0).unwrap();
+        let mut id = vec![0x20, 2, b'x', b'y', b'z'];
+        id.resize(20, 0);
+        assert_eq!(&heap.get(&f, &id).unwrap()[..], b"xyz");
+    }
+
+    #[test]
+    fn checksums_are_verified() {
+        let f = file(7, b"hello world");
+        let mut bad = f.clone();
+        bad[0x100 + 30] ^= 1; // direct block data
+        let heap = FractalHeap::open(&bad, S8, 0).unwrap();
+        let e = heap.get(&bad, &[0x00, 21, 0, 0, 0, 11, 0]).unwrap_err();
+        assert!(e.to_string().contains("checksum"), "{e}");
+        let mut bad = f.clone();
+        bad[12] ^= 1; // header
+        assert!(FractalHeap::open(&bad, S8, 0).is_err());
+        let mut bad = f;
+        bad[0x100 + 5] = 8; // direct block belongs to another heap
+        let heap = FractalHeap::open(&bad, S8, 0).unwrap();
+        assert!(heap.get(&bad, &[0x00, 21, 0, 0, 0, 11, 0]).is_err());
+    }
+}
