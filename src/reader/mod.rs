@@ -145,6 +145,7 @@ impl VirtualStore {
     /// # Errors
     /// [`ReadError`] if the store is missing, of a newer format, or malformed.
     pub async fn open(location: &str, opts: &OpenOptions) -> Result<Self, ReadError> {
+        crate::zarr::ext::register();
         let location = StoreLocation::parse(location)?;
         let info_bytes = location
             .read(INFO_FILE)

@@ -2,6 +2,7 @@
 
 pub mod codecs;
 pub mod dtype;
+pub mod ext;
 pub mod key;
 pub mod metadata;
 
