@@ -316,7 +316,9 @@ impl<'a> Walker<'a> {
     /// Refuse objects holding messages marked "fail if unknown" that we do not know.
     fn check_messages(&self, oh: &ObjectHeader) -> Result<(), Refuse> {
         for m in &oh.messages {
-            if m.mtype > msg::MAX_KNOWN && m.flags & msg_flags::FAIL_IF_UNKNOWN_ALWAYS != 0 {
+            if (m.mtype > msg::MAX_KNOWN || m.mtype == msg::BOGUS)
+                && m.flags & msg_flags::FAIL_IF_UNKNOWN_ALWAYS != 0
+            {
                 return Err(refuse(
                     format!("unknown header message {}", m.mtype),
                     format!("header message type {} is marked fail-if-unknown", m.mtype),

@@ -27,6 +27,7 @@ impl Filter {
             filter::SZIP => "szip",
             filter::NBIT => "nbit",
             filter::SCALEOFFSET => "scaleoffset",
+            307 => "bzip2",
             32000 => "lzf",
             32001 => "blosc",
             32004 => "lz4",
@@ -34,12 +35,18 @@ impl Filter {
             32013 => "zfp",
             32015 => "zstd",
             32017 => "sz",
+            32019 => "jpeg",
+            32022 => "bitgroom",
+            32023 => "bitround",
+            32026 => "blosc2",
             _ => "",
         };
         if !known.is_empty() {
             known.to_string()
         } else if let Some(n) = self.name.as_deref().filter(|n| !n.is_empty()) {
-            n.to_string()
+            // Stored names can be long descriptions with URLs: keep the first clause.
+            let short = n.split([';', '(', ',']).next().unwrap_or(n).trim();
+            short.chars().take(40).collect()
         } else {
             "unregistered".to_string()
         }
