@@ -200,7 +200,7 @@ fn text(r: &InspectReport) -> String {
         let name = if n.path.is_empty() { "/".to_string() } else { format!("/{}", n.path) };
         match &n.chunks {
             None => {
-                let _ = writeln!(s, "{name}/");
+                let _ = writeln!(s, "{}", if n.path.is_empty() { name } else { format!("{name}/") });
             }
             Some(c) => {
                 let m = &n.metadata;

@@ -24,13 +24,34 @@ CATEGORIES = {"hdf5", "dmrpp-pair-h5", "icesat2", "dmrpp-mvs-h5"}
 
 
 def h5_datasets(f):
+    """Every dataset reachable by hard links that h5py can open, by path (like visititems,
+    but an object h5py cannot open is skipped instead of aborting the walk)."""
     out = {}
+    seen = set()
 
-    def visit(name, obj):
-        if isinstance(obj, h5py.Dataset):
-            out[name] = obj
+    def walk(g, prefix, depth):
+        if depth > 64:
+            return
+        try:
+            names = list(g.keys())
+        except Exception:  # noqa: BLE001
+            return
+        for n in names:
+            try:
+                if not isinstance(g.get(n, getlink=True), h5py.HardLink):
+                    continue
+                obj = g[n]
+                addr = h5py.h5o.get_info(obj.id).addr
+            except Exception:  # noqa: BLE001 - h5py cannot open it
+                continue
+            path = prefix + n
+            if isinstance(obj, h5py.Dataset):
+                out.setdefault(path, obj)
+            elif isinstance(obj, h5py.Group) and addr not in seen:
+                seen.add(addr)
+                walk(obj, path + "/", depth + 1)
 
-    f.visititems(visit)
+    walk(f, "", 0)
     return out
 
 
