@@ -55,7 +55,14 @@ fn main() {
         let mut last = None;
         for _ in 0..5 {
             let f = FileReadAt::open(&path).expect("open");
-            let src = BlockCache::new(Counting { inner: f, bytes: 0.into() }, 64 * 1024, 64 << 20);
+            let src = BlockCache::new(
+                Counting {
+                    inner: f,
+                    bytes: 0.into(),
+                },
+                64 * 1024,
+                64 << 20,
+            );
             let t = Instant::now();
             let out = vzarr::hdf5::read(&src, &Default::default());
             times.push(t.elapsed());
@@ -63,7 +70,9 @@ fn main() {
             last = Some((out, src.requests(), bytes, src.size()));
         }
         times.sort();
-        let Some((out, requests, bytes, size)) = last else { continue };
+        let Some((out, requests, bytes, size)) = last else {
+            continue;
+        };
         let (arrays, refs) = match &out {
             Ok(o) => {
                 let (mut a, mut r) = (0, 0);

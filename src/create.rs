@@ -80,13 +80,26 @@ pub struct CreateReport {
 /// # Errors
 /// [`SourceError`] if the source cannot be opened.
 pub fn open_source(meta: &Source, handle: &tokio::runtime::Handle) -> Result<Arc<dyn ReadAt>, SourceError> {
-    let url = Url::parse(&meta.url).map_err(|e| SourceError::Path { path: meta.url.clone(), reason: e.to_string() })?;
+    let url = Url::parse(&meta.url).map_err(|e| SourceError::Path {
+        path: meta.url.clone(),
+        reason: e.to_string(),
+    })?;
     if url.scheme() == "file" {
-        let path = url.to_file_path().map_err(|()| SourceError::Path { path: meta.url.clone(), reason: "bad file URL".into() })?;
-        let f = FileReadAt::open(&path).map_err(|e| SourceError::Path { path: meta.url.clone(), reason: e.to_string() })?;
+        let path = url.to_file_path().map_err(|()| SourceError::Path {
+            path: meta.url.clone(),
+            reason: "bad file URL".into(),
+        })?;
+        let f = FileReadAt::open(&path).map_err(|e| SourceError::Path {
+            path: meta.url.clone(),
+            reason: e.to_string(),
+        })?;
         return Ok(Arc::new(BlockCache::new(f, 64 * 1024, 64 << 20)));
     }
-    Ok(Arc::new(BlockCache::new(ObjectReadAt::new(meta, handle.clone())?, 1 << 20, 256 << 20)))
+    Ok(Arc::new(BlockCache::new(
+        ObjectReadAt::new(meta, handle.clone())?,
+        1 << 20,
+        256 << 20,
+    )))
 }
 
 /// Parse one source into a model group; refusals and warnings carry the source name.
@@ -101,16 +114,29 @@ pub fn parse_source(
     opts: &CreateOptions,
     report: &mut CreateReport,
 ) -> Result<Group, CreateError> {
-    let parse_err = |reason: String| CreateError::Parse { source_url: name.into(), reason };
+    let parse_err = |reason: String| CreateError::Parse {
+        source_url: name.into(),
+        reason,
+    };
     match opts.format {
         Format::Auto if !crate::hdf5::is_hdf5(src) => {
             return Err(parse_err("format not recognised (supported: HDF5 / netCDF-4)".into()));
         }
         Format::Auto | Format::Hdf5 => {}
     }
-    let out = crate::hdf5::read(src, &crate::hdf5::Hdf5Options { split_contiguous: opts.split_contiguous })
-        .map_err(|e| parse_err(e.to_string()))?;
-    let rec = |r: crate::model::Refusal| RefusalRecord { source: name.into(), path: r.path, feature: r.feature, reason: r.reason };
+    let out = crate::hdf5::read(
+        src,
+        &crate::hdf5::Hdf5Options {
+            split_contiguous: opts.split_contiguous,
+        },
+    )
+    .map_err(|e| parse_err(e.to_string()))?;
+    let rec = |r: crate::model::Refusal| RefusalRecord {
+        source: name.into(),
+        path: r.path,
+        feature: r.feature,
+        reason: r.reason,
+    };
     report.refused.extend(out.refusals.into_iter().map(rec));
     report.warnings.extend(out.warnings.into_iter().map(rec));
     let mut root = out.root;
@@ -156,7 +182,12 @@ fn set_source(g: &mut Group, id: SourceId) {
 /// The name of the group a source becomes when several sources go into one store.
 fn group_name(url: &Url, taken: &BTreeMap<String, Node>) -> String {
     let base = url.path_segments().and_then(|mut s| s.next_back()).unwrap_or("source");
-    let stem = base.split('.').next().filter(|s| !s.is_empty()).unwrap_or("source").to_string();
+    let stem = base
+        .split('.')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("source")
+        .to_string();
     let mut name = stem.clone();
     let mut i = 1;
     while taken.contains_key(&name) {
@@ -195,7 +226,10 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
             g.map(|g| (g, r))
         })
         .await
-        .map_err(|e| CreateError::Parse { source_url: input.clone(), reason: format!("parser task failed: {e}") })??;
+        .map_err(|e| CreateError::Parse {
+            source_url: input.clone(),
+            reason: format!("parser task failed: {e}"),
+        })??;
         report.refused.extend(sub.refused);
         report.warnings.extend(sub.warnings);
         report.source_requests += sub.source_requests;
@@ -228,7 +262,10 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
             }
         }
     });
-    let wopts = WriteOptions { inputs: inputs.to_vec(), refused: report.refused.clone() };
+    let wopts = WriteOptions {
+        inputs: inputs.to_vec(),
+        refused: report.refused.clone(),
+    };
     store::write_store(&ds, &location, &wopts, opts.overwrite).await?;
     Ok(report)
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use vzarr::model::{Array, ChunkRef, Codec, DataType, Endian, FillValue, Group, Node, Source, SourceId, VirtualDataset};
+use vzarr::model::{
+    Array, ChunkRef, Codec, DataType, Endian, FillValue, Group, Node, Source, SourceId, VirtualDataset,
+};
 
 /// The shared corpus, or `None` (with a printed reason) outside CI when it is absent.
 pub fn corpus() -> Option<PathBuf> {
@@ -13,7 +15,11 @@ pub fn corpus() -> Option<PathBuf> {
     if p.is_dir() {
         return Some(p);
     }
-    assert!(std::env::var_os("CI").is_none(), "corpus missing at {} (required in CI)", p.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "corpus missing at {} (required in CI)",
+        p.display()
+    );
     eprintln!("skipping: corpus not found at {}", p.display());
     None
 }
@@ -34,7 +40,11 @@ pub fn u16_dataset(source_url: &str, values: &[u16], chunk: u64) -> VirtualDatas
         } else if i == nchunks - 1 && nchunks > 2 {
             ChunkRef::Missing
         } else {
-            ChunkRef::Virtual { source: SourceId(0), offset: 16 + i * chunk * 2, length: chunk * 2 }
+            ChunkRef::Virtual {
+                source: SourceId(0),
+                offset: 16 + i * chunk * 2,
+                length: chunk * 2,
+            }
         };
         chunks.insert(vec![i], r);
     }
@@ -44,7 +54,10 @@ pub fn u16_dataset(source_url: &str, values: &[u16], chunk: u64) -> VirtualDatas
         data_type: DataType::UInt(16),
         fill_value: FillValue::Bytes(vec![0xAD, 0xDE]),
         codecs: vec![Codec::Bytes(Some(Endian::Little))],
-        attributes: serde_json::json!({"units": "counts"}).as_object().cloned().unwrap_or_default(),
+        attributes: serde_json::json!({"units": "counts"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
         dimension_names: Some(vec![Some("x".into())]),
         chunks,
     };
@@ -53,7 +66,12 @@ pub fn u16_dataset(source_url: &str, values: &[u16], chunk: u64) -> VirtualDatas
     let mut root = Group::default();
     root.children.insert("grp".into(), Node::Group(g));
     VirtualDataset {
-        sources: vec![Source { url: source_url.into(), size: None, etag: None, last_modified: None }],
+        sources: vec![Source {
+            url: source_url.into(),
+            size: None,
+            etag: None,
+            last_modified: None,
+        }],
         root,
     }
 }

@@ -47,9 +47,7 @@ fn hdf5_files(root: &Path) -> Vec<(PathBuf, String)> {
         .filter_map(|l| {
             let cols: Vec<&str> = l.split('\t').collect();
             let (file, cat) = (cols.first()?, cols.get(8)?);
-            CATEGORIES
-                .contains(cat)
-                .then(|| (root.join(file), (*file).to_string()))
+            CATEGORIES.contains(cat).then(|| (root.join(file), (*file).to_string()))
         })
         .filter(|(p, _)| p.exists())
         .collect()
@@ -57,10 +55,7 @@ fn hdf5_files(root: &Path) -> Vec<(PathBuf, String)> {
 
 fn read_file(path: &Path, opts: &Hdf5Options) -> Result<Result<Hdf5Output, String>, String> {
     let src = FileReadAt::open(path).map_err(|e| e.to_string())?;
-    catch_unwind(AssertUnwindSafe(|| {
-        hdf5::read(&src, opts).map_err(|e| e.to_string())
-    }))
-    .map_err(|p| {
+    catch_unwind(AssertUnwindSafe(|| hdf5::read(&src, opts).map_err(|e| e.to_string()))).map_err(|p| {
         p.downcast_ref::<String>()
             .cloned()
             .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
@@ -94,10 +89,7 @@ fn unopenable(root: &Path, failed: &[String]) -> Vec<String> {
         .iter()
         .filter(|f| {
             notes.lines().any(|l| {
-                l.contains("h5py CANNOT open")
-                    && l.split('`')
-                        .nth(1)
-                        .is_some_and(|p| !p.is_empty() && f.ends_with(p))
+                l.contains("h5py CANNOT open") && l.split('`').nth(1).is_some_and(|p| !p.is_empty() && f.ends_with(p))
             })
         })
         .cloned()

@@ -34,7 +34,12 @@ fn manifest_columns_match_the_published_schema() {
         assert_eq!(c["type"], arrow_type_name(f.data_type()).as_str(), "{}", f.name());
         assert_eq!(c["nullable"], f.is_nullable(), "{}", f.name());
     }
-    assert_eq!(doc["version"].as_str().map(|v| v.starts_with(&vzarr::store::FORMAT_MAJOR.to_string())), Some(true));
+    assert_eq!(
+        doc["version"]
+            .as_str()
+            .map(|v| v.starts_with(&vzarr::store::FORMAT_MAJOR.to_string())),
+        Some(true)
+    );
 }
 
 #[test]
@@ -61,13 +66,19 @@ fn written_store_info_has_the_schema_fields() {
     for k in info.as_object().expect("object").keys() {
         assert!(props.contains_key(k), "field {k} not in the schema");
     }
-    let src_props = schema.pointer("/properties/sources/items/properties").and_then(Value::as_object).expect("src");
+    let src_props = schema
+        .pointer("/properties/sources/items/properties")
+        .and_then(Value::as_object)
+        .expect("src");
     for s in info["sources"].as_array().expect("sources") {
         for k in s.as_object().expect("source").keys() {
             assert!(src_props.contains_key(k), "source field {k} not in the schema");
         }
     }
-    let pattern = schema.pointer("/properties/vzarr_format/pattern").and_then(Value::as_str).expect("pattern");
+    let pattern = schema
+        .pointer("/properties/vzarr_format/pattern")
+        .and_then(Value::as_str)
+        .expect("pattern");
     assert_eq!(pattern, "^1\\.[0-9]+$");
     assert!(info["vzarr_format"].as_str().is_some_and(|v| v.starts_with("1.")));
     // The manifest file written alongside reads back with the v1 schema.

@@ -2,6 +2,9 @@
 
 fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VZARR_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     std::process::exit(vzarr::cli::run());
 }

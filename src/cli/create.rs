@@ -77,5 +77,9 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
         report.refused.len(),
         report.source_requests
     );
-    Ok(if report.refused.is_empty() { exit::OK } else { exit::INCOMPLETE })
+    Ok(if report.refused.is_empty() {
+        exit::OK
+    } else {
+        exit::INCOMPLETE
+    })
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
 use serde_json::Value;
-use zarrs::array::{Array, ArrayBytes};
 use zarrs::array::ArraySubset;
+use zarrs::array::{Array, ArrayBytes};
 
 use crate::reader::{OpenOptions, VirtualStore};
 use crate::zarr::ChunkKey;
@@ -93,7 +93,10 @@ fn npy_descr(data_type: &Value) -> anyhow::Result<String> {
         return Ok(d);
     }
     if data_type.get("name").and_then(Value::as_str) == Some("null_terminated_bytes") {
-        let n = data_type.pointer("/configuration/length_bytes").and_then(Value::as_u64).unwrap_or(0);
+        let n = data_type
+            .pointer("/configuration/length_bytes")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         return Ok(format!("|S{n}"));
     }
     bail!("data type {data_type} cannot be written as .npy")
@@ -113,14 +116,20 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     let ranges = parse_slice(a.slice.as_deref(), array.shape())?;
     let subset = ArraySubset::new_with_ranges(&ranges);
     let shape: Vec<u64> = ranges.iter().map(|r| r.end - r.start).collect();
-    let bytes: Vec<u8> = if shape.iter().any(|&n| n == 0) {
+    let bytes: Vec<u8> = if shape.contains(&0) {
         Vec::new()
     } else {
         // Fetch every needed chunk with coalesced requests first; zarrs then decodes from memory.
         if let Some(chunks) = array.chunks_in_array_subset(&subset)? {
             if chunks.num_elements_usize() <= 1 << 20 {
-                let keys: Vec<ChunkKey> =
-                    chunks.indices().into_iter().map(|c| ChunkKey { array: path.clone(), coords: c.to_vec() }).collect();
+                let keys: Vec<ChunkKey> = chunks
+                    .indices()
+                    .into_iter()
+                    .map(|c| ChunkKey {
+                        array: path.clone(),
+                        coords: c.to_vec(),
+                    })
+                    .collect();
                 store.prefetch(&keys).await?;
             }
         }
@@ -134,7 +143,10 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     super::npy::write_npy(std::io::BufWriter::new(f), &descr, &shape, &bytes)
         .with_context(|| format!("writing {}", a.output.display()))?;
     let (requests, nbytes) = store.source_requests();
-    eprintln!("wrote {} ({descr} {shape:?}; {requests} source requests, {nbytes} bytes)", a.output.display());
+    eprintln!(
+        "wrote {} ({descr} {shape:?}; {requests} source requests, {nbytes} bytes)",
+        a.output.display()
+    );
     Ok(exit::OK)
 }
 

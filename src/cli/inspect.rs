@@ -74,7 +74,9 @@ pub struct ChunkCounts {
 
 fn grid_size(meta: &Value) -> u64 {
     let shape = meta.get("shape").and_then(Value::as_array);
-    let chunks = meta.pointer("/chunk_grid/configuration/chunk_shape").and_then(Value::as_array);
+    let chunks = meta
+        .pointer("/chunk_grid/configuration/chunk_shape")
+        .and_then(Value::as_array);
     match (shape, chunks) {
         (Some(s), Some(c)) => s
             .iter()
@@ -99,7 +101,10 @@ async fn inspect_store(target: &str) -> anyhow::Result<InspectReport> {
         }
         let chunks = if is_array {
             let entries = store.array_entries(&path)?;
-            let mut c = ChunkCounts { grid: grid_size(&metadata), ..Default::default() };
+            let mut c = ChunkCounts {
+                grid: grid_size(&metadata),
+                ..Default::default()
+            };
             for e in entries.values() {
                 match e {
                     Entry::Virtual { length, .. } => {
@@ -118,7 +123,12 @@ async fn inspect_store(target: &str) -> anyhow::Result<InspectReport> {
             None
         };
         let node_type = if is_array { "array" } else { "group" }.to_string();
-        nodes.push(NodeReport { path, node_type, metadata, chunks });
+        nodes.push(NodeReport {
+            path,
+            node_type,
+            metadata,
+            chunks,
+        });
     }
     let info = store.info();
     Ok(InspectReport {
@@ -145,7 +155,10 @@ async fn inspect_source(target: &str) -> anyhow::Result<InspectReport> {
     let mut counts: BTreeMap<String, ChunkCounts> = BTreeMap::new();
     root.walk(|path, n| {
         if let NodeRef::Array(a) = n {
-            let mut c = ChunkCounts { grid: a.chunk_grid_shape().iter().product(), ..Default::default() };
+            let mut c = ChunkCounts {
+                grid: a.chunk_grid_shape().iter().product(),
+                ..Default::default()
+            };
             for r in a.chunks.values() {
                 match r {
                     ChunkRef::Virtual { length, .. } => {
@@ -168,7 +181,12 @@ async fn inspect_source(target: &str) -> anyhow::Result<InspectReport> {
         .map(|(path, metadata)| {
             let chunks = counts.remove(&path);
             let node_type = if chunks.is_some() { "array" } else { "group" }.to_string();
-            NodeReport { path, node_type, metadata, chunks }
+            NodeReport {
+                path,
+                node_type,
+                metadata,
+                chunks,
+            }
         })
         .collect();
     Ok(InspectReport {
@@ -185,7 +203,16 @@ async fn inspect_source(target: &str) -> anyhow::Result<InspectReport> {
 fn text(r: &InspectReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "{} {}{}", r.kind, r.target, r.vzarr_format.as_ref().map(|v| format!(" (vzarr format {v})")).unwrap_or_default());
+    let _ = writeln!(
+        s,
+        "{} {}{}",
+        r.kind,
+        r.target,
+        r.vzarr_format
+            .as_ref()
+            .map(|v| format!(" (vzarr format {v})"))
+            .unwrap_or_default()
+    );
     for src in &r.sources {
         let _ = writeln!(
             s,
@@ -197,7 +224,11 @@ fn text(r: &InspectReport) -> String {
         );
     }
     for n in &r.nodes {
-        let name = if n.path.is_empty() { "/".to_string() } else { format!("/{}", n.path) };
+        let name = if n.path.is_empty() {
+            "/".to_string()
+        } else {
+            format!("/{}", n.path)
+        };
         match &n.chunks {
             None => {
                 let _ = writeln!(s, "{}", if n.path.is_empty() { name } else { format!("{name}/") });
@@ -207,7 +238,11 @@ fn text(r: &InspectReport) -> String {
                 let codecs: Vec<String> = m
                     .get("codecs")
                     .and_then(Value::as_array)
-                    .map(|v| v.iter().filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string)).collect())
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let _ = writeln!(
                     s,
@@ -242,11 +277,19 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
         let loc = crate::store::StoreLocation::parse(&a.target)?;
         loc.read(crate::store::format::INFO_FILE).await.ok().flatten().is_some()
     };
-    let r = if is_store { inspect_store(&a.target).await? } else { inspect_source(&a.target).await? };
+    let r = if is_store {
+        inspect_store(&a.target).await?
+    } else {
+        inspect_source(&a.target).await?
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         print!("{}", text(&r));
     }
-    Ok(if r.refused.is_empty() { exit::OK } else { exit::INCOMPLETE })
+    Ok(if r.refused.is_empty() {
+        exit::OK
+    } else {
+        exit::INCOMPLETE
+    })
 }

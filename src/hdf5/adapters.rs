@@ -98,11 +98,7 @@ pub(crate) fn chunk_records(
     f: &mut dyn FnMut(ChunkRec) -> Result<(), Hdf5Error>,
 ) -> Result<(), Hdf5Error> {
     v1::walk_chunk_nodes(src, sizes, btree_addr, ndims_plus_1, &mut |r| {
-        let addr = if is_undefined(sizes, r.addr) {
-            UNDEF
-        } else {
-            r.addr
-        };
+        let addr = if is_undefined(sizes, r.addr) { UNDEF } else { r.addr };
         f(ChunkRec {
             size: r.size,
             filter_mask: r.filter_mask,

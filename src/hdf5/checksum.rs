@@ -47,9 +47,7 @@ fn final_mix(a: &mut u32, b: &mut u32, c: &mut u32) {
 /// Little-endian word from up to 4 bytes (missing high bytes are zero).
 #[inline]
 fn word(b: &[u8]) -> u32 {
-    b.iter()
-        .rev()
-        .fold(0u32, |acc, &x| (acc << 8) | u32::from(x))
+    b.iter().rev().fold(0u32, |acc, &x| (acc << 8) | u32::from(x))
 }
 
 /// Jenkins lookup3 `hashlittle(data, len, 0)`.
@@ -82,17 +80,9 @@ pub(crate) fn lookup3(data: &[u8]) -> u32 {
 
 /// Verify a structure whose last 4 bytes are the little-endian lookup3 checksum of the
 /// bytes before them. `offset` is the structure's file offset (for the error message).
-pub(crate) fn verify(
-    what: &'static str,
-    offset: u64,
-    data_with_checksum: &[u8],
-) -> Result<(), Hdf5Error> {
+pub(crate) fn verify(what: &'static str, offset: u64, data_with_checksum: &[u8]) -> Result<(), Hdf5Error> {
     let Some(split) = data_with_checksum.len().checked_sub(4) else {
-        return Err(Hdf5Error::corrupt(
-            what,
-            offset,
-            "too short to hold a checksum",
-        ));
+        return Err(Hdf5Error::corrupt(what, offset, "too short to hold a checksum"));
     };
     let (body, sum) = data_with_checksum.split_at(split);
     let stored = word(sum);

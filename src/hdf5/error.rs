@@ -46,12 +46,18 @@ pub enum Hdf5Error {
 impl Hdf5Error {
     /// Shorthand for [`Hdf5Error::Corrupt`].
     pub fn corrupt(what: &'static str, offset: u64, reason: impl Into<String>) -> Self {
-        Hdf5Error::Corrupt { what, offset, reason: reason.into() }
+        Hdf5Error::Corrupt {
+            what,
+            offset,
+            reason: reason.into(),
+        }
     }
 
     /// Shorthand for [`Hdf5Error::Unsupported`].
     pub fn unsupported(feature: impl Into<String>) -> Self {
-        Hdf5Error::Unsupported { feature: feature.into() }
+        Hdf5Error::Unsupported {
+            feature: feature.into(),
+        }
     }
 
     /// Short feature name of this error for coverage tallies.

@@ -21,10 +21,7 @@ const MAX_DECODED: usize = 1 << 30;
 
 /// The codecs after `bytes` for a filter pipeline, or `(feature, reason)` naming the first
 /// filter that has no codec.
-pub(crate) fn codecs_for(
-    filters: &[Filter],
-    elem_size: u32,
-) -> Result<Vec<Codec>, (String, String)> {
+pub(crate) fn codecs_for(filters: &[Filter], elem_size: u32) -> Result<Vec<Codec>, (String, String)> {
     filters
         .iter()
         .map(|f| match f.id {
@@ -47,11 +44,7 @@ pub(crate) fn codecs_for(
 }
 
 fn shuffle_size(f: &Filter, elem_size: u32) -> u32 {
-    f.client_data
-        .first()
-        .copied()
-        .filter(|&s| s > 0)
-        .unwrap_or(elem_size)
+    f.client_data.first().copied().filter(|&s| s > 0).unwrap_or(elem_size)
 }
 
 /// HDF5's Fletcher-32 (`H5_checksum_fletcher32`): 16-bit big-endian words, sums folded
@@ -140,12 +133,7 @@ fn deflate(data: &[u8], level: u32) -> Result<Vec<u8>, String> {
 
 /// Re-encode a chunk stored with filter mask `mask` (bit i set = filter i skipped) so that
 /// it decodes through the full pipeline. Errors name what could not be done.
-pub(crate) fn reencode(
-    stored: &[u8],
-    filters: &[Filter],
-    mask: u32,
-    elem_size: u32,
-) -> Result<Vec<u8>, String> {
+pub(crate) fn reencode(stored: &[u8], filters: &[Filter], mask: u32, elem_size: u32) -> Result<Vec<u8>, String> {
     let applied = |i: usize| i >= 32 || mask & (1u32 << i) == 0;
     let mut buf = stored.to_vec();
     for (i, f) in filters.iter().enumerate().rev() {
@@ -156,10 +144,7 @@ pub(crate) fn reencode(
             filter::DEFLATE => inflate(&buf)?,
             filter::SHUFFLE => unshuffle(&buf, shuffle_size(f, elem_size) as usize),
             filter::FLETCHER32 => {
-                let n = buf
-                    .len()
-                    .checked_sub(4)
-                    .ok_or("chunk shorter than its checksum")?;
+                let n = buf.len().checked_sub(4).ok_or("chunk shorter than its checksum")?;
                 buf.truncate(n);
                 buf
             }
@@ -175,12 +160,7 @@ pub(crate) fn reencode(
                 buf.extend_from_slice(&sum.to_le_bytes());
                 buf
             }
-            id => {
-                return Err(format!(
-                    "cannot apply filter {} (id {id})",
-                    f.display_name()
-                ))
-            }
+            id => return Err(format!("cannot apply filter {} (id {id})", f.display_name())),
         };
     }
     Ok(buf)
@@ -217,10 +197,7 @@ mod tests {
             b = (b + a) % 65535;
         }
         let r = fletcher32(&v);
-        assert_eq!(
-            (u64::from(r & 0xffff) % 65535, u64::from(r >> 16) % 65535),
-            (a, b)
-        );
+        assert_eq!((u64::from(r & 0xffff) % 65535, u64::from(r >> 16) % 65535), (a, b));
     }
 
     #[test]
@@ -235,10 +212,7 @@ mod tests {
         stored.extend_from_slice(&s.to_le_bytes());
         let out = reencode(&stored, &pipe, 0b010, 4).unwrap();
         let (payload, sum) = out.split_at(out.len() - 4);
-        assert_eq!(
-            u32::from_le_bytes(sum.try_into().unwrap()),
-            fletcher32(payload)
-        );
+        assert_eq!(u32::from_le_bytes(sum.try_into().unwrap()), fletcher32(payload));
         assert_eq!(unshuffle(&inflate(payload).unwrap(), 4), raw);
         assert!(reencode(&stored, &[f(4, &[])], 1, 4).is_err());
         assert_eq!(
@@ -282,10 +256,7 @@ mod tests {
                     if let crate::model::ChunkRef::Virtual { offset, length, .. } = c {
                         let b = crate::io::ReadAt::read_at(&src, *offset, *length).unwrap();
                         let (payload, sum) = b.split_at(b.len() - 4);
-                        assert_eq!(
-                            u32::from_le_bytes(sum.try_into().unwrap()),
-                            fletcher32(payload)
-                        );
+                        assert_eq!(u32::from_le_bytes(sum.try_into().unwrap()), fletcher32(payload));
                         checked += 1;
                     }
                 }

@@ -75,7 +75,11 @@ pub fn read(src: &dyn ReadAt, opts: &Hdf5Options) -> Result<Hdf5Output, Hdf5Erro
     let sb = superblock::read(src)?;
     let mut w = walk::Walker::new(src, &sb, opts);
     let root = w.walk_root(&sb)?;
-    Ok(Hdf5Output { root, refusals: w.refusals, warnings: w.warnings })
+    Ok(Hdf5Output {
+        root,
+        refusals: w.refusals,
+        warnings: w.warnings,
+    })
 }
 
 /// Widths of addresses and lengths from the superblock.

@@ -62,8 +62,7 @@ impl ObjectHeader {
 
 /// Read the object header at relative address `addr`.
 pub(crate) fn read(src: &dyn ReadAt, sizes: &Sizes, addr: u64) -> Result<ObjectHeader, Hdf5Error> {
-    let abs = abs_addr(sizes, addr)
-        .ok_or_else(|| Hdf5Error::corrupt("object header", addr, "undefined address"))?;
+    let abs = abs_addr(sizes, addr).ok_or_else(|| Hdf5Error::corrupt("object header", addr, "undefined address"))?;
     let head = read_upto(src, "object header", abs, 64)?;
     let mut out = ObjectHeader {
         addr: abs,
@@ -99,21 +98,12 @@ pub(crate) fn read(src: &dyn ReadAt, sizes: &Sizes, addr: u64) -> Result<ObjectH
             .checked_add(size0)
             .and_then(|v| v.checked_add(4))
             .filter(|&v| v <= src.size())
-            .ok_or_else(|| {
-                Hdf5Error::corrupt("v2 object header", abs, format!("chunk 0 size {size0}"))
-            })?;
+            .ok_or_else(|| Hdf5Error::corrupt("v2 object header", abs, format!("chunk 0 size {size0}")))?;
         let block = read_exact(src, "v2 object header", abs, block_len)?;
         checksum::verify("v2 object header", abs, &block)?;
         total = block_len;
         let body = block.slice(to_usize(prefix, "header")?..block.len().saturating_sub(4));
-        parse_v2_messages(
-            &body,
-            abs.saturating_add(prefix),
-            flags,
-            sizes,
-            &mut out,
-            &mut pending,
-        )?;
+        parse_v2_messages(&body, abs.saturating_add(prefix), flags, sizes, &mut out, &mut pending)?;
         let mut i = 0;
         while let Some(&(caddr, clen)) = pending.get(i) {
             i += 1;
@@ -128,14 +118,7 @@ pub(crate) fn read(src: &dyn ReadAt, sizes: &Sizes, addr: u64) -> Result<ObjectH
             }
             checksum::verify("v2 object header continuation", cabs, &block)?;
             let body = block.slice(4..block.len().saturating_sub(4));
-            parse_v2_messages(
-                &body,
-                cabs.saturating_add(4),
-                flags,
-                sizes,
-                &mut out,
-                &mut pending,
-            )?;
+            parse_v2_messages(&body, cabs.saturating_add(4), flags, sizes, &mut out, &mut pending)?;
         }
     } else {
         out.version = 1;
@@ -180,8 +163,7 @@ fn continue_block(
     header: u64,
 ) -> Result<u64, Hdf5Error> {
     const W: &str = "object header continuation";
-    let cabs =
-        abs_addr(sizes, caddr).ok_or_else(|| Hdf5Error::corrupt(W, header, "undefined address"))?;
+    let cabs = abs_addr(sizes, caddr).ok_or_else(|| Hdf5Error::corrupt(W, header, "undefined address"))?;
     if !visited.insert(cabs) {
         return Err(Hdf5Error::corrupt(W, cabs, "continuation cycle"));
     }
@@ -192,21 +174,12 @@ fn continue_block(
     }
     *total = total.saturating_add(clen);
     if *total > src.size() {
-        return Err(Hdf5Error::corrupt(
-            W,
-            cabs,
-            "header blocks larger than the file",
-        ));
+        return Err(Hdf5Error::corrupt(W, cabs, "header blocks larger than the file"));
     }
     Ok(cabs)
 }
 
-fn push(
-    out: &mut ObjectHeader,
-    pending: &mut Vec<(u64, u64)>,
-    sizes: &Sizes,
-    m: Message,
-) -> Result<(), Hdf5Error> {
+fn push(out: &mut ObjectHeader, pending: &mut Vec<(u64, u64)>, sizes: &Sizes, m: Message) -> Result<(), Hdf5Error> {
     match m.mtype {
         msg::NIL => {}
         msg::CONTINUATION => pending.push(continuation::parse(&m.data, m.offset, sizes)?),

@@ -54,11 +54,7 @@ fn check_width(v: u8, what: &str, offset: u64) -> Result<u8, Hdf5Error> {
     if matches!(v, 2 | 4 | 8) {
         Ok(v)
     } else {
-        Err(Hdf5Error::corrupt(
-            "superblock",
-            offset,
-            format!("size of {what} {v}"),
-        ))
+        Err(Hdf5Error::corrupt("superblock", offset, format!("size of {what} {v}")))
     }
 }
 

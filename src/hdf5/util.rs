@@ -17,11 +17,7 @@ pub(crate) const UNDEF: u64 = u64::MAX;
 pub(crate) fn read_addr(c: &mut Cursor<'_>, sizes: &Sizes) -> Result<u64, Truncated> {
     let n = usize::from(sizes.offset);
     let v = c.uint(n)?;
-    let all_ones = if n >= 8 {
-        u64::MAX
-    } else {
-        (1u64 << (8 * n)) - 1
-    };
+    let all_ones = if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
     Ok(if v == all_ones { UNDEF } else { v })
 }
 
@@ -40,23 +36,13 @@ pub(crate) fn abs_addr(sizes: &Sizes, addr: u64) -> Option<u64> {
 }
 
 /// Read `len` bytes at absolute `offset`, naming the structure on failure.
-pub(crate) fn read_exact(
-    src: &dyn ReadAt,
-    what: &'static str,
-    offset: u64,
-    len: u64,
-) -> Result<Bytes, Hdf5Error> {
+pub(crate) fn read_exact(src: &dyn ReadAt, what: &'static str, offset: u64, len: u64) -> Result<Bytes, Hdf5Error> {
     src.read_at(offset, len)
         .map_err(|source| Hdf5Error::Read { what, source })
 }
 
 /// Read up to `len` bytes at `offset`, fewer if the file ends first.
-pub(crate) fn read_upto(
-    src: &dyn ReadAt,
-    what: &'static str,
-    offset: u64,
-    len: u64,
-) -> Result<Bytes, Hdf5Error> {
+pub(crate) fn read_upto(src: &dyn ReadAt, what: &'static str, offset: u64, len: u64) -> Result<Bytes, Hdf5Error> {
     let avail = src.size().saturating_sub(offset);
     read_exact(src, what, offset, len.min(avail))
 }

@@ -37,9 +37,7 @@ use super::superblock::Superblock;
 use super::util::{abs_addr, read_exact, UNDEF};
 use super::{Hdf5Error, Hdf5Options, Sizes};
 use crate::io::ReadAt;
-use crate::model::{
-    Array, Attributes, ChunkRef, Codec, DataType, Endian, FillValue, Group, Node, Refusal, SourceId,
-};
+use crate::model::{Array, Attributes, ChunkRef, Codec, DataType, Endian, FillValue, Group, Node, Refusal, SourceId};
 
 /// Deepest group nesting walked.
 pub(crate) const MAX_DEPTH: usize = 64;
@@ -140,9 +138,7 @@ impl<'a> Walker<'a> {
             Ok(l) => l,
             // A v0/v1 root may be readable only through the cached symbol table.
             Err(e) => match sb.root_cache {
-                Some(st) => self
-                    .symbol_table_links(st.btree_addr, st.heap_addr)
-                    .map_err(|_| e)?,
+                Some(st) => self.symbol_table_links(st.btree_addr, st.heap_addr).map_err(|_| e)?,
                 None => return Err(e),
             },
         };
@@ -161,10 +157,7 @@ impl<'a> Walker<'a> {
             if l.name.is_empty() || l.name.contains('/') || l.name == "." || l.name == ".." {
                 self.warning(
                     &child_path,
-                    refuse(
-                        "link name",
-                        format!("link name {:?} cannot be a node name", l.name),
-                    ),
+                    refuse("link name", format!("link name {:?} cannot be a node name", l.name)),
                 );
                 continue;
             }
@@ -174,9 +167,7 @@ impl<'a> Walker<'a> {
                         group.children.insert(l.name, node);
                     }
                 }
-                LinkTarget::Soft(target) => {
-                    self.soft_links.push((path.to_string(), l.name, target))
-                }
+                LinkTarget::Soft(target) => self.soft_links.push((path.to_string(), l.name, target)),
                 LinkTarget::External { file, path: p } => self.warning(
                     &child_path,
                     refuse(
@@ -201,20 +192,14 @@ impl<'a> Walker<'a> {
         if self.objects > self.max_objects {
             self.refusal(
                 path,
-                refuse(
-                    "resource limit",
-                    format!("more than {} objects", self.max_objects),
-                ),
+                refuse("resource limit", format!("more than {} objects", self.max_objects)),
             );
             return None;
         }
         if depth > MAX_DEPTH {
             self.refusal(
                 path,
-                refuse(
-                    "resource limit",
-                    format!("group nesting deeper than {MAX_DEPTH}"),
-                ),
+                refuse("resource limit", format!("group nesting deeper than {MAX_DEPTH}")),
             );
             return None;
         }
@@ -240,9 +225,7 @@ impl<'a> Walker<'a> {
             return None;
         }
         if let Some(first) = self.groups_seen.get(&oh.addr) {
-            let reason = format!(
-                "group already mapped at {first}; hard link cycle or second link not walked again"
-            );
+            let reason = format!("group already mapped at {first}; hard link cycle or second link not walked again");
             self.warning(path, refuse("repeated group", reason));
             return None;
         }
@@ -264,8 +247,7 @@ impl<'a> Walker<'a> {
 
     /// The links of a group, from whichever storage it uses.
     fn links(&mut self, oh: &ObjectHeader, path: &str) -> Result<Vec<LinkMsg>, Hdf5Error> {
-        self.check_messages(oh)
-            .map_err(|(f, _)| Hdf5Error::unsupported(f))?;
+        self.check_messages(oh).map_err(|(f, _)| Hdf5Error::unsupported(f))?;
         let mut out = Vec::new();
         if let Some(m) = oh.first(msg::SYMBOL_TABLE) {
             let st = symbol_table::parse(&m.data, m.offset, &self.sizes)?;
@@ -285,9 +267,7 @@ impl<'a> Walker<'a> {
         if let Some(m) = oh.first(msg::LINK_INFO) {
             let li = link_info::parse(&m.data, m.offset, &self.sizes)?;
             if li.heap_addr != UNDEF && li.name_btree_addr != UNDEF {
-                for body in
-                    adapters::dense_links(self.src, self.sizes, li.heap_addr, li.name_btree_addr)?
-                {
+                for body in adapters::dense_links(self.src, self.sizes, li.heap_addr, li.name_btree_addr)? {
                     match link::parse(&body, 0, &self.sizes) {
                         Ok(l) => out.push(l),
                         Err(e) => self.warning(path, from_err(&e)),
@@ -316,9 +296,7 @@ impl<'a> Walker<'a> {
     /// Refuse objects holding messages marked "fail if unknown" that we do not know.
     fn check_messages(&self, oh: &ObjectHeader) -> Result<(), Refuse> {
         for m in &oh.messages {
-            if (m.mtype > msg::MAX_KNOWN || m.mtype == msg::BOGUS)
-                && m.flags & msg_flags::FAIL_IF_UNKNOWN_ALWAYS != 0
-            {
+            if (m.mtype > msg::MAX_KNOWN || m.mtype == msg::BOGUS) && m.flags & msg_flags::FAIL_IF_UNKNOWN_ALWAYS != 0 {
                 return Err(refuse(
                     format!("unknown header message {}", m.mtype),
                     format!("header message type {} is marked fail-if-unknown", m.mtype),
@@ -329,11 +307,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Decode a message that may be shared (committed datatypes are followed).
-    fn unshared<'m>(
-        &mut self,
-        m: &'m Message,
-        want: u16,
-    ) -> Result<std::borrow::Cow<'m, Message>, Refuse> {
+    fn unshared<'m>(&mut self, m: &'m Message, want: u16) -> Result<std::borrow::Cow<'m, Message>, Refuse> {
         if m.flags & msg_flags::SHARED == 0 {
             return Ok(std::borrow::Cow::Borrowed(m));
         }
@@ -350,8 +324,7 @@ impl<'a> Walker<'a> {
                 ),
             )),
             SharedRef::Committed(addr) => {
-                let oh =
-                    object_header::read(self.src, &self.sizes, addr).map_err(|e| from_err(&e))?;
+                let oh = object_header::read(self.src, &self.sizes, addr).map_err(|e| from_err(&e))?;
                 let found = oh.first(want).cloned().ok_or_else(|| {
                     refuse(
                         "corrupt shared message",
@@ -373,22 +346,15 @@ impl<'a> Walker<'a> {
     fn dataset(&mut self, oh: &ObjectHeader, path: &str) -> Result<Array, Refuse> {
         self.check_messages(oh)?;
         if oh.first(msg::EXTERNAL_DATA_FILES).is_some() {
-            return Err(refuse(
-                "external storage",
-                "raw data is stored in external files",
-            ));
+            return Err(refuse("external storage", "raw data is stored in external files"));
         }
         let ds_msg = oh
             .first(msg::DATASPACE)
             .ok_or_else(|| refuse("corrupt dataset", "no dataspace message"))?;
         let ds_msg = self.unshared(ds_msg, msg::DATASPACE)?.into_owned();
-        let space =
-            dataspace::parse(&ds_msg.data, ds_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
+        let space = dataspace::parse(&ds_msg.data, ds_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
         if space == Dataspace::Null {
-            return Err(refuse(
-                "null dataspace",
-                "dataset has a null dataspace (no elements)",
-            ));
+            return Err(refuse("null dataspace", "dataset has a null dataspace (no elements)"));
         }
         let dt_msg = oh
             .first(msg::DATATYPE)
@@ -419,8 +385,7 @@ impl<'a> Walker<'a> {
         let lay_msg = oh
             .first(msg::DATA_LAYOUT)
             .ok_or_else(|| refuse("corrupt dataset", "no data layout message"))?;
-        let lay =
-            layout::parse(&lay_msg.data, lay_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
+        let lay = layout::parse(&lay_msg.data, lay_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
         let mut codecs = vec![Codec::Bytes(endian)];
         let mut chunks = BTreeMap::new();
         let whole: Vec<u64> = shape.iter().map(|&d| d.max(1)).collect();
@@ -430,10 +395,7 @@ impl<'a> Walker<'a> {
                 if bytes.len() as u64 != nbytes {
                     return Err(refuse(
                         "corrupt compact layout",
-                        format!(
-                            "compact data is {} bytes, dataset needs {nbytes}",
-                            bytes.len()
-                        ),
+                        format!("compact data is {} bytes, dataset needs {nbytes}", bytes.len()),
                     ));
                 }
                 if nelem > 0 {
@@ -453,10 +415,7 @@ impl<'a> Walker<'a> {
                         ));
                     }
                     let offset = abs_addr(&self.sizes, addr)
-                        .filter(|o| {
-                            o.checked_add(nbytes)
-                                .is_some_and(|end| end <= self.src.size())
-                        })
+                        .filter(|o| o.checked_add(nbytes).is_some_and(|end| end <= self.src.size()))
                         .ok_or_else(|| {
                             refuse(
                                 "truncated or unreadable",
@@ -468,9 +427,7 @@ impl<'a> Walker<'a> {
             }
             Layout::ChunkedBtreeV1 { addr, dims } => {
                 let filters = match oh.first(msg::FILTER_PIPELINE) {
-                    Some(m) => {
-                        filter_pipeline::parse(&m.data, m.offset).map_err(|e| from_err(&e))?
-                    }
+                    Some(m) => filter_pipeline::parse(&m.data, m.offset).map_err(|e| from_err(&e))?,
                     None => Vec::new(),
                 };
                 codecs.extend(filters::codecs_for(&filters, dtype.size())?);
@@ -479,17 +436,10 @@ impl<'a> Walker<'a> {
             Layout::ChunkedV4 { index } => {
                 return Err(refuse(
                     format!("chunk index {index} (layout v4)"),
-                    format!(
-                    "chunks indexed by {index} (data layout message version 4) are not read yet"
-                ),
+                    format!("chunks indexed by {index} (data layout message version 4) are not read yet"),
                 ))
             }
-            Layout::Virtual => {
-                return Err(refuse(
-                    "virtual dataset layout",
-                    "virtual datasets map other datasets",
-                ))
-            }
+            Layout::Virtual => return Err(refuse("virtual dataset layout", "virtual datasets map other datasets")),
         };
         Ok(Array {
             shape,
@@ -505,20 +455,16 @@ impl<'a> Walker<'a> {
 
     fn fill_value(&mut self, oh: &ObjectHeader, elem: u64) -> Result<FillValue, Refuse> {
         let new = match oh.first(msg::FILL_VALUE) {
-            Some(m) => {
-                Some(fill_value::parse(&m.data, m.offset, &self.sizes).map_err(|e| from_err(&e))?)
-            }
+            Some(m) => Some(fill_value::parse(&m.data, m.offset, &self.sizes).map_err(|e| from_err(&e))?),
             None => None,
         };
         let value = match new {
             Some(FillValueMsg::Value(v)) => Some(v),
             _ => match oh.first(msg::FILL_VALUE_OLD) {
-                Some(m) => {
-                    match fill_value::parse_old(&m.data, m.offset).map_err(|e| from_err(&e))? {
-                        FillValueMsg::Value(v) => Some(v),
-                        _ => None,
-                    }
-                }
+                Some(m) => match fill_value::parse_old(&m.data, m.offset).map_err(|e| from_err(&e))? {
+                    FillValueMsg::Value(v) => Some(v),
+                    _ => None,
+                },
                 None => None,
             },
         };
@@ -560,14 +506,10 @@ impl<'a> Walker<'a> {
             );
             shape.iter().map(|&d| d.max(1)).collect::<Vec<u64>>()
         };
-        let (Some(target), Some((&n0, rest))) = (self.opts.split_contiguous, shape.split_first())
-        else {
+        let (Some(target), Some((&n0, rest))) = (self.opts.split_contiguous, shape.split_first()) else {
             return one(chunks);
         };
-        let row_bytes = rest
-            .iter()
-            .try_fold(elem, |a, &d| a.checked_mul(d))
-            .unwrap_or(0);
+        let row_bytes = rest.iter().try_fold(elem, |a, &d| a.checked_mul(d)).unwrap_or(0);
         if row_bytes == 0 || n0 == 0 {
             return one(chunks);
         }
@@ -627,10 +569,7 @@ impl<'a> Walker<'a> {
         if cdims.len() != rank || rank == 0 {
             return Err(refuse(
                 "corrupt data layout",
-                format!(
-                    "chunk rank {} does not match dataset rank {rank}",
-                    cdims.len()
-                ),
+                format!("chunk rank {} does not match dataset rank {rank}", cdims.len()),
             ));
         }
         if u64::from(*last) != elem {
@@ -646,11 +585,7 @@ impl<'a> Walker<'a> {
         if addr == UNDEF {
             return Ok(chunk_shape);
         }
-        let grid: Vec<u64> = shape
-            .iter()
-            .zip(&chunk_shape)
-            .map(|(&s, &c)| s.div_ceil(c))
-            .collect();
+        let grid: Vec<u64> = shape.iter().zip(&chunk_shape).map(|(&s, &c)| s.div_ceil(c)).collect();
         let file_size = self.src.size();
         let sizes = self.sizes;
         let src = self.src;
@@ -679,10 +614,9 @@ impl<'a> Walker<'a> {
                 problem = Some(refuse("corrupt chunk index", "chunk key rank mismatch"));
                 return Ok(());
             }
-            let Some(off) = abs_addr(&sizes, rec.addr).filter(|o| {
-                o.checked_add(u64::from(rec.size))
-                    .is_some_and(|e| e <= file_size)
-            }) else {
+            let Some(off) = abs_addr(&sizes, rec.addr)
+                .filter(|o| o.checked_add(u64::from(rec.size)).is_some_and(|e| e <= file_size))
+            else {
                 problem = Some(refuse(
                     "truncated or unreadable",
                     format!("chunk {key:?} lies past the end of the file"),
@@ -709,10 +643,7 @@ impl<'a> Walker<'a> {
                 match filters::reencode(&stored, filters, rec.filter_mask, elem32) {
                     Ok(b) => ChunkRef::Inline(Bytes::from(b)),
                     Err(e) => {
-                        problem = Some(refuse(
-                            "per-chunk filter mask",
-                            format!("chunk {key:?}: {e}"),
-                        ));
+                        problem = Some(refuse("per-chunk filter mask", format!("chunk {key:?}: {e}")));
                         return Ok(());
                     }
                 }
@@ -739,17 +670,9 @@ impl<'a> Walker<'a> {
         if let Some(m) = oh.first(msg::ATTRIBUTE_INFO) {
             match attribute_info::parse(&m.data, m.offset, &self.sizes) {
                 Ok(ai) if ai.heap_addr != UNDEF && ai.name_btree_addr != UNDEF => {
-                    match adapters::dense_attributes(
-                        self.src,
-                        self.sizes,
-                        ai.heap_addr,
-                        ai.name_btree_addr,
-                    ) {
+                    match adapters::dense_attributes(self.src, self.sizes, ai.heap_addr, ai.name_btree_addr) {
                         Ok(list) => raw.extend(list.into_iter().map(|(f, b)| (f, b, 0))),
-                        Err(e) => self.warning(
-                            path,
-                            (format!("attributes: {}", e.feature()), e.to_string()),
-                        ),
+                        Err(e) => self.warning(path, (format!("attributes: {}", e.feature()), e.to_string())),
                     }
                 }
                 Ok(_) => {}
@@ -760,10 +683,7 @@ impl<'a> Walker<'a> {
             if flags & msg_flags::SHARED != 0 {
                 self.warning(
                     path,
-                    refuse(
-                        "shared attribute",
-                        "attribute message stored as a shared message",
-                    ),
+                    refuse("shared attribute", "attribute message stored as a shared message"),
                 );
                 continue;
             }
@@ -817,18 +737,12 @@ impl<'a> Walker<'a> {
         }
         let size = usize::try_from(dt.size()).map_err(|_| refuse("corrupt datatype", "size"))?;
         let n = usize::try_from(n).map_err(|_| refuse("corrupt dataspace", "too many elements"))?;
-        let need = n
-            .checked_mul(size)
-            .filter(|&b| b <= a.data.len())
-            .ok_or_else(|| {
-                refuse(
-                    "corrupt attribute",
-                    format!(
-                        "{n} elements of {size} bytes do not fit in {} bytes",
-                        a.data.len()
-                    ),
-                )
-            })?;
+        let need = n.checked_mul(size).filter(|&b| b <= a.data.len()).ok_or_else(|| {
+            refuse(
+                "corrupt attribute",
+                format!("{n} elements of {size} bytes do not fit in {} bytes", a.data.len()),
+            )
+        })?;
         let data = a.data.slice(..need);
         let mut values = Vec::with_capacity(n);
         for i in 0..n {
@@ -848,8 +762,7 @@ impl<'a> Walker<'a> {
                     Datatype::Enum { base, .. } => base.as_ref(),
                     d => d,
                 };
-                int_value(base, raw)
-                    .ok_or_else(|| refuse(dt.feature(), "integer layout not supported"))
+                int_value(base, raw).ok_or_else(|| refuse(dt.feature(), "integer layout not supported"))
             }
             Datatype::Float {
                 size,
@@ -926,10 +839,7 @@ impl<'a> Walker<'a> {
 }
 
 fn lookup<'g>(root: &'g Group, path: &str) -> Option<&'g Node> {
-    let mut parts = path
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .peekable();
+    let mut parts = path.split('/').filter(|p| !p.is_empty() && *p != ".").peekable();
     let mut g = root;
     while let Some(p) = parts.next() {
         let n = g.children.get(p)?;
@@ -1048,19 +958,12 @@ fn int_value(dt: &Datatype, raw: &[u8]) -> Option<Value> {
     else {
         return None;
     };
-    if !matches!(size, 1 | 2 | 4 | 8)
-        || u32::from(*precision) != size * 8
-        || raw.len() != *size as usize
-    {
+    if !matches!(size, 1 | 2 | 4 | 8) || u32::from(*precision) != size * 8 || raw.len() != *size as usize {
         return None;
     }
     let mut b = [0u8; 8];
     for (i, &x) in raw.iter().enumerate() {
-        let j = if *order == ByteOrder::Big {
-            raw.len() - 1 - i
-        } else {
-            i
-        };
+        let j = if *order == ByteOrder::Big { raw.len() - 1 - i } else { i };
         *b.get_mut(j)? = x;
     }
     let u = u64::from_le_bytes(b);
@@ -1101,10 +1004,7 @@ fn strip_string(raw: &[u8], pad: u8) -> String {
     let s = match pad {
         str_pad::NULL_TERMINATE => &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())],
         str_pad::SPACE_PAD => {
-            let end = raw
-                .iter()
-                .rposition(|&b| b != b' ' && b != 0)
-                .map_or(0, |p| p + 1);
+            let end = raw.iter().rposition(|&b| b != b' ' && b != 0).map_or(0, |p| p + 1);
             &raw[..end]
         }
         _ => {
@@ -1121,10 +1021,7 @@ fn nest(values: Vec<Value>, shape: &[u64]) -> Value {
         [] | [_] => Value::Array(values),
         [_, rest @ ..] => {
             let inner = rest.iter().product::<u64>().max(1) as usize;
-            let chunks: Vec<Value> = values
-                .chunks(inner)
-                .map(|c| nest(c.to_vec(), rest))
-                .collect();
+            let chunks: Vec<Value> = values.chunks(inner).map(|c| nest(c.to_vec(), rest)).collect();
             Value::Array(chunks)
         }
     }
@@ -1137,10 +1034,7 @@ mod tests {
     #[test]
     fn json_conversions() {
         assert_eq!(float_json(f64::NAN), Value::String("NaN".into()));
-        assert_eq!(
-            float_json(f64::NEG_INFINITY),
-            Value::String("-Infinity".into())
-        );
+        assert_eq!(float_json(f64::NEG_INFINITY), Value::String("-Infinity".into()));
         assert_eq!(f16_to_f64(0x3c00), 1.0);
         assert_eq!(f16_to_f64(0xc000), -2.0);
         assert_eq!(strip_string(b"ab\0\0", str_pad::NULL_PAD), "ab");
@@ -1173,10 +1067,7 @@ mod tests {
             order: ByteOrder::Big,
             ieee: true,
         };
-        assert_eq!(
-            map_datatype(&f).unwrap(),
-            (DataType::Float(32), Some(Endian::Big))
-        );
+        assert_eq!(map_datatype(&f).unwrap(), (DataType::Float(32), Some(Endian::Big)));
         let c = Datatype::Other { class: 6, size: 8 };
         assert_eq!(map_datatype(&c).unwrap_err().0, "compound datatype");
     }
@@ -1248,10 +1139,7 @@ mod tests {
     fn walks_a_tiny_file() {
         let f = tiny_file();
         let out = crate::hdf5::read(&f, &Hdf5Options::default()).unwrap();
-        assert_eq!(
-            out.root.attributes.get("title"),
-            Some(&Value::String("ab".into()))
-        );
+        assert_eq!(out.root.attributes.get("title"), Some(&Value::String("ab".into())));
         let Some(Node::Array(a)) = out.root.children.get("x") else {
             panic!("{:?}", out.root)
         };

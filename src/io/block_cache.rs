@@ -28,7 +28,12 @@ impl<R: ReadAt> BlockCache<R> {
     pub fn new(inner: R, block_size: u64, max_bytes: u64) -> Self {
         let block_size = block_size.max(512);
         let max_blocks = usize::try_from((max_bytes / block_size).max(2)).unwrap_or(usize::MAX);
-        Self { inner, block_size, max_blocks, state: Mutex::new(State::default()) }
+        Self {
+            inner,
+            block_size,
+            max_blocks,
+            state: Mutex::new(State::default()),
+        }
     }
 
     /// The wrapped reader.

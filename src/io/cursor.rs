@@ -26,7 +26,12 @@ impl<'a> Cursor<'a> {
     /// Start reading `buf`, which begins at absolute offset `base`, describing it as `what`.
     #[must_use]
     pub fn new(buf: &'a [u8], base: u64, what: &'static str) -> Self {
-        Self { buf, pos: 0, base, what }
+        Self {
+            buf,
+            pos: 0,
+            base,
+            what,
+        }
     }
 
     /// Current position relative to the start of the buffer.
@@ -53,7 +58,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn err(&self) -> Truncated {
-        Truncated { what: self.what, offset: self.offset() }
+        Truncated {
+            what: self.what,
+            offset: self.offset(),
+        }
     }
 
     /// Move to `pos` (relative to the buffer start).
@@ -157,7 +165,13 @@ mod tests {
         assert_eq!(c.uint(3).unwrap(), 0x050403);
         assert_eq!(c.uint_be(2).unwrap(), 0x0607);
         let e = c.u32().unwrap_err();
-        assert_eq!(e, Truncated { what: "test structure", offset: 0x107 });
+        assert_eq!(
+            e,
+            Truncated {
+                what: "test structure",
+                offset: 0x107
+            }
+        );
         assert_eq!(e.to_string(), "truncated test structure at offset 0x107");
     }
 }

@@ -114,10 +114,18 @@ impl FileReadAt {
     /// [`ReadError::Io`] if the file cannot be opened or its size read.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadError> {
         let path = path.as_ref().to_path_buf();
-        let io = |source| ReadError::Io { path: path.clone(), source };
+        let io = |source| ReadError::Io {
+            path: path.clone(),
+            source,
+        };
         let file = File::open(&path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
-        Ok(Self { file, path, size, requests: 0.into() })
+        Ok(Self {
+            file,
+            path,
+            size,
+            requests: 0.into(),
+        })
     }
 }
 
@@ -130,10 +138,20 @@ impl ReadAt for FileReadAt {
         use std::os::unix::fs::FileExt;
         check_range(offset, len, self.size)?;
         self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut buf = vec![0u8; usize::try_from(len).map_err(|_| ReadError::OutOfBounds { offset, len, size: self.size })?];
+        let mut buf = vec![
+            0u8;
+            usize::try_from(len).map_err(|_| ReadError::OutOfBounds {
+                offset,
+                len,
+                size: self.size
+            })?
+        ];
         self.file
             .read_exact_at(&mut buf, offset)
-            .map_err(|source| ReadError::Io { path: self.path.clone(), source })?;
+            .map_err(|source| ReadError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         Ok(Bytes::from(buf))
     }
 

@@ -208,7 +208,11 @@ impl Group {
         fn rec<'a>(g: &'a Group, path: &str, f: &mut dyn FnMut(&str, NodeRef<'a>)) {
             f(path, NodeRef::Group(g));
             for (name, child) in &g.children {
-                let p = if path.is_empty() { name.clone() } else { format!("{path}/{name}") };
+                let p = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}/{name}")
+                };
                 match child {
                     Node::Group(c) => rec(c, &p, f),
                     Node::Array(a) => f(&p, NodeRef::Array(a)),

@@ -22,7 +22,10 @@ pub(crate) struct Stats {
 
 impl Stats {
     pub(crate) fn get(&self) -> (u64, u64) {
-        (self.requests.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -54,13 +57,21 @@ pub(crate) async fn fetch_ranges(
 
 async fn fetch_one(src: &ResolvedSource, r: Range<u64>, stats: &Stats) -> Result<Bytes, ReadError> {
     let expected = r.end - r.start;
-    let mut opts = GetOptions { range: Some(r.clone().into()), ..Default::default() };
+    let mut opts = GetOptions {
+        range: Some(r.clone().into()),
+        ..Default::default()
+    };
     // Relative sources move with the store (copies get new ETags and times): they are checked
     // by size only. Absolute sources must be exactly the object seen at creation.
     if !src.relative {
         if let Some(etag) = &src.entry.etag {
             opts.if_match = Some(etag.clone());
-        } else if let Some(t) = src.entry.last_modified.as_deref().and_then(|t| t.parse::<DateTime<Utc>>().ok()) {
+        } else if let Some(t) = src
+            .entry
+            .last_modified
+            .as_deref()
+            .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+        {
             opts.if_unmodified_since = Some(t);
         }
     }
@@ -95,7 +106,10 @@ fn map_err(src: &ResolvedSource, e: object_store::Error) -> ReadError {
                 detail: "its ETag or modification time differs from the one recorded".into(),
             }
         }
-        e => ReadError::Source { url: src.url.clone(), source: e },
+        e => ReadError::Source {
+            url: src.url.clone(),
+            source: e,
+        },
     }
 }
 

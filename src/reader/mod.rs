@@ -152,10 +152,13 @@ impl VirtualStore {
             .await?
             .ok_or_else(|| ReadError::NotAStore(location.display("")))?;
         let info = StoreInfo::parse(&location.display(INFO_FILE), &info_bytes)?;
-        let root = location.read("zarr.json").await?.ok_or_else(|| StoreError::InvalidStore {
-            path: location.display("zarr.json"),
-            reason: "missing".into(),
-        })?;
+        let root = location
+            .read("zarr.json")
+            .await?
+            .ok_or_else(|| StoreError::InvalidStore {
+                path: location.display("zarr.json"),
+                reason: "missing".into(),
+            })?;
         let nodes = node_kinds(&location.display("zarr.json"), &root)?;
         let mut metadata = HashMap::new();
         metadata.insert(String::new(), root);
@@ -184,7 +187,13 @@ impl VirtualStore {
             let (store, path) = crate::source::resolve(&url)?;
             sources.insert(
                 s.url.clone(),
-                Arc::new(ResolvedSource { url: url.to_string(), store, path, entry: s.clone(), relative }),
+                Arc::new(ResolvedSource {
+                    url: url.to_string(),
+                    store,
+                    path,
+                    entry: s.clone(),
+                    relative,
+                }),
             );
         }
         Ok(Self {
@@ -283,7 +292,7 @@ impl VirtualStore {
             Some(Entry::Inline(b)) => Ok(Some(b.clone())),
             Some(Entry::Virtual { source, offset, length }) => {
                 let src = self.source(source)?;
-                fetch::fetch_ranges(&src, &[*offset..offset + length], &self.stats)
+                fetch::fetch_ranges(&src, std::slice::from_ref(&(*offset..offset + length)), &self.stats)
                     .await
                     .map(|mut v| v.pop())
             }
@@ -301,7 +310,10 @@ impl VirtualStore {
             let entries = self.array_entries(&key.array)?;
             let k = Key::Chunk(key.clone()).to_string();
             if let Some(Entry::Virtual { source, offset, length }) = entries.get(&k) {
-                by_source.entry(source.clone()).or_default().push((k, *offset..offset + length));
+                by_source
+                    .entry(source.clone())
+                    .or_default()
+                    .push((k, *offset..offset + length));
             }
         }
         for (source, items) in by_source {
@@ -317,7 +329,10 @@ impl VirtualStore {
     }
 
     fn source(&self, url: &str) -> Result<Arc<ResolvedSource>, ReadError> {
-        self.sources.get(url).cloned().ok_or_else(|| ReadError::UnknownSource(url.to_string()))
+        self.sources
+            .get(url)
+            .cloned()
+            .ok_or_else(|| ReadError::UnknownSource(url.to_string()))
     }
 
     /// Every key of the store: node `zarr.json`s and the chunk keys of stored chunks.
@@ -343,13 +358,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Node paths and kinds from the consolidated root `zarr.json`.
 fn node_kinds(path: &str, root: &[u8]) -> Result<HashMap<String, bool>, StoreError> {
-    let bad = |reason: &str| StoreError::InvalidStore { path: path.into(), reason: reason.into() };
+    let bad = |reason: &str| StoreError::InvalidStore {
+        path: path.into(),
+        reason: reason.into(),
+    };
     let v: serde_json::Value = serde_json::from_slice(root).map_err(|e| bad(&e.to_string()))?;
     let mut nodes = HashMap::new();
-    nodes.insert(String::new(), v.get("node_type").and_then(|t| t.as_str()) == Some("array"));
+    nodes.insert(
+        String::new(),
+        v.get("node_type").and_then(|t| t.as_str()) == Some("array"),
+    );
     if let Some(meta) = v.pointer("/consolidated_metadata/metadata").and_then(|m| m.as_object()) {
         for (p, m) in meta {
-            let kind = m.get("node_type").and_then(|t| t.as_str()).ok_or_else(|| bad("node without node_type"))?;
+            let kind = m
+                .get("node_type")
+                .and_then(|t| t.as_str())
+                .ok_or_else(|| bad("node without node_type"))?;
             nodes.insert(p.clone(), kind == "array");
         }
     } else if nodes[""] {
@@ -379,5 +403,8 @@ fn check_allowed(url: &Url, allow: &[String]) -> Result<(), ReadError> {
     if allow.is_empty() || allow.iter().any(|p| url.as_str().starts_with(p.as_str())) {
         return Ok(());
     }
-    Err(ReadError::NotAllowed { url: url.to_string(), allowed: allow.join(", ") })
+    Err(ReadError::NotAllowed {
+        url: url.to_string(),
+        allowed: allow.join(", "),
+    })
 }

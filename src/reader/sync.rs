@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use zarrs_storage::byte_range::{ByteRange, ByteRangeIterator};
 use zarrs_storage::{
-    AsyncListableStorageTraits, AsyncReadableStorageTraits, ListableStorageTraits, MaybeBytes,
-    MaybeBytesIterator, ReadableStorageTraits, StorageError, StoreKey, StoreKeys, StoreKeysPrefixes, StorePrefix,
+    AsyncListableStorageTraits, AsyncReadableStorageTraits, ListableStorageTraits, MaybeBytes, MaybeBytesIterator,
+    ReadableStorageTraits, StorageError, StoreKey, StoreKeys, StoreKeysPrefixes, StorePrefix,
 };
 
 use super::zarrs_traits::storage_err;
@@ -37,7 +37,8 @@ impl SyncVirtualStore {
 
 impl ReadableStorageTraits for SyncVirtualStore {
     fn get(&self, key: &StoreKey) -> Result<MaybeBytes, StorageError> {
-        self.handle.block_on(AsyncReadableStorageTraits::get(self.inner.as_ref(), key))
+        self.handle
+            .block_on(AsyncReadableStorageTraits::get(self.inner.as_ref(), key))
     }
 
     fn get_partial_many<'a>(
@@ -46,12 +47,16 @@ impl ReadableStorageTraits for SyncVirtualStore {
         byte_ranges: ByteRangeIterator<'a>,
     ) -> Result<MaybeBytesIterator<'a>, StorageError> {
         let ranges: Vec<ByteRange> = byte_ranges.collect();
-        let r = self.handle.block_on(self.inner.get_ranges(key.as_str(), ranges)).map_err(storage_err)?;
+        let r = self
+            .handle
+            .block_on(self.inner.get_ranges(key.as_str(), ranges))
+            .map_err(storage_err)?;
         Ok(r.map(|v| Box::new(v.into_iter().map(Ok)) as _))
     }
 
     fn size_key(&self, key: &StoreKey) -> Result<Option<u64>, StorageError> {
-        self.handle.block_on(AsyncReadableStorageTraits::size_key(self.inner.as_ref(), key))
+        self.handle
+            .block_on(AsyncReadableStorageTraits::size_key(self.inner.as_ref(), key))
     }
 
     fn supports_get_partial(&self) -> bool {
@@ -61,18 +66,22 @@ impl ReadableStorageTraits for SyncVirtualStore {
 
 impl ListableStorageTraits for SyncVirtualStore {
     fn list(&self) -> Result<StoreKeys, StorageError> {
-        self.handle.block_on(AsyncListableStorageTraits::list(self.inner.as_ref()))
+        self.handle
+            .block_on(AsyncListableStorageTraits::list(self.inner.as_ref()))
     }
 
     fn list_prefix(&self, prefix: &StorePrefix) -> Result<StoreKeys, StorageError> {
-        self.handle.block_on(AsyncListableStorageTraits::list_prefix(self.inner.as_ref(), prefix))
+        self.handle
+            .block_on(AsyncListableStorageTraits::list_prefix(self.inner.as_ref(), prefix))
     }
 
     fn list_dir(&self, prefix: &StorePrefix) -> Result<StoreKeysPrefixes, StorageError> {
-        self.handle.block_on(AsyncListableStorageTraits::list_dir(self.inner.as_ref(), prefix))
+        self.handle
+            .block_on(AsyncListableStorageTraits::list_dir(self.inner.as_ref(), prefix))
     }
 
     fn size_prefix(&self, prefix: &StorePrefix) -> Result<u64, StorageError> {
-        self.handle.block_on(AsyncListableStorageTraits::size_prefix(self.inner.as_ref(), prefix))
+        self.handle
+            .block_on(AsyncListableStorageTraits::size_prefix(self.inner.as_ref(), prefix))
     }
 }

@@ -18,7 +18,11 @@ pub(crate) fn storage_err(e: ReadError) -> StorageError {
 
 impl VirtualStore {
     /// Byte ranges of the value at `key`, `None` if absent.
-    pub(crate) async fn get_ranges(&self, key: &str, ranges: Vec<ByteRange>) -> Result<Option<Vec<bytes::Bytes>>, ReadError> {
+    pub(crate) async fn get_ranges(
+        &self,
+        key: &str,
+        ranges: Vec<ByteRange>,
+    ) -> Result<Option<Vec<bytes::Bytes>>, ReadError> {
         let parsed = match self.parse_key(key) {
             Ok(k) => k,
             // Unknown keys are simply absent: readers probe for v2 metadata and the like.
@@ -31,7 +35,11 @@ impl VirtualStore {
                 .map(|r| {
                     map_range(*r, 0, len)
                         .map(|x| b.slice(x.start as usize..x.end as usize))
-                        .ok_or_else(|| ReadError::InvalidRange { key: key.into(), range: format!("{r:?}"), len })
+                        .ok_or_else(|| ReadError::InvalidRange {
+                            key: key.into(),
+                            range: format!("{r:?}"),
+                            len,
+                        })
                 })
                 .collect()
         };
@@ -87,7 +95,9 @@ impl VirtualStore {
 }
 
 pub(crate) fn keys_of(v: Vec<String>) -> Result<StoreKeys, StorageError> {
-    v.into_iter().map(|k| StoreKey::new(k).map_err(StorageError::from)).collect()
+    v.into_iter()
+        .map(|k| StoreKey::new(k).map_err(StorageError::from))
+        .collect()
 }
 
 pub(crate) fn list_dir_of(all: Vec<String>, prefix: &StorePrefix) -> Result<StoreKeysPrefixes, StorageError> {
@@ -103,15 +113,20 @@ pub(crate) fn list_dir_of(all: Vec<String>, prefix: &StorePrefix) -> Result<Stor
             None => keys.push(k),
         }
     }
-    let prefixes: StorePrefixes =
-        prefixes.into_iter().map(|s| StorePrefix::new(s).map_err(StorageError::from)).collect::<Result<_, _>>()?;
+    let prefixes: StorePrefixes = prefixes
+        .into_iter()
+        .map(|s| StorePrefix::new(s).map_err(StorageError::from))
+        .collect::<Result<_, _>>()?;
     Ok(StoreKeysPrefixes::new(keys_of(keys)?, prefixes))
 }
 
 #[async_trait::async_trait]
 impl AsyncReadableStorageTraits for VirtualStore {
     async fn get(&self, key: &StoreKey) -> Result<MaybeBytes, StorageError> {
-        let r = self.get_ranges(key.as_str(), vec![ByteRange::FromStart(0, None)]).await.map_err(storage_err)?;
+        let r = self
+            .get_ranges(key.as_str(), vec![ByteRange::FromStart(0, None)])
+            .await
+            .map_err(storage_err)?;
         Ok(r.and_then(|mut v| v.pop()))
     }
 

@@ -70,9 +70,14 @@ pub fn to_url(s: &str) -> Result<Url, SourceError> {
     if let Some(u) = parse_url(s) {
         return Ok(u);
     }
-    let abs = std::path::absolute(Path::new(s))
-        .map_err(|e| SourceError::Path { path: s.into(), reason: e.to_string() })?;
-    Url::from_file_path(&abs).map_err(|()| SourceError::Path { path: s.into(), reason: "cannot form a file URL".into() })
+    let abs = std::path::absolute(Path::new(s)).map_err(|e| SourceError::Path {
+        path: s.into(),
+        reason: e.to_string(),
+    })?;
+    Url::from_file_path(&abs).map_err(|()| SourceError::Path {
+        path: s.into(),
+        reason: "cannot form a file URL".into(),
+    })
 }
 
 type StoreCache = Mutex<HashMap<String, Arc<dyn ObjectStore>>>;
@@ -95,23 +100,38 @@ pub fn resolve(url: &Url) -> Result<(Arc<dyn ObjectStore>, ObjectPath), SourceEr
         "file" => ObjectPath::from_url_path(url.path()),
         _ => ObjectPath::from_url_path(url.path()),
     }
-    .map_err(|e| SourceError::Client { url: url.to_string(), source: e.into() })?;
+    .map_err(|e| SourceError::Client {
+        url: url.to_string(),
+        source: e.into(),
+    })?;
     let mut c = cache().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(s) = c.get(&client_key) {
         return Ok((s.clone(), path));
     }
-    let client = |e| SourceError::Client { url: url.to_string(), source: e };
+    let client = |e| SourceError::Client {
+        url: url.to_string(),
+        source: e,
+    };
     let origin = format!("{scheme}://{}", url.authority());
     let store: Arc<dyn ObjectStore> = match scheme {
         "file" => Arc::new(object_store::local::LocalFileSystem::new()),
         "s3" | "s3a" => Arc::new(
-            object_store::aws::AmazonS3Builder::from_env().with_url(origin).build().map_err(client)?,
+            object_store::aws::AmazonS3Builder::from_env()
+                .with_url(origin)
+                .build()
+                .map_err(client)?,
         ),
         "gs" => Arc::new(
-            object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(origin).build().map_err(client)?,
+            object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_url(origin)
+                .build()
+                .map_err(client)?,
         ),
         "az" | "azure" | "abfs" | "abfss" => Arc::new(
-            object_store::azure::MicrosoftAzureBuilder::from_env().with_url(origin).build().map_err(client)?,
+            object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_url(origin)
+                .build()
+                .map_err(client)?,
         ),
         "http" | "https" => Arc::new(
             object_store::http::HttpBuilder::new()
@@ -120,7 +140,12 @@ pub fn resolve(url: &Url) -> Result<(Arc<dyn ObjectStore>, ObjectPath), SourceEr
                 .build()
                 .map_err(client)?,
         ),
-        other => return Err(SourceError::UnsupportedScheme { url: url.to_string(), scheme: other.into() }),
+        other => {
+            return Err(SourceError::UnsupportedScheme {
+                url: url.to_string(),
+                scheme: other.into(),
+            })
+        }
     };
     c.insert(client_key, store.clone());
     Ok((store, path))
@@ -132,10 +157,10 @@ pub fn resolve(url: &Url) -> Result<(Arc<dyn ObjectStore>, ObjectPath), SourceEr
 /// [`SourceError::Access`] if it does not exist or cannot be reached.
 pub async fn stat(url: &Url) -> Result<Source, SourceError> {
     let (store, path) = resolve(url)?;
-    let meta = store
-        .head(&path)
-        .await
-        .map_err(|e| SourceError::Access { url: url.to_string(), source: e })?;
+    let meta = store.head(&path).await.map_err(|e| SourceError::Access {
+        url: url.to_string(),
+        source: e,
+    })?;
     Ok(Source {
         url: url.to_string(),
         size: Some(meta.size),
@@ -162,7 +187,10 @@ pub struct ObjectReadAt {
 
 impl std::fmt::Debug for ObjectReadAt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObjectReadAt").field("url", &self.url).field("size", &self.size).finish()
+        f.debug_struct("ObjectReadAt")
+            .field("url", &self.url)
+            .field("size", &self.size)
+            .finish()
     }
 }
 
@@ -173,7 +201,10 @@ impl ObjectReadAt {
     /// # Errors
     /// [`SourceError`] if the URL cannot be resolved.
     pub fn new(meta: &Source, handle: tokio::runtime::Handle) -> Result<Self, SourceError> {
-        let url = Url::parse(&meta.url).map_err(|e| SourceError::Path { path: meta.url.clone(), reason: e.to_string() })?;
+        let url = Url::parse(&meta.url).map_err(|e| SourceError::Path {
+            path: meta.url.clone(),
+            reason: e.to_string(),
+        })?;
         let (store, path) = resolve(&url)?;
         Ok(Self {
             store,

@@ -76,14 +76,25 @@ impl StoreInfo {
     /// # Errors
     /// [`StoreError::InvalidStore`] or [`StoreError::UnsupportedVersion`].
     pub fn parse(path: &str, bytes: &[u8]) -> Result<Self, StoreError> {
-        let v: serde_json::Value = serde_json::from_slice(bytes)
-            .map_err(|e| StoreError::InvalidStore { path: path.into(), reason: e.to_string() })?;
-        let version = v.get("vzarr_format").and_then(|x| x.as_str()).ok_or_else(|| {
-            StoreError::InvalidStore { path: path.into(), reason: "no \"vzarr_format\" version string".into() }
+        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| StoreError::InvalidStore {
+            path: path.into(),
+            reason: e.to_string(),
         })?;
-        let major = version.split('.').next().and_then(|m| m.parse::<u32>().ok()).ok_or_else(|| {
-            StoreError::InvalidStore { path: path.into(), reason: format!("bad version {version:?}") }
-        })?;
+        let version = v
+            .get("vzarr_format")
+            .and_then(|x| x.as_str())
+            .ok_or_else(|| StoreError::InvalidStore {
+                path: path.into(),
+                reason: "no \"vzarr_format\" version string".into(),
+            })?;
+        let major = version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok())
+            .ok_or_else(|| StoreError::InvalidStore {
+                path: path.into(),
+                reason: format!("bad version {version:?}"),
+            })?;
         if major != FORMAT_MAJOR {
             return Err(StoreError::UnsupportedVersion {
                 path: path.into(),
@@ -91,13 +102,20 @@ impl StoreInfo {
                 supported: FORMAT_MAJOR,
             });
         }
-        serde_json::from_value(v)
-            .map_err(|e| StoreError::InvalidStore { path: path.into(), reason: e.to_string() })
+        serde_json::from_value(v).map_err(|e| StoreError::InvalidStore {
+            path: path.into(),
+            reason: e.to_string(),
+        })
     }
 }
 
 impl From<&Source> for SourceEntry {
     fn from(s: &Source) -> Self {
-        Self { url: s.url.clone(), size: s.size, etag: s.etag.clone(), last_modified: s.last_modified.clone() }
+        Self {
+            url: s.url.clone(),
+            size: s.size,
+            etag: s.etag.clone(),
+            last_modified: s.last_modified.clone(),
+        }
     }
 }

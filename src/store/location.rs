@@ -21,7 +21,10 @@ pub struct StoreLocation {
 }
 
 fn io(path: impl Into<String>, e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Io { path: path.into(), source: Box::new(e) }
+    StoreError::Io {
+        path: path.into(),
+        source: Box::new(e),
+    }
 }
 
 impl StoreLocation {
@@ -121,7 +124,10 @@ fn write_local(dir: &Path, files: Vec<(String, Bytes)>, overwrite: bool) -> Resu
     }
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| io(parent.display().to_string(), e))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = parent.join(format!(".{name}.vzarr-tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let result = (|| {

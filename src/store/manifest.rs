@@ -49,7 +49,10 @@ pub fn schema() -> SchemaRef {
 }
 
 fn pq(e: parquet::errors::ParquetError) -> StoreError {
-    StoreError::Parquet { path: MANIFEST_FILE.into(), source: e }
+    StoreError::Parquet {
+        path: MANIFEST_FILE.into(),
+        source: e,
+    }
 }
 
 fn full_key(array: &str, coords: &[u64]) -> String {
@@ -86,7 +89,11 @@ pub fn write_manifest(ds: &VirtualDataset) -> Result<Bytes, StoreError> {
         for (coords, c) in &a.chunks {
             match c {
                 ChunkRef::Missing => continue,
-                ChunkRef::Virtual { source: s, offset: o, length: l } => {
+                ChunkRef::Virtual {
+                    source: s,
+                    offset: o,
+                    length: l,
+                } => {
                     let url = ds.sources.get(s.0 as usize).map_or("", |s| s.url.as_str());
                     source.append_value(url);
                     offset.append_value(*o);
@@ -159,14 +166,26 @@ impl Manifest {
     /// # Errors
     /// [`StoreError::InvalidManifest`] if the file is not Parquet or does not have the v1 columns.
     pub fn open(name: &str, bytes: Bytes) -> Result<Self, StoreError> {
-        let bad = |reason: String| StoreError::InvalidManifest { path: name.into(), reason };
+        let bad = |reason: String| StoreError::InvalidManifest {
+            path: name.into(),
+            reason,
+        };
         let b = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()).map_err(|e| bad(e.to_string()))?;
-        let found: Vec<(String, ArrowType)> =
-            b.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
-        let want: Vec<(String, ArrowType)> =
-            schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+        let found: Vec<(String, ArrowType)> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        let want: Vec<(String, ArrowType)> = schema()
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
         if found != want {
-            return Err(bad(format!("columns {found:?} are not the v1 manifest columns {want:?}")));
+            return Err(bad(format!(
+                "columns {found:?} are not the v1 manifest columns {want:?}"
+            )));
         }
         let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
         let mut unknown = Vec::new();
@@ -183,7 +202,12 @@ impl Manifest {
                 None => unknown.push(i),
             }
         }
-        Ok(Self { bytes, name: name.into(), groups, unknown })
+        Ok(Self {
+            bytes,
+            name: name.into(),
+            groups,
+            unknown,
+        })
     }
 
     /// Decode the rows of one array: chunk key → entry.
@@ -197,7 +221,10 @@ impl Manifest {
         if rgs.is_empty() {
             return Ok(out);
         }
-        let bad = |reason: String| StoreError::InvalidManifest { path: self.name.clone(), reason };
+        let bad = |reason: String| StoreError::InvalidManifest {
+            path: self.name.clone(),
+            reason,
+        };
         let reader = ParquetRecordBatchReaderBuilder::try_new(self.bytes.clone())
             .map_err(|e| bad(e.to_string()))?
             .with_row_groups(rgs)
@@ -206,11 +233,27 @@ impl Manifest {
         for batch in reader {
             let batch = batch?;
             let arrays = arrow_cast_str(batch.column(0))?;
-            let keys = batch.column(1).as_any().downcast_ref::<StringArray>().ok_or_else(|| bad("key column".into()))?;
+            let keys = batch
+                .column(1)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| bad("key column".into()))?;
             let sources = arrow_cast_str(batch.column(2))?;
-            let offsets = batch.column(3).as_any().downcast_ref::<UInt64Array>().ok_or_else(|| bad("offset column".into()))?;
-            let lengths = batch.column(4).as_any().downcast_ref::<UInt64Array>().ok_or_else(|| bad("length column".into()))?;
-            let inlines = batch.column(5).as_any().downcast_ref::<BinaryArray>().ok_or_else(|| bad("inline column".into()))?;
+            let offsets = batch
+                .column(3)
+                .as_any()
+                .downcast_ref::<UInt64Array>()
+                .ok_or_else(|| bad("offset column".into()))?;
+            let lengths = batch
+                .column(4)
+                .as_any()
+                .downcast_ref::<UInt64Array>()
+                .ok_or_else(|| bad("length column".into()))?;
+            let inlines = batch
+                .column(5)
+                .as_any()
+                .downcast_ref::<BinaryArray>()
+                .ok_or_else(|| bad("inline column".into()))?;
             for row in 0..batch.num_rows() {
                 if arrays.is_null(row) || arrays.value(row) != array {
                     continue;
@@ -220,7 +263,10 @@ impl Manifest {
                 let entry = if inlines.is_valid(row) {
                     let b = inlines.value(row);
                     if b.len() as u64 != length {
-                        return Err(bad(format!("{key}: inline bytes ({}) differ from length {length}", b.len())));
+                        return Err(bad(format!(
+                            "{key}: inline bytes ({}) differ from length {length}",
+                            b.len()
+                        )));
                     }
                     Entry::Inline(Bytes::copy_from_slice(b))
                 } else if sources.is_valid(row) && offsets.is_valid(row) {
@@ -228,7 +274,11 @@ impl Manifest {
                     if offset.checked_add(length).is_none() {
                         return Err(bad(format!("{key}: offset {offset} + length {length} overflows")));
                     }
-                    Entry::Virtual { source: Arc::from(sources.value(row)), offset, length }
+                    Entry::Virtual {
+                        source: Arc::from(sources.value(row)),
+                        offset,
+                        length,
+                    }
                 } else {
                     return Err(bad(format!("{key}: neither inline bytes nor source and offset")));
                 };
@@ -246,7 +296,10 @@ fn arrow_cast_str(col: &ArrayRef) -> Result<StringArray, StoreError> {
     c.as_any()
         .downcast_ref::<StringArray>()
         .cloned()
-        .ok_or_else(|| StoreError::InvalidManifest { path: MANIFEST_FILE.into(), reason: "string column".into() })
+        .ok_or_else(|| StoreError::InvalidManifest {
+            path: MANIFEST_FILE.into(),
+            reason: "string column".into(),
+        })
 }
 
 #[cfg(test)]
@@ -272,26 +325,62 @@ mod tests {
     fn write_then_read_is_identity() {
         let mut root = Group::default();
         let mut a = BTreeMap::new();
-        a.insert(vec![0], ChunkRef::Virtual { source: SourceId(0), offset: 10, length: 2 });
+        a.insert(
+            vec![0],
+            ChunkRef::Virtual {
+                source: SourceId(0),
+                offset: 10,
+                length: 2,
+            },
+        );
         a.insert(vec![1], ChunkRef::Inline(Bytes::from_static(b"xy")));
         root.children.insert("a".into(), array(a));
         let mut g = Group::default();
         let mut b = BTreeMap::new();
-        b.insert(vec![1], ChunkRef::Virtual { source: SourceId(1), offset: u64::MAX - 5, length: 5 });
+        b.insert(
+            vec![1],
+            ChunkRef::Virtual {
+                source: SourceId(1),
+                offset: u64::MAX - 5,
+                length: 5,
+            },
+        );
         b.insert(vec![0], ChunkRef::Missing);
         g.children.insert("b".into(), array(b));
         root.children.insert("g".into(), Node::Group(g));
-        let src = |u: &str| Source { url: u.into(), size: None, etag: None, last_modified: None };
-        let ds = VirtualDataset { sources: vec![src("file:///x.h5"), src("s3://b/y.h5")], root };
+        let src = |u: &str| Source {
+            url: u.into(),
+            size: None,
+            etag: None,
+            last_modified: None,
+        };
+        let ds = VirtualDataset {
+            sources: vec![src("file:///x.h5"), src("s3://b/y.h5")],
+            root,
+        };
         let m = Manifest::open("m", write_manifest(&ds).unwrap()).unwrap();
         assert_eq!(m.groups.len(), 2, "one row group per array");
         let a = m.array_entries("a").unwrap();
         assert_eq!(a.len(), 2);
-        assert_eq!(a["a/c/0"], Entry::Virtual { source: "file:///x.h5".into(), offset: 10, length: 2 });
+        assert_eq!(
+            a["a/c/0"],
+            Entry::Virtual {
+                source: "file:///x.h5".into(),
+                offset: 10,
+                length: 2
+            }
+        );
         assert_eq!(a["a/c/1"], Entry::Inline(Bytes::from_static(b"xy")));
         let b = m.array_entries("g/b").unwrap();
         assert_eq!(b.len(), 1, "missing chunks have no row");
-        assert_eq!(b["g/b/c/1"], Entry::Virtual { source: "s3://b/y.h5".into(), offset: u64::MAX - 5, length: 5 });
+        assert_eq!(
+            b["g/b/c/1"],
+            Entry::Virtual {
+                source: "s3://b/y.h5".into(),
+                offset: u64::MAX - 5,
+                length: 5
+            }
+        );
         assert!(m.array_entries("nope").unwrap().is_empty());
     }
 

@@ -16,7 +16,7 @@ pub mod manifest;
 
 use bytes::Bytes;
 
-pub use format::{StoreInfo, SourceEntry, FORMAT_MAJOR, FORMAT_VERSION};
+pub use format::{SourceEntry, StoreInfo, FORMAT_MAJOR, FORMAT_VERSION};
 pub use location::StoreLocation;
 
 use crate::model::{RefusalRecord, VirtualDataset};
@@ -92,8 +92,16 @@ pub struct WriteOptions {
 pub fn store_files(ds: &VirtualDataset, opts: &WriteOptions) -> Result<Vec<(String, Bytes)>, StoreError> {
     let mut files = Vec::new();
     for (path, meta) in all_node_metadata(&ds.root) {
-        let doc = if path.is_empty() { consolidated_root(&ds.root) } else { meta };
-        let name = if path.is_empty() { "zarr.json".to_string() } else { format!("{path}/zarr.json") };
+        let doc = if path.is_empty() {
+            consolidated_root(&ds.root)
+        } else {
+            meta
+        };
+        let name = if path.is_empty() {
+            "zarr.json".to_string()
+        } else {
+            format!("{path}/zarr.json")
+        };
         files.push((name, Bytes::from(pretty(&doc))));
     }
     let manifest = manifest::write_manifest(ds)?;

@@ -130,7 +130,10 @@ mod tests {
     #[test]
     fn fill_values_follow_zarr_v3_json_rules() {
         let f = |dt, b: Vec<u8>, e| fill_value_metadata(&dt, &FillValue::Bytes(b), e);
-        assert_eq!(f(DataType::Int(16), vec![0xff, 0xfe], Some(Endian::Little)), json!(-257));
+        assert_eq!(
+            f(DataType::Int(16), vec![0xff, 0xfe], Some(Endian::Little)),
+            json!(-257)
+        );
         assert_eq!(f(DataType::Int(16), vec![0xff, 0xfe], Some(Endian::Big)), json!(-2));
         assert_eq!(f(DataType::UInt(8), vec![200], None), json!(200));
         let nan = f32::NAN.to_bits().to_le_bytes().to_vec();

@@ -33,7 +33,12 @@ pub enum Key {
 }
 
 fn check_segment(key: &str, seg: &str) -> Result<(), KeyError> {
-    let err = |reason| Err(KeyError { key: key.to_string(), reason });
+    let err = |reason| {
+        Err(KeyError {
+            key: key.to_string(),
+            reason,
+        })
+    };
     if seg.is_empty() {
         return err("empty path segment");
     }
@@ -65,7 +70,12 @@ impl Key {
     /// [`KeyError`] for absolute paths, `..`, empty segments, or keys that are neither
     /// metadata nor chunk keys.
     pub fn parse(key: &str, is_array: impl Fn(&str) -> bool) -> Result<Key, KeyError> {
-        let err = |reason| Err(KeyError { key: key.to_string(), reason });
+        let err = |reason| {
+            Err(KeyError {
+                key: key.to_string(),
+                reason,
+            })
+        };
         if key.starts_with('/') {
             return err("absolute path");
         }
@@ -106,9 +116,7 @@ impl fmt::Display for Key {
         match self {
             Key::Metadata(p) if p.is_empty() => f.write_str("zarr.json"),
             Key::Metadata(p) => write!(f, "{p}/zarr.json"),
-            Key::Chunk(ChunkKey { array, coords }) if array.is_empty() => {
-                f.write_str(&chunk_suffix(coords))
-            }
+            Key::Chunk(ChunkKey { array, coords }) if array.is_empty() => f.write_str(&chunk_suffix(coords)),
             Key::Chunk(ChunkKey { array, coords }) => write!(f, "{array}/{}", chunk_suffix(coords)),
         }
     }
@@ -126,10 +134,28 @@ mod tests {
         assert_eq!(Key::parse("g/zarr.json", arr).unwrap(), Key::Metadata("g".into()));
         assert_eq!(
             Key::parse("g/x/c/0/12", arr).unwrap(),
-            Key::Chunk(ChunkKey { array: "g/x".into(), coords: vec![0, 12] })
+            Key::Chunk(ChunkKey {
+                array: "g/x".into(),
+                coords: vec![0, 12]
+            })
         );
-        assert_eq!(Key::parse("c", arr).unwrap(), Key::Chunk(ChunkKey { array: String::new(), coords: vec![] }));
-        for bad in ["/etc/passwd", "g/../x/c/0", "g//x", "g/x/c/01", "g/x/c/-1", "g/y/c/0", "g/x/c/1a", "g/x/c/99999999999999999999999"] {
+        assert_eq!(
+            Key::parse("c", arr).unwrap(),
+            Key::Chunk(ChunkKey {
+                array: String::new(),
+                coords: vec![]
+            })
+        );
+        for bad in [
+            "/etc/passwd",
+            "g/../x/c/0",
+            "g//x",
+            "g/x/c/01",
+            "g/x/c/-1",
+            "g/y/c/0",
+            "g/x/c/1a",
+            "g/x/c/99999999999999999999999",
+        ] {
             assert!(Key::parse(bad, arr).is_err(), "{bad}");
         }
     }

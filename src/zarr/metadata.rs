@@ -22,8 +22,14 @@ pub fn array_metadata(a: &Array) -> Value {
         "chunk_key_encoding".into(),
         json!({"name": "default", "configuration": {"separator": "/"}}),
     );
-    m.insert("fill_value".into(), fill_value_metadata(&a.data_type, &a.fill_value, a.endian()));
-    m.insert("codecs".into(), Value::Array(a.codecs.iter().map(codec_metadata).collect()));
+    m.insert(
+        "fill_value".into(),
+        fill_value_metadata(&a.data_type, &a.fill_value, a.endian()),
+    );
+    m.insert(
+        "codecs".into(),
+        Value::Array(a.codecs.iter().map(codec_metadata).collect()),
+    );
     m.insert("attributes".into(), Value::Object(a.attributes.clone()));
     if let Some(names) = &a.dimension_names {
         m.insert("dimension_names".into(), json!(names));

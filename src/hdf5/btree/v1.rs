@@ -57,13 +57,7 @@ struct Node {
     children: Vec<u64>,
 }
 
-fn read_node(
-    src: &dyn ReadAt,
-    sizes: Sizes,
-    addr: u64,
-    node_type: u8,
-    key_size: u64,
-) -> Result<Node, Hdf5Error> {
+fn read_node(src: &dyn ReadAt, sizes: Sizes, addr: u64, node_type: u8, key_size: u64) -> Result<Node, Hdf5Error> {
     let o = u64::from(sizes.offset);
     let head_len = 8 + 2 * o;
     let (abs, head) = read_rel(src, sizes, addr, head_len, NODE)?;
@@ -114,11 +108,7 @@ fn read_node(
             children.push(child);
         }
     }
-    Ok(Node {
-        level,
-        keys,
-        children,
-    })
+    Ok(Node { level, keys, children })
 }
 
 /// Callback for a leaf's (key, child address) pair.
@@ -171,16 +161,7 @@ fn walk_node(
         if node.level == 0 {
             f(key, child)?;
         } else {
-            walk_node(
-                src,
-                sizes,
-                child,
-                node_type,
-                key_size,
-                Some(node.level - 1),
-                visited,
-                f,
-            )?;
+            walk_node(src, sizes, child, node_type, key_size, Some(node.level - 1), visited, f)?;
         }
     }
     Ok(())
@@ -194,9 +175,7 @@ pub(crate) fn walk_group_nodes(
     addr: u64,
     f: &mut dyn FnMut(u64) -> Result<(), Hdf5Error>,
 ) -> Result<(), Hdf5Error> {
-    walk(src, sizes, addr, 0, sizes.length.into(), &mut |_, child| {
-        f(child)
-    })
+    walk(src, sizes, addr, 0, sizes.length.into(), &mut |_, child| f(child))
 }
 
 /// Read the symbol table node at relative address `addr`.
@@ -211,11 +190,7 @@ pub(crate) fn read_symbol_table_node(
     check_signature(c.bytes(4)?, b"SNOD", SNOD, abs)?;
     let version = c.u8()?;
     if version != 1 {
-        return Err(Hdf5Error::corrupt(
-            SNOD,
-            abs,
-            format!("unknown version {version}"),
-        ));
+        return Err(Hdf5Error::corrupt(SNOD, abs, format!("unknown version {version}")));
     }
     c.skip(1)?;
     let n = u64::from(c.u16()?);
@@ -252,11 +227,7 @@ pub(crate) fn symbol_table_entries(
     let mut seen = HashSet::new();
     walk_group_nodes(src, sizes, btree_addr, &mut |snod| {
         if !seen.insert(snod) {
-            return Err(Hdf5Error::corrupt(
-                SNOD,
-                snod,
-                "symbol table node listed twice",
-            ));
+            return Err(Hdf5Error::corrupt(SNOD, snod, "symbol table node listed twice"));
         }
         out.extend(read_symbol_table_node(src, sizes, snod)?);
         Ok(())
@@ -285,9 +256,7 @@ pub(crate) fn walk_chunk_nodes(
         let mut c = Cursor::new(key, 0, "v1 B-tree chunk key");
         let size = c.u32()?;
         let filter_mask = c.u32()?;
-        let mut offsets = (0..rank_plus_1)
-            .map(|_| c.u64())
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut offsets = (0..rank_plus_1).map(|_| c.u64()).collect::<Result<Vec<_>, _>>()?;
         offsets.pop();
         f(ChunkRecord {
             size,
@@ -326,10 +295,7 @@ mod tests {
                 }
             }
         }
-        nodes
-            .into_iter()
-            .filter(|a| !children.contains(a))
-            .collect()
+        nodes.into_iter().filter(|a| !children.contains(a)).collect()
     }
 
     const LISTING: &str = r#"
@@ -395,13 +361,10 @@ print(json.dumps({'groups': groups, 'chunks': chunks}))
                 .filter_map(|a| LocalHeap::read(&data, S8, a).ok())
                 .collect();
             for root in roots(&data, 0, 8) {
-                let entries = symbol_table_entries(&data, S8, root)
-                    .unwrap_or_else(|e| panic!("{name} {root:#x}: {e}"));
+                let entries = symbol_table_entries(&data, S8, root).unwrap_or_else(|e| panic!("{name} {root:#x}: {e}"));
                 let ok = heaps.iter().any(|h| {
-                    let names: Option<BTreeSet<String>> = entries
-                        .iter()
-                        .map(|e| h.get_string(e.link_name_offset).ok())
-                        .collect();
+                    let names: Option<BTreeSet<String>> =
+                        entries.iter().map(|e| h.get_string(e.link_name_offset).ok()).collect();
                     names.is_some_and(|n| n.len() == entries.len() && groups.contains(&n))
                 });
                 assert!(ok, "{name}: group B-tree at {root:#x} matches no group");
@@ -418,13 +381,7 @@ print(json.dumps({'groups': groups, 'chunks': chunks}))
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|c| {
-                        c.as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|x| x.as_u64().unwrap())
-                            .collect()
-                    })
+                    .map(|c| c.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect())
                     .collect();
                 let found = roots1[&(rank + 1)].iter().any(|&root| {
                     let mut got = Vec::new();
@@ -437,11 +394,7 @@ print(json.dumps({'groups': groups, 'chunks': chunks}))
                     got.sort();
                     r.is_ok() && got == want
                 });
-                assert!(
-                    found,
-                    "{name}: no chunk B-tree matches dataset {}",
-                    ds["name"]
-                );
+                assert!(found, "{name}: no chunk B-tree matches dataset {}", ds["name"]);
                 n_datasets += 1;
             }
         }

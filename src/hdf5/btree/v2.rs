@@ -72,29 +72,14 @@ fn enc_size(n: u64) -> u8 {
 impl V2Header {
     /// Read the header at relative address `addr`.
     pub(crate) fn read(src: &dyn ReadAt, sizes: Sizes, addr: u64) -> Result<Self, Hdf5Error> {
-        let len = 4
-            + 1
-            + 1
-            + 4
-            + 2
-            + 2
-            + 1
-            + 1
-            + u64::from(sizes.offset)
-            + 2
-            + u64::from(sizes.length)
-            + 4;
+        let len = 4 + 1 + 1 + 4 + 2 + 2 + 1 + 1 + u64::from(sizes.offset) + 2 + u64::from(sizes.length) + 4;
         let (abs, buf) = read_rel(src, sizes, addr, len, HDR)?;
         check_sizes(sizes, HDR, abs)?;
         let mut c = Cursor::new(&buf, abs, HDR);
         check_signature(c.bytes(4)?, b"BTHD", HDR, abs)?;
         let version = c.u8()?;
         if version != 0 {
-            return Err(Hdf5Error::corrupt(
-                HDR,
-                abs,
-                format!("unknown version {version}"),
-            ));
+            return Err(Hdf5Error::corrupt(HDR, abs, format!("unknown version {version}")));
         }
         let record_type = c.u8()?;
         let node_size = c.u32()?;
@@ -112,9 +97,7 @@ impl V2Header {
             return Err(bad("record size 0".into()));
         }
         if depth > MAX_DEPTH {
-            return Err(Hdf5Error::Limit(format!(
-                "v2 B-tree at {abs:#x} has depth {depth}"
-            )));
+            return Err(Hdf5Error::Limit(format!("v2 B-tree at {abs:#x} has depth {depth}")));
         }
         let ns = u64::from(node_size);
         let rs = u64::from(record_size);
@@ -123,9 +106,7 @@ impl V2Header {
         }
         let leaf_max = ns.saturating_sub(NODE_OVERHEAD) / rs;
         if leaf_max == 0 {
-            return Err(bad(format!(
-                "node size {node_size} holds no {record_size}-byte record"
-            )));
+            return Err(bad(format!("node size {node_size} holds no {record_size}-byte record")));
         }
         let max_nrec_size = enc_size(leaf_max);
         let mut levels = vec![Level {
@@ -135,11 +116,7 @@ impl V2Header {
         }];
         for d in 1..=depth {
             let prev = levels[usize::from(d - 1)];
-            let ptr = pointer_size(
-                sizes,
-                max_nrec_size,
-                if d > 1 { prev.cum_max_nrec_size } else { 0 },
-            );
+            let ptr = pointer_size(sizes, max_nrec_size, if d > 1 { prev.cum_max_nrec_size } else { 0 });
             let max_nrec = ns.saturating_sub(NODE_OVERHEAD + ptr) / (rs + ptr);
             if max_nrec == 0 {
                 return Err(bad(format!(
@@ -151,9 +128,7 @@ impl V2Header {
                 .and_then(|m| m.checked_mul(prev.cum_max_nrec))
                 .and_then(|m| m.checked_add(max_nrec))
                 .ok_or_else(|| {
-                    Hdf5Error::Limit(format!(
-                        "v2 B-tree at {abs:#x}: record count overflow at depth {d}"
-                    ))
+                    Hdf5Error::Limit(format!("v2 B-tree at {abs:#x}: record count overflow at depth {d}"))
                 })?;
             levels.push(Level {
                 max_nrec,
@@ -162,9 +137,7 @@ impl V2Header {
             });
         }
         if u64::from(root_nrec) > levels[usize::from(depth)].max_nrec {
-            return Err(bad(format!(
-                "root holds {root_nrec} records, more than a node can"
-            )));
+            return Err(bad(format!("root holds {root_nrec} records, more than a node can")));
         }
         Ok(Self {
             record_type,
@@ -243,11 +216,7 @@ impl Walker<'_> {
         check_signature(c.bytes(4)?, sig, what, abs)?;
         let version = c.u8()?;
         if version != 0 {
-            return Err(Hdf5Error::corrupt(
-                what,
-                abs,
-                format!("unknown version {version}"),
-            ));
+            return Err(Hdf5Error::corrupt(what, abs, format!("unknown version {version}")));
         }
         let ty = c.u8()?;
         if ty != self.hdr.record_type {
@@ -347,10 +316,7 @@ pub(crate) fn walk_with_header(
         return Err(Hdf5Error::corrupt(
             HDR,
             hdr.root_addr,
-            format!(
-                "tree holds {} records, header says {}",
-                w.count, hdr.total_records
-            ),
+            format!("tree holds {} records, header says {}", w.count, hdr.total_records),
         ));
     }
     Ok(())
@@ -435,11 +401,7 @@ impl AttrRecord {
     fn parse(r: &[u8], ty: u8) -> Result<Self, Hdf5Error> {
         let e = |_| record_err(ty, r.len());
         let mut c = Cursor::new(r, 0, "v2 B-tree attribute record");
-        let heap_id: [u8; 8] = c
-            .bytes(8)
-            .map_err(e)?
-            .try_into()
-            .map_err(|_| record_err(ty, r.len()))?;
+        let heap_id: [u8; 8] = c.bytes(8).map_err(e)?.try_into().map_err(|_| record_err(ty, r.len()))?;
         let flags = c.u8().map_err(e)?;
         let creation_order = c.u32().map_err(e)?;
         let hash = if ty == 8 { c.u32().map_err(e)? } else { 0 };
@@ -491,12 +453,7 @@ pub(crate) struct ChunkIndexRecord {
 impl ChunkIndexRecord {
     /// Decode a type 10 (`chunk_size_len == None`) or type 11 record (`Some(width of the
     /// chunk size field)`) of a dataset with `rank` dimensions.
-    pub(crate) fn parse(
-        r: &[u8],
-        sizes: Sizes,
-        rank: usize,
-        chunk_size_len: Option<u8>,
-    ) -> Result<Self, Hdf5Error> {
+    pub(crate) fn parse(r: &[u8], sizes: Sizes, rank: usize, chunk_size_len: Option<u8>) -> Result<Self, Hdf5Error> {
         let ty = if chunk_size_len.is_some() { 11 } else { 10 };
         let e = |_| record_err(ty, r.len());
         let mut c = Cursor::new(r, 0, "v2 B-tree chunk record");
@@ -508,10 +465,7 @@ impl ChunkIndexRecord {
         if rank > c.remaining() / 8 {
             return Err(record_err(ty, r.len()));
         }
-        let scaled_offsets = (0..rank)
-            .map(|_| c.u64())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(e)?;
+        let scaled_offsets = (0..rank).map(|_| c.u64()).collect::<Result<Vec<_>, _>>().map_err(e)?;
         Ok(Self {
             addr,
             size,
@@ -564,19 +518,14 @@ pub(crate) fn dense_attribute_messages(
         return Err(Hdf5Error::corrupt(
             HDR,
             btree_addr,
-            format!(
-                "record type {}, expected 8 (attribute names)",
-                hdr.record_type
-            ),
+            format!("record type {}, expected 8 (attribute names)", hdr.record_type),
         ));
     }
     let mut out = Vec::new();
     walk_with_header(src, sizes, &hdr, &mut |r| {
         let rec = AttrRecord::parse_name(r)?;
         if rec.flags & 0x02 != 0 {
-            return Err(Hdf5Error::unsupported(
-                "shared attribute message in dense storage",
-            ));
+            return Err(Hdf5Error::unsupported("shared attribute message in dense storage"));
         }
         out.push((rec.flags, heap.get(src, &rec.heap_id)?));
         Ok(())
@@ -696,9 +645,8 @@ mod tests {
                     break;
                 }
             }
-            let names = matched.unwrap_or_else(|| {
-                panic!("no fractal heap resolves the B-tree at {bt:#x}: {errors:#?}")
-            });
+            let names =
+                matched.unwrap_or_else(|| panic!("no fractal heap resolves the B-tree at {bt:#x}: {errors:#?}"));
             out.push((hdr.record_type, names));
         }
         out
@@ -788,9 +736,7 @@ with h5py.File(sys.argv[1], 'w', libver='latest') as f:
 
         // dense_attribute_messages returns the 61 attributes including the huge one.
         let sets = dense_name_sets(&data);
-        assert!(sets
-            .iter()
-            .any(|(t, n)| *t == 8 && n.len() == 61 && n.contains("huge")));
+        assert!(sets.iter().any(|(t, n)| *t == 8 && n.len() == 61 && n.contains("huge")));
         assert!(sets.iter().any(|(t, n)| *t == 5 && n.len() == 8000));
 
         // Corrupting one byte of an internal node is caught by its checksum.
@@ -885,13 +831,7 @@ with h5py.File(sys.argv[1], 'w', libver='latest') as f:
         assert!(AttrRecord::parse_name(&[0; 16]).is_err());
         assert!(AttrRecord::parse_creation(&[0; 13]).is_ok());
         assert!(ChunkIndexRecord::parse(&[0; 16], S8, 2, None).is_err());
-        let r = ChunkIndexRecord::parse(
-            &[1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0],
-            S8,
-            1,
-            None,
-        )
-        .unwrap();
+        let r = ChunkIndexRecord::parse(&[1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0], S8, 1, None).unwrap();
         assert_eq!((r.addr, r.scaled_offsets), (1, vec![7]));
     }
 }

@@ -73,11 +73,7 @@ impl FractalHeap {
         check_signature(c.bytes(4)?, b"FRHP", HDR, abs)?;
         let version = c.u8()?;
         if version != 0 {
-            return Err(Hdf5Error::corrupt(
-                HDR,
-                abs,
-                format!("unknown version {version}"),
-            ));
+            return Err(Hdf5Error::corrupt(HDR, abs, format!("unknown version {version}")));
         }
         let id_len = c.u16()?;
         let filter_len = c.u16()?;
@@ -109,21 +105,15 @@ impl FractalHeap {
         checksum::verify(HDR, abs, &whole)?;
 
         let bad = |r: String| Hdf5Error::corrupt(HDR, abs, r);
-        let width_bits = log2_exact(width)
-            .ok_or_else(|| bad(format!("table width {width} is not a power of two")))?;
-        let start_bits = log2_exact(start_block).ok_or_else(|| {
-            bad(format!(
-                "starting block size {start_block} is not a power of two"
-            ))
-        })?;
+        let width_bits = log2_exact(width).ok_or_else(|| bad(format!("table width {width} is not a power of two")))?;
+        let start_bits = log2_exact(start_block)
+            .ok_or_else(|| bad(format!("starting block size {start_block} is not a power of two")))?;
         let direct_bits = log2_exact(max_direct)
             .filter(|&b| b >= start_bits)
             .ok_or_else(|| bad(format!("maximum direct block size {max_direct} is invalid")))?;
         let first_row_bits = start_bits + width_bits;
         if !(1..=64).contains(&max_heap_bits) || max_heap_bits < first_row_bits {
-            return Err(bad(format!(
-                "maximum heap size {max_heap_bits} bits is invalid"
-            )));
+            return Err(bad(format!("maximum heap size {max_heap_bits} bits is invalid")));
         }
         let max_rows = max_heap_bits - first_row_bits + 1;
         let max_direct_rows = direct_bits - start_bits + 2;
@@ -196,9 +186,7 @@ impl FractalHeap {
             2 => {
                 let extended = self.id_len > 17;
                 let (len, start) = if extended {
-                    let b = *heap_id
-                        .get(1)
-                        .ok_or_else(|| bad("truncated tiny object ID".into()))?;
+                    let b = *heap_id.get(1).ok_or_else(|| bad("truncated tiny object ID".into()))?;
                     ((usize::from(first & 0x0F) << 8 | usize::from(b)) + 1, 2)
                 } else {
                     (usize::from(first & 0x0F) + 1, 1)
@@ -214,14 +202,9 @@ impl FractalHeap {
 
     fn huge(&self, src: &dyn ReadAt, id: &[u8]) -> Result<Bytes, Hdf5Error> {
         if self.filter_len > 0 {
-            return Err(Hdf5Error::unsupported(
-                "fractal heap huge object with I/O filters",
-            ));
+            return Err(Hdf5Error::unsupported("fractal heap huge object with I/O filters"));
         }
-        let (o, l) = (
-            usize::from(self.sizes.offset),
-            usize::from(self.sizes.length),
-        );
+        let (o, l) = (usize::from(self.sizes.offset), usize::from(self.sizes.length));
         let mut c = Cursor::new(id, 0, ID);
         let (addr, len) = if o + l < usize::from(self.id_len) {
             // Directly accessed: address and length are in the ID.
@@ -244,9 +227,7 @@ impl FractalHeap {
                 }
                 Ok(())
             })?;
-            found.ok_or_else(|| {
-                Hdf5Error::corrupt(ID, self.abs, format!("huge object {key} not in the B-tree"))
-            })?
+            found.ok_or_else(|| Hdf5Error::corrupt(ID, self.abs, format!("huge object {key} not in the B-tree")))?
         };
         Ok(read_rel(src, self.sizes, addr, len, "fractal heap huge object")?.1)
     }
@@ -256,11 +237,7 @@ impl FractalHeap {
             return Err(Hdf5Error::unsupported("fractal heap with I/O filters"));
         }
         if len == 0 {
-            return Err(Hdf5Error::corrupt(
-                ID,
-                self.abs,
-                "managed object of length 0",
-            ));
+            return Err(Hdf5Error::corrupt(ID, self.abs, "managed object of length 0"));
         }
         if is_undefined(self.sizes, self.root_addr) {
             return Err(Hdf5Error::corrupt(
@@ -285,11 +262,7 @@ impl FractalHeap {
             check_signature(c.bytes(4)?, b"FHIB", IBLOCK, abs)?;
             let version = c.u8()?;
             if version != 0 {
-                return Err(Hdf5Error::corrupt(
-                    IBLOCK,
-                    abs,
-                    format!("unknown version {version}"),
-                ));
+                return Err(Hdf5Error::corrupt(IBLOCK, abs, format!("unknown version {version}")));
             }
             let heap = c.uint(o as usize)?;
             if heap != self.addr {
@@ -361,9 +334,7 @@ impl FractalHeap {
             let child_rows = (rsz.trailing_zeros() + 1)
                 .checked_sub(self.first_row_bits)
                 .filter(|&r| r >= 1 && r < rows && r <= self.max_rows)
-                .ok_or_else(|| {
-                    Hdf5Error::corrupt(IBLOCK, abs, "child indirect block has no rows")
-                })?;
+                .ok_or_else(|| Hdf5Error::corrupt(IBLOCK, abs, "child indirect block has no rows"))?;
             (addr, rows, block_off) = (child, child_rows, child_off);
         }
         Err(Hdf5Error::Limit(format!(
@@ -395,11 +366,7 @@ impl FractalHeap {
         check_signature(c.bytes(4)?, b"FHDB", DBLOCK, abs)?;
         let version = c.u8()?;
         if version != 0 {
-            return Err(Hdf5Error::corrupt(
-                DBLOCK,
-                abs,
-                format!("unknown version {version}"),
-            ));
+            return Err(Hdf5Error::corrupt(DBLOCK, abs, format!("unknown version {version}")));
         }
         let heap = c.uint(self.sizes.offset.into())?;
         if heap != self.addr {
@@ -434,9 +401,7 @@ impl FractalHeap {
         }
         let header_len = c.pos() as u64;
         let start = off.checked_sub(block_off).filter(|&s| s >= header_len);
-        let end = start
-            .and_then(|s| s.checked_add(len))
-            .filter(|&e| e <= block_size);
+        let end = start.and_then(|s| s.checked_add(len)).filter(|&e| e <= block_size);
         match (start, end) {
             (Some(s), Some(e)) => Ok(buf.slice(s as usize..e as usize)),
             _ => Err(Hdf5Error::corrupt(
@@ -507,10 +472,7 @@ mod tests {
         assert!(heap.get(&f, &[0x00, 4, 0, 0, 0, 11, 0]).is_err());
         assert!(heap.get(&f, &[0x00, 21, 0, 0, 0, 0, 0]).is_err());
         // Tiny: type 2, length - 1 in the low nibble.
-        assert_eq!(
-            &heap.get(&f, &[0x22, b'a', b'b', b'c', 0, 0, 0]).unwrap()[..],
-            b"abc"
-        );
+        assert_eq!(&heap.get(&f, &[0x22, b'a', b'b', b'c', 0, 0, 0]).unwrap()[..], b"abc");
         assert!(heap.get(&f, &[0x2F, 1, 2]).is_err());
         // Bad version / type.
         assert!(heap.get(&f, &[0x40, 0, 0, 0, 0, 0, 0]).is_err());

@@ -37,11 +37,7 @@ impl GlobalHeapCollection {
         check_signature(c.bytes(4)?, b"GCOL", WHAT, abs)?;
         let version = c.u8()?;
         if version != 1 {
-            return Err(Hdf5Error::corrupt(
-                WHAT,
-                abs,
-                format!("unknown version {version}"),
-            ));
+            return Err(Hdf5Error::corrupt(WHAT, abs, format!("unknown version {version}")));
         }
         c.skip(3)?;
         let size = c.uint(sizes.length.into())?;
@@ -60,10 +56,7 @@ impl GlobalHeapCollection {
         // Objects follow the header; a remainder too small for an object header is free space.
         while pos.checked_add(obj_hdr).is_some_and(|end| end <= size) {
             let mut c = Cursor::new(&data, abs, WHAT);
-            c.seek(
-                usize::try_from(pos)
-                    .map_err(|_| Hdf5Error::corrupt(WHAT, abs, "position overflow"))?,
-            )?;
+            c.seek(usize::try_from(pos).map_err(|_| Hdf5Error::corrupt(WHAT, abs, "position overflow"))?)?;
             let at = c.offset();
             let index = c.u16()?;
             let _refcount = c.u16()?;
@@ -76,8 +69,7 @@ impl GlobalHeapCollection {
                 }
                 obj_size
             } else {
-                let n = usize::try_from(obj_size)
-                    .map_err(|_| Hdf5Error::corrupt(WHAT, at, "object size overflow"))?;
+                let n = usize::try_from(obj_size).map_err(|_| Hdf5Error::corrupt(WHAT, at, "object size overflow"))?;
                 let body = c.bytes(n).map_err(|_| {
                     Hdf5Error::corrupt(
                         WHAT,
@@ -86,11 +78,7 @@ impl GlobalHeapCollection {
                     )
                 })?;
                 if objects.insert(index, data.slice_ref(body)).is_some() {
-                    return Err(Hdf5Error::corrupt(
-                        WHAT,
-                        at,
-                        format!("duplicate object index {index}"),
-                    ));
+                    return Err(Hdf5Error::corrupt(WHAT, at, format!("duplicate object index {index}")));
                 }
                 align8(obj_size)
                     .and_then(|s| s.checked_add(obj_hdr))
@@ -100,10 +88,7 @@ impl GlobalHeapCollection {
                 .checked_add(need)
                 .ok_or_else(|| Hdf5Error::corrupt(WHAT, at, "object size overflow"))?;
         }
-        Ok(Self {
-            objects,
-            offset: abs,
-        })
+        Ok(Self { objects, offset: abs })
     }
 
     /// The object with index `index`.
@@ -112,9 +97,7 @@ impl GlobalHeapCollection {
             .ok()
             .and_then(|i| self.objects.get(&i))
             .cloned()
-            .ok_or_else(|| {
-                Hdf5Error::corrupt(WHAT, self.offset, format!("no object with index {index}"))
-            })
+            .ok_or_else(|| Hdf5Error::corrupt(WHAT, self.offset, format!("no object with index {index}")))
     }
 
     /// Number of objects.
@@ -203,13 +186,7 @@ impl GlobalHeapCache {
     }
 
     /// Object `index` of the collection at `addr`.
-    pub(crate) fn get(
-        &mut self,
-        src: &dyn ReadAt,
-        sizes: Sizes,
-        addr: u64,
-        index: u32,
-    ) -> Result<Bytes, Hdf5Error> {
+    pub(crate) fn get(&mut self, src: &dyn ReadAt, sizes: Sizes, addr: u64, index: u32) -> Result<Bytes, Hdf5Error> {
         self.collection(src, sizes, addr)?.get(index)
     }
 
@@ -287,10 +264,7 @@ mod tests {
         assert_eq!(&c.get(7).unwrap()[..], b"");
         assert!(c.get(3).is_err());
         assert!(c.get(70000).is_err());
-        assert_eq!(
-            &read_global_heap_object(&f, S8, 0, 2).unwrap()[..],
-            b"12345678"
-        );
+        assert_eq!(&read_global_heap_object(&f, S8, 0, 2).unwrap()[..], b"12345678");
 
         let mut cache = GlobalHeapCache::new();
         let elem = [5u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
@@ -308,9 +282,7 @@ mod tests {
             ..v
         };
         assert_eq!(&cache.resolve(&f, S8, v, 1).unwrap()[..], b"hello");
-        assert!(cache
-            .resolve(&f, S8, VlenRef { length: 6, ..v }, 1)
-            .is_err());
+        assert!(cache.resolve(&f, S8, VlenRef { length: 6, ..v }, 1).is_err());
     }
 
     #[test]
@@ -351,8 +323,7 @@ mod tests {
             let data = Bytes::from(data);
             let mut objects: Vec<Vec<u8>> = Vec::new();
             for off in test_util::find_all(&data, b"GCOL") {
-                let c = GlobalHeapCollection::read(&data, S8, off)
-                    .unwrap_or_else(|e| panic!("{name} @{off:#x}: {e}"));
+                let c = GlobalHeapCollection::read(&data, S8, off).unwrap_or_else(|e| panic!("{name} @{off:#x}: {e}"));
                 assert!(!c.is_empty());
                 objects.extend(c.objects.values().map(|b| b.to_vec()));
                 parsed += 1;
@@ -376,8 +347,6 @@ mod tests {
                 }
             }
         }
-        eprintln!(
-            "parsed {parsed} global heap collections, found {checked} vlen string attribute values"
-        );
+        eprintln!("parsed {parsed} global heap collections, found {checked} vlen string attribute values");
     }
 }

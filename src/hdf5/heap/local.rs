@@ -31,18 +31,13 @@ impl LocalHeap {
         check_signature(c.bytes(4)?, b"HEAP", WHAT, abs)?;
         let version = c.u8()?;
         if version != 0 {
-            return Err(Hdf5Error::corrupt(
-                WHAT,
-                abs,
-                format!("unknown version {version}"),
-            ));
+            return Err(Hdf5Error::corrupt(WHAT, abs, format!("unknown version {version}")));
         }
         c.skip(3)?;
         let data_size = c.uint(sizes.length.into())?;
         let _free_list = c.uint(sizes.length.into())?;
         let data_addr = c.uint(sizes.offset.into())?;
-        let (data_offset, data) =
-            read_rel(src, sizes, data_addr, data_size, "local heap data segment")?;
+        let (data_offset, data) = read_rel(src, sizes, data_addr, data_size, "local heap data segment")?;
         Ok(Self {
             data,
             data_offset,
@@ -57,9 +52,7 @@ impl LocalHeap {
 
     /// The NUL-terminated string at `offset` in the data segment (without the NUL).
     pub(crate) fn get_str(&self, offset: u64) -> Result<&[u8], Hdf5Error> {
-        let bad = |reason: String| {
-            Hdf5Error::corrupt(WHAT, self.data_offset.saturating_add(offset), reason)
-        };
+        let bad = |reason: String| Hdf5Error::corrupt(WHAT, self.data_offset.saturating_add(offset), reason);
         let start = usize::try_from(offset)
             .ok()
             .filter(|&o| o < self.data.len())

@@ -90,10 +90,7 @@ pub(crate) fn check_sizes(sizes: Sizes, what: &'static str, offset: u64) -> Resu
         Err(Hdf5Error::corrupt(
             what,
             offset,
-            format!(
-                "unsupported size of offsets/lengths {}/{}",
-                sizes.offset, sizes.length
-            ),
+            format!("unsupported size of offsets/lengths {}/{}", sizes.offset, sizes.length),
         ))
     }
 }
@@ -136,10 +133,7 @@ pub(crate) mod test_util {
             .output()
             .ok()?;
         if !out.status.success() {
-            eprintln!(
-                "skipping: python failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            eprintln!("skipping: python failed: {}", String::from_utf8_lossy(&out.stderr));
             return None;
         }
         String::from_utf8(out.stdout).ok()

@@ -49,11 +49,7 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Dataspace
     let rank = c.u8()?;
     let flags = c.u8()?;
     if rank > MAX_RANK {
-        return Err(Hdf5Error::corrupt(
-            "dataspace message",
-            offset,
-            format!("rank {rank}"),
-        ));
+        return Err(Hdf5Error::corrupt("dataspace message", offset, format!("rank {rank}")));
     }
     let kind = match version {
         1 => {
@@ -65,28 +61,16 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Dataspace
             }
         }
         2 => c.u8()?,
-        v => {
-            return Err(Hdf5Error::corrupt(
-                "dataspace message",
-                offset,
-                format!("version {v}"),
-            ))
-        }
+        v => return Err(Hdf5Error::corrupt("dataspace message", offset, format!("version {v}"))),
     };
     match kind {
         dataspace_type::SCALAR => Ok(Dataspace::Scalar),
         dataspace_type::NULL => Ok(Dataspace::Null),
         dataspace_type::SIMPLE => {
             let n = usize::from(sizes.length);
-            let dims = (0..rank)
-                .map(|_| c.uint(n))
-                .collect::<Result<Vec<_>, _>>()?;
+            let dims = (0..rank).map(|_| c.uint(n)).collect::<Result<Vec<_>, _>>()?;
             let max_dims = if flags & 1 != 0 {
-                Some(
-                    (0..rank)
-                        .map(|_| c.uint(n))
-                        .collect::<Result<Vec<_>, _>>()?,
-                )
+                Some((0..rank).map(|_| c.uint(n)).collect::<Result<Vec<_>, _>>()?)
             } else {
                 None
             };

@@ -210,19 +210,8 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
                 && norm == 2
                 && bit_offset == 0
                 && u32::from(precision) == size.saturating_mul(8)
-                && (
-                    u32::from(sign),
-                    exp_loc,
-                    exp_size,
-                    mant_loc,
-                    mant_size,
-                    bias,
-                ) == std;
-            Datatype::Float {
-                size,
-                order: ord,
-                ieee,
-            }
+                && (u32::from(sign), exp_loc, exp_size, mant_loc, mant_size, bias) == std;
+            Datatype::Float { size, order: ord, ieee }
         }
         class::STRING => Datatype::String {
             size,
@@ -244,11 +233,11 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
             for _ in 0..n {
                 let name_start = c.pos();
                 let rest = c.bytes(c.remaining())?;
-                let len = rest.iter().position(|&x| x == 0).ok_or_else(|| {
-                    Hdf5Error::corrupt("enum datatype", start, "member name not NUL-terminated")
-                })?;
-                let name =
-                    String::from_utf8_lossy(rest.get(..len).unwrap_or_default()).into_owned();
+                let len = rest
+                    .iter()
+                    .position(|&x| x == 0)
+                    .ok_or_else(|| Hdf5Error::corrupt("enum datatype", start, "member name not NUL-terminated"))?;
+                let name = String::from_utf8_lossy(rest.get(..len).unwrap_or_default()).into_owned();
                 // Versions 1 and 2 pad each name (with its NUL) to a multiple of 8 bytes.
                 let used = if version < 3 {
                     (len + 1).div_ceil(8) * 8
@@ -357,10 +346,7 @@ pub(crate) mod tests {
         d.extend_from_slice(&[0, 1]);
         match parse(&d, 0).unwrap() {
             Datatype::Enum { members, .. } => {
-                assert_eq!(
-                    members,
-                    vec![("FALSE".into(), vec![0]), ("TRUE".into(), vec![1])]
-                );
+                assert_eq!(members, vec![("FALSE".into(), vec![0]), ("TRUE".into(), vec![1])]);
             }
             other => panic!("{other:?}"),
         }

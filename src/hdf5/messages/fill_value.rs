@@ -24,8 +24,7 @@ fn value(c: &mut Cursor<'_>) -> Result<FillValueMsg, Hdf5Error> {
     if size == 0 {
         return Ok(FillValueMsg::Default);
     }
-    let n = usize::try_from(size)
-        .map_err(|_| Hdf5Error::Limit(format!("fill value of {size} bytes")))?;
+    let n = usize::try_from(size).map_err(|_| Hdf5Error::Limit(format!("fill value of {size} bytes")))?;
     Ok(FillValueMsg::Value(c.bytes(n)?.to_vec()))
 }
 
@@ -46,11 +45,7 @@ pub(crate) fn parse(data: &[u8], offset: u64, _sizes: &Sizes) -> Result<FillValu
             if version == 1 {
                 // Version 1 always stores the size field (0 = library default).
                 let v = value(&mut c)?;
-                Ok(if defined == 0 {
-                    FillValueMsg::Undefined
-                } else {
-                    v
-                })
+                Ok(if defined == 0 { FillValueMsg::Undefined } else { v })
             } else if defined == 0 {
                 Ok(FillValueMsg::Undefined)
             } else {
@@ -67,11 +62,7 @@ pub(crate) fn parse(data: &[u8], offset: u64, _sizes: &Sizes) -> Result<FillValu
                 Ok(FillValueMsg::Default)
             }
         }
-        v => Err(Hdf5Error::corrupt(
-            "fill value message",
-            offset,
-            format!("version {v}"),
-        )),
+        v => Err(Hdf5Error::corrupt("fill value message", offset, format!("version {v}"))),
     }
 }
 
@@ -91,14 +82,8 @@ mod tests {
             parse(&[2, 2, 2, 1, 4, 0, 0, 0, 1, 2, 3, 4], 0, &S).unwrap(),
             FillValueMsg::Value(vec![1, 2, 3, 4])
         );
-        assert_eq!(
-            parse(&[2, 2, 2, 0], 0, &S).unwrap(),
-            FillValueMsg::Undefined
-        );
-        assert_eq!(
-            parse(&[2, 2, 2, 1, 0, 0, 0, 0], 0, &S).unwrap(),
-            FillValueMsg::Default
-        );
+        assert_eq!(parse(&[2, 2, 2, 0], 0, &S).unwrap(), FillValueMsg::Undefined);
+        assert_eq!(parse(&[2, 2, 2, 1, 0, 0, 0, 0], 0, &S).unwrap(), FillValueMsg::Default);
         assert_eq!(parse(&[3, 0x09], 0, &S).unwrap(), FillValueMsg::Default);
         assert_eq!(parse(&[3, 0x10], 0, &S).unwrap(), FillValueMsg::Undefined);
         assert_eq!(

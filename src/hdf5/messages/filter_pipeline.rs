@@ -70,11 +70,7 @@ pub(crate) fn parse(data: &[u8], offset: u64) -> Result<Vec<Filter>, Hdf5Error> 
     let mut out = Vec::with_capacity(usize::from(n));
     for _ in 0..n {
         let id = c.u16()?;
-        let name_len = if version == 1 || id >= 256 {
-            c.u16()?
-        } else {
-            0
-        };
+        let name_len = if version == 1 || id >= 256 { c.u16()? } else { 0 };
         let flags = c.u16()?;
         let nvalues = usize::from(c.u16()?);
         let name = if name_len > 0 {
@@ -88,9 +84,7 @@ pub(crate) fn parse(data: &[u8], offset: u64) -> Result<Vec<Filter>, Hdf5Error> 
         } else {
             None
         };
-        let client_data = (0..nvalues)
-            .map(|_| c.u32())
-            .collect::<Result<Vec<_>, _>>()?;
+        let client_data = (0..nvalues).map(|_| c.u32()).collect::<Result<Vec<_>, _>>()?;
         if version == 1 && nvalues % 2 == 1 {
             c.skip(4)?;
         }

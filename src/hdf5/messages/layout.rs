@@ -71,8 +71,7 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Layout, H
             match class {
                 layout_class::COMPACT => {
                     let n = c.u32()?;
-                    let n = usize::try_from(n)
-                        .map_err(|_| Hdf5Error::Limit("compact data size".into()))?;
+                    let n = usize::try_from(n).map_err(|_| Hdf5Error::Limit("compact data size".into()))?;
                     Ok(Layout::Compact(Bytes::copy_from_slice(c.bytes(n)?)))
                 }
                 layout_class::CONTIGUOUS => Ok(Layout::Contiguous { addr, size: None }),
@@ -90,10 +89,7 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Layout, H
                 layout_class::CONTIGUOUS => {
                     let addr = read_addr(&mut c, sizes)?;
                     let size = read_len(&mut c, sizes)?;
-                    Ok(Layout::Contiguous {
-                        addr,
-                        size: Some(size),
-                    })
+                    Ok(Layout::Contiguous { addr, size: Some(size) })
                 }
                 layout_class::CHUNKED if version == 3 => {
                     let ndims = c.u8()?;
@@ -164,11 +160,6 @@ mod tests {
     #[test]
     fn v4_index_named() {
         let d = [4, 2, 0, 2, 1, 10, 4, 3, 8];
-        assert_eq!(
-            parse(&d, 0, &S).unwrap(),
-            Layout::ChunkedV4 {
-                index: "fixed array"
-            }
-        );
+        assert_eq!(parse(&d, 0, &S).unwrap(), Layout::ChunkedV4 { index: "fixed array" });
     }
 }

@@ -44,22 +44,13 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<LinkMsg, 
         return Err(Hdf5Error::corrupt(W, offset, format!("version {version}")));
     }
     let flags = c.u8()?;
-    let ltype = if flags & 0x08 != 0 {
-        c.u8()?
-    } else {
-        link_type::HARD
-    };
-    let creation_order = if flags & 0x04 != 0 {
-        Some(c.u64()?)
-    } else {
-        None
-    };
+    let ltype = if flags & 0x08 != 0 { c.u8()? } else { link_type::HARD };
+    let creation_order = if flags & 0x04 != 0 { Some(c.u64()?) } else { None };
     if flags & 0x10 != 0 {
         let _charset = c.u8()?;
     }
     let name_len = c.uint(1usize << (flags & 0x03))?;
-    let name_len =
-        usize::try_from(name_len).map_err(|_| Hdf5Error::corrupt(W, offset, "name length"))?;
+    let name_len = usize::try_from(name_len).map_err(|_| Hdf5Error::corrupt(W, offset, "name length"))?;
     let name = String::from_utf8_lossy(c.bytes(name_len)?).into_owned();
     let target = match ltype {
         link_type::HARD => LinkTarget::Hard(read_addr(&mut c, sizes)?),

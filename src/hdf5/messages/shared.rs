@@ -47,14 +47,8 @@ mod tests {
             length: 2,
             base: 0,
         };
-        assert_eq!(
-            parse(&[2, 2, 8, 0], 0, &s).unwrap(),
-            SharedRef::Committed(8)
-        );
-        assert_eq!(
-            parse(&[3, 1, 0, 0, 0, 0, 0, 0, 0, 0], 0, &s).unwrap(),
-            SharedRef::Sohm
-        );
+        assert_eq!(parse(&[2, 2, 8, 0], 0, &s).unwrap(), SharedRef::Committed(8));
+        assert_eq!(parse(&[3, 1, 0, 0, 0, 0, 0, 0, 0, 0], 0, &s).unwrap(), SharedRef::Sohm);
         assert_eq!(
             parse(&[1, 0, 0, 0, 0, 0, 0, 0, 9, 0], 0, &s).unwrap(),
             SharedRef::Committed(9)

@@ -1,0 +1,127 @@
+"""Remote sources and stores on an S3-compatible emulator (moto, 127.0.0.1 only):
+create from s3://, store on s3://, values equal h5py, changed objects detected."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import boto3
+import h5py
+import numpy as np
+import pytest
+
+from conftest import corpus_or_skip, manifest_files, vzarr
+from h5ref import same_bits
+from test_hdf5_reference import h5_datasets
+
+BUCKET = "vzarr-test"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3():
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {
+        "AWS_ENDPOINT": endpoint,
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    for _ in range(100):
+        try:
+            client.list_buckets()
+            break
+        except Exception:  # noqa: BLE001 - server still starting
+            time.sleep(0.1)
+    client.create_bucket(Bucket=BUCKET)
+    try:
+        yield client
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def corpus_file(name):
+    corpus_or_skip()
+    for p in manifest_files({"hdf5", "icesat2"}):
+        if p.name == name:
+            return p
+    pytest.skip(f"{name} not in corpus")
+
+
+def compare_store(store, local, tmp_path, names=None):
+    with h5py.File(local) as f:
+        dsets = h5_datasets(f)
+        for name in names or dsets:
+            vzarr("get", store, name, "-o", tmp_path / "v.npy", check=0)
+            ok, why = same_bits(dsets[name][()], np.load(tmp_path / "v.npy"))
+            assert ok, f"{store} {name}: {why}"
+
+
+def test_create_from_s3_into_s3_and_local(s3, tmp_path):
+    local = corpus_file("ATL03_gt1l.h5")
+    s3.upload_file(str(local), BUCKET, "granules/ATL03_gt1l.h5")
+    src = f"s3://{BUCKET}/granules/ATL03_gt1l.h5"
+    p = vzarr("create", src, "-o", f"s3://{BUCKET}/stores/atl03", check=0)
+    assert "source requests" in p.stderr
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="stores/atl03/")["Contents"]}
+    assert {"stores/atl03/vzarr.json", "stores/atl03/zarr.json", "stores/atl03/manifest.parquet"} <= keys
+    info = json.loads(s3.get_object(Bucket=BUCKET, Key="stores/atl03/vzarr.json")["Body"].read())
+    assert info["sources"][0]["url"] == src
+    assert info["sources"][0]["etag"] and info["sources"][0]["size"] == local.stat().st_size
+    compare_store(f"s3://{BUCKET}/stores/atl03", local, tmp_path,
+                  ["gt1l/heights/h_ph", "gt1l/heights/lat_ph", "gt1l/heights/delta_time"])
+    vzarr("create", src, "-o", tmp_path / "local-store", check=0)
+    compare_store(tmp_path / "local-store", local, tmp_path)
+
+
+def test_relative_store_on_s3(s3, tmp_path):
+    local = corpus_file("issue23_A.nc")
+    s3.upload_file(str(local), BUCKET, "rel/data/issue23_A.nc")
+    vzarr("create", f"s3://{BUCKET}/rel/data/issue23_A.nc", "-o", f"s3://{BUCKET}/rel/stores/s", "--relative", check=0)
+    info = json.loads(s3.get_object(Bucket=BUCKET, Key="rel/stores/s/vzarr.json")["Body"].read())
+    assert info["sources"][0]["url"] == "../../data/issue23_A.nc"
+    compare_store(f"s3://{BUCKET}/rel/stores/s", local, tmp_path)
+
+
+def test_changed_object_is_detected(s3, tmp_path):
+    local = corpus_file("issue23_A.nc")
+    s3.upload_file(str(local), BUCKET, "chg/issue23_A.nc")
+    store = tmp_path / "s"
+    vzarr("create", f"s3://{BUCKET}/chg/issue23_A.nc", "-o", store, check=0)
+    with h5py.File(local) as f:
+        name = next(n for n, d in h5_datasets(f).items() if d.chunks)
+    vzarr("get", store, name, "-o", tmp_path / "v.npy", check=0)
+    raw = bytearray(local.read_bytes())
+    raw[-1] ^= 0xFF  # same size, new content → new ETag
+    s3.put_object(Bucket=BUCKET, Key="chg/issue23_A.nc", Body=bytes(raw))
+    p = vzarr("get", store, name, "-o", tmp_path / "v.npy", check=2)
+    assert "source changed" in p.stderr, p.stderr
+
+
+def test_missing_remote_source_is_a_clear_error(s3, tmp_path):
+    p = vzarr("create", f"s3://{BUCKET}/nope/missing.h5", "-o", tmp_path / "s", check=2)
+    assert "missing.h5" in p.stderr
