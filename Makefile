@@ -14,10 +14,10 @@ build:
 
 # Python reference tools (h5py/libhdf5, numpy, pyarrow, pytest), pinned.
 venv: $(VENV)/.stamp
-$(VENV)/.stamp: tests/python/requirements.txt
+$(VENV)/.stamp: manifests/requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r tests/python/requirements.txt
+	$(VENV)/bin/pip install --quiet -r manifests/requirements-test.txt
 	touch $@
 
 # The main job on data the repo generates itself: write an HDF5 file, index it, inspect the
