@@ -441,6 +441,11 @@ impl<'a> Walker<'a> {
             }
             Layout::Virtual => return Err(refuse("virtual dataset layout", "virtual datasets map other datasets")),
         };
+        if let Datatype::String { size, pad: str_pad::NULL_TERMINATE, .. } = &dtype {
+            if *size > 1 {
+                self.clean_null_terminated(&mut chunks, *size, codecs.len() > 1)?;
+            }
+        }
         Ok(Array {
             shape,
             chunk_shape,
@@ -453,7 +458,64 @@ impl<'a> Walker<'a> {
         })
     }
 
+    /// NUL-terminated strings: libhdf5 reads the bytes after the first NUL of an element as
+    /// zeros. Unfiltered chunks whose elements already have only zeros there stay virtual;
+    /// others are cleaned and stored inline (up to [`MAX_STRING_CLEAN`] bytes per dataset).
+    fn clean_null_terminated(
+        &mut self,
+        chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
+        size: u32,
+        filtered: bool,
+    ) -> Result<(), Refuse> {
+        let n = size as usize;
+        let total: u64 = chunks
+            .values()
+            .map(|c| match c {
+                ChunkRef::Virtual { length, .. } => *length,
+                _ => 0,
+            })
+            .sum();
+        if filtered && !chunks.is_empty() {
+            return Err(refuse(
+                "null-terminated strings in filtered chunks",
+                "NUL-terminated strings in filtered chunks cannot be checked for bytes after the terminator",
+            ));
+        }
+        if total > MAX_STRING_CLEAN {
+            return Err(refuse(
+                "null-terminated strings too large to check",
+                format!("{total} bytes of NUL-terminated strings exceed the {MAX_STRING_CLEAN}-byte check limit"),
+            ));
+        }
+        for c in chunks.values_mut() {
+            let bytes = match c {
+                ChunkRef::Virtual { offset, length, .. } => {
+                    self.src.read_at(*offset, *length).map_err(|e| refuse("truncated or unreadable", e.to_string()))?
+                }
+                ChunkRef::Inline(b) => b.clone(),
+                ChunkRef::Missing => continue,
+            };
+            let mut clean = bytes.to_vec();
+            for el in clean.chunks_mut(n) {
+                if let Some(z) = el.iter().position(|&b| b == 0) {
+                    el[z..].fill(0);
+                }
+            }
+            if clean[..] != bytes[..] {
+                *c = ChunkRef::Inline(bytes::Bytes::from(clean));
+            }
+        }
+        Ok(())
+    }
+
     fn fill_value(&mut self, oh: &ObjectHeader, elem: u64) -> Result<FillValue, Refuse> {
+        if let Some(m) = oh.first(msg::FILL_VALUE) {
+            // Fill time "never": libhdf5 leaves unwritten elements untouched on read, and
+            // h5py/netCDF show zeros there; the declared value stays in `_FillValue`.
+            if fill_value::write_time_never(&m.data) {
+                return Ok(FillValue::Default);
+            }
+        }
         let new = match oh.first(msg::FILL_VALUE) {
             Some(m) => Some(fill_value::parse(&m.data, m.offset, &self.sizes).map_err(|e| from_err(&e))?),
             None => None,
@@ -870,6 +932,9 @@ fn lookup_mut<'g>(root: &'g mut Group, path: &str) -> Option<&'g mut Node> {
     None
 }
 
+/// Largest NUL-terminated string dataset checked (and cleaned) at creation, in bytes.
+const MAX_STRING_CLEAN: u64 = 64 << 20;
+
 /// The model type and byte order of a dataset datatype, or a refusal.
 pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), Refuse> {
     let endian = |o: ByteOrder, size: u32| -> Option<Endian> {
@@ -926,11 +991,29 @@ pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), 
                 endian(*order, *size),
             ))
         }
-        Datatype::String { size, .. } => {
+        Datatype::String { size, pad, .. } => {
             if *size == 0 {
                 return Err(refuse("zero-length string datatype", "string of size 0"));
             }
+            if *pad == str_pad::SPACE_PAD && *size > 1 {
+                // libhdf5 converts space padding to NUL padding on read; Zarr has no
+                // space-padded byte string type, so the raw bytes would read differently.
+                return Err(refuse(
+                    "space-padded string datatype",
+                    "space-padded fixed-length strings have no Zarr equivalent",
+                ));
+            }
             Ok((DataType::FixedBytes(*size), None))
+        }
+        // COMPATIBILITY: h5py reads an enum of exactly FALSE = 0 and TRUE = 1 over a one-byte
+        // integer as NumPy bool (h5py `h5t.pyx`, `_c_enum`); netCDF-4 writes these too.
+        Datatype::Enum { base, members }
+            if base.size() == 1
+                && members.len() == 2
+                && members.iter().any(|(n, v)| n == "FALSE" && v.as_slice() == [0])
+                && members.iter().any(|(n, v)| n == "TRUE" && v.as_slice() == [1]) =>
+        {
+            Ok((DataType::Bool, None))
         }
         Datatype::Enum { base, .. } => match base.as_ref() {
             b @ Datatype::FixedPoint { .. } => map_datatype(b),

@@ -43,8 +43,9 @@ def chunk_table(ds):
             out[coords] = (info.byte_offset, info.size, info.filter_mask)
         return "chunked", out
     if layout == h5py.h5d.CONTIGUOUS:
-        off = ds.id.get_offset()
-        return "contiguous", {} if off is None else {(0,) * ds.ndim: (off, ds.id.get_storage_size(), 0)}
+        off, size = ds.id.get_offset(), ds.id.get_storage_size()
+        # No storage allocated (address undefined, or nothing stored): all fill value.
+        return "contiguous", {} if off is None or size == 0 else {(0,) * ds.ndim: (off, size, 0)}
     if layout == h5py.h5d.COMPACT:
         return "compact", None
     return "other", None

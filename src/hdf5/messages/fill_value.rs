@@ -33,6 +33,17 @@ pub(crate) fn parse_old(data: &[u8], offset: u64) -> Result<FillValueMsg, Hdf5Er
     value(&mut Cursor::new(data, offset, "fill value message (old)"))
 }
 
+/// Whether a fill value message (type 5) says the fill value is never written
+/// (`H5D_FILL_TIME_NEVER`). Malformed messages answer `false` (parsed and reported elsewhere).
+pub(crate) fn write_time_never(data: &[u8]) -> bool {
+    const NEVER: u8 = 1;
+    match data {
+        [1 | 2, _alloc, write, ..] => *write == NEVER,
+        [3, flags, ..] => (flags >> 2) & 0x03 == NEVER,
+        _ => false,
+    }
+}
+
 /// Decode the fill value message (type 5).
 pub(crate) fn parse(data: &[u8], offset: u64, _sizes: &Sizes) -> Result<FillValueMsg, Hdf5Error> {
     let mut c = Cursor::new(data, offset, "fill value message");
@@ -91,6 +102,11 @@ mod tests {
             FillValueMsg::Value(vec![9])
         );
         assert!(parse(&[3, 0x20, 9, 0, 0, 0, 9], 0, &S).is_err());
+        assert!(write_time_never(&[2, 2, 1, 1]));
+        assert!(!write_time_never(&[2, 2, 2, 1]));
+        assert!(write_time_never(&[3, 0x04 | 0x01]));
+        assert!(!write_time_never(&[3, 0x08]));
+        assert!(!write_time_never(&[]));
         assert_eq!(
             parse_old(&[2, 0, 0, 0, 7, 8], 0).unwrap(),
             FillValueMsg::Value(vec![7, 8])
