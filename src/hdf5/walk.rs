@@ -441,7 +441,12 @@ impl<'a> Walker<'a> {
             }
             Layout::Virtual => return Err(refuse("virtual dataset layout", "virtual datasets map other datasets")),
         };
-        if let Datatype::String { size, pad: str_pad::NULL_TERMINATE, .. } = &dtype {
+        if let Datatype::String {
+            size,
+            pad: str_pad::NULL_TERMINATE,
+            ..
+        } = &dtype
+        {
             if *size > 1 {
                 self.clean_null_terminated(&mut chunks, *size, codecs.len() > 1)?;
             }
@@ -489,9 +494,10 @@ impl<'a> Walker<'a> {
         }
         for c in chunks.values_mut() {
             let bytes = match c {
-                ChunkRef::Virtual { offset, length, .. } => {
-                    self.src.read_at(*offset, *length).map_err(|e| refuse("truncated or unreadable", e.to_string()))?
-                }
+                ChunkRef::Virtual { offset, length, .. } => self
+                    .src
+                    .read_at(*offset, *length)
+                    .map_err(|e| refuse("truncated or unreadable", e.to_string()))?,
                 ChunkRef::Inline(b) => b.clone(),
                 ChunkRef::Missing => continue,
             };
