@@ -192,6 +192,12 @@ for f in data:
                 continue
             ours = {tuple(c[0]): c[1:] for c in d["chunks"]}
             rank = len(d["shape"])
+            # NUL-terminated strings with bytes after the terminator are cleaned and stored
+            # inline on purpose (their values are compared by tests/python).
+            if ds.dtype.kind == "S" and dsid.get_type().get_strpad() == h5py.h5t.STR_NULLTERM \
+                    and any(v[2] is not None for v in ours.values()):
+                checked["cleaned string datasets (inline)"] = checked.get("cleaned string datasets (inline)", 0) + 1
+                continue
             if layout == h5py.h5d.CONTIGUOUS:
                 checked["contiguous"] += 1
                 off = dsid.get_offset()
