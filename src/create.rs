@@ -120,7 +120,12 @@ pub fn parse_source(
     };
     match opts.format {
         Format::Auto if !crate::hdf5::is_hdf5(src) => {
-            return Err(parse_err("format not recognised (supported: HDF5 / netCDF-4)".into()));
+            let head = src.read_at(0, src.size().min(4)).unwrap_or_default();
+            let what = match head.as_ref() {
+                [b'C', b'D', b'F', 1 | 2 | 5] => "a netCDF-3 classic file, not HDF5/netCDF-4",
+                _ => "format not recognised",
+            };
+            return Err(parse_err(format!("{what} (supported: HDF5 / netCDF-4)")));
         }
         Format::Auto | Format::Hdf5 => {}
     }

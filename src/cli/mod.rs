@@ -35,6 +35,24 @@ enum Command {
     Get(get::Args),
 }
 
+/// An error and its causes on one line, skipping causes whose text the previous one already
+/// contains (object_store and zarrs repeat their sources in their messages).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut last = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !last.contains(&s) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&s);
+        }
+        last = s;
+    }
+    out
+}
+
 /// Parse arguments and run; returns the process exit status.
 #[must_use]
 pub fn run() -> i32 {
@@ -62,7 +80,7 @@ pub fn run() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             exit::ERROR
         }
     }

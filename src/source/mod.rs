@@ -35,6 +35,12 @@ pub enum SourceError {
         #[source]
         source: object_store::Error,
     },
+    /// The source does not exist.
+    #[error("{url}: no such file or object")]
+    NotFound {
+        /// The URL.
+        url: String,
+    },
     /// The source does not exist or cannot be read.
     #[error("{url}: {source}")]
     Access {
@@ -157,9 +163,22 @@ pub fn resolve(url: &Url) -> Result<(Arc<dyn ObjectStore>, ObjectPath), SourceEr
 /// [`SourceError::Access`] if it does not exist or cannot be reached.
 pub async fn stat(url: &Url) -> Result<Source, SourceError> {
     let (store, path) = resolve(url)?;
-    let meta = store.head(&path).await.map_err(|e| SourceError::Access {
-        url: url.to_string(),
-        source: e,
+    if url.scheme() == "file" {
+        if let Ok(p) = url.to_file_path() {
+            if p.is_dir() {
+                return Err(SourceError::Path {
+                    path: p.display().to_string(),
+                    reason: "is a directory".into(),
+                });
+            }
+        }
+    }
+    let meta = store.head(&path).await.map_err(|e| match e {
+        object_store::Error::NotFound { .. } => SourceError::NotFound { url: url.to_string() },
+        e => SourceError::Access {
+            url: url.to_string(),
+            source: e,
+        },
     })?;
     Ok(Source {
         url: url.to_string(),
