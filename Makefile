@@ -32,7 +32,7 @@ demo: build venv
 
 test: test-rust test-python
 
-test-rust:
+test-rust: venv
 	cargo test --all-targets
 
 test-python: build venv
