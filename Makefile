@@ -39,6 +39,7 @@ test-python: build venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/python
 
 lint:
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 

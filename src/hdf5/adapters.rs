@@ -5,9 +5,9 @@
 use bytes::Bytes;
 
 use super::btree::v1;
-use super::heap::is_undefined;
 use super::heap::local::LocalHeap;
 use super::raw::cache_type;
+use super::util::is_undefined;
 use super::util::UNDEF;
 use super::{Hdf5Error, Sizes};
 use crate::io::ReadAt;

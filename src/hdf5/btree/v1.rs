@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 
-use crate::hdf5::heap::{check_signature, check_sizes, is_undefined, read_rel};
+use crate::hdf5::util::{check_signature, check_sizes, is_undefined, read_rel};
 use crate::hdf5::{Hdf5Error, Sizes};
 use crate::io::cursor::Cursor;
 use crate::io::ReadAt;

@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use crate::hdf5::checksum;
 use crate::hdf5::heap::fractal::FractalHeap;
-use crate::hdf5::heap::{check_signature, check_sizes, read_rel};
+use crate::hdf5::util::{check_signature, check_sizes, read_rel};
 use crate::hdf5::{Hdf5Error, Sizes};
 use crate::io::cursor::Cursor;
 use crate::io::ReadAt;
@@ -294,7 +294,7 @@ pub(crate) fn walk_with_header(
     hdr: &V2Header,
     f: &mut dyn FnMut(&[u8]) -> Result<(), Hdf5Error>,
 ) -> Result<(), Hdf5Error> {
-    if crate::hdf5::heap::is_undefined(sizes, hdr.root_addr) {
+    if crate::hdf5::util::is_undefined(sizes, hdr.root_addr) {
         if hdr.total_records != 0 {
             return Err(Hdf5Error::corrupt(
                 HDR,

@@ -10,9 +10,9 @@
 
 use bytes::Bytes;
 
-use super::{check_signature, check_sizes, is_undefined, read_rel};
 use crate::hdf5::btree::v2::{walk_records, HugeObjectRecord};
 use crate::hdf5::checksum;
+use crate::hdf5::util::{check_signature, check_sizes, is_undefined, read_rel};
 use crate::hdf5::{Hdf5Error, Sizes};
 use crate::io::cursor::Cursor;
 use crate::io::ReadAt;

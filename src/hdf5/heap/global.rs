@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{check_signature, check_sizes, is_undefined, read_rel};
+use crate::hdf5::util::{check_signature, check_sizes, is_undefined, read_rel};
 use crate::hdf5::{Hdf5Error, Sizes};
 use crate::io::cursor::Cursor;
 use crate::io::ReadAt;

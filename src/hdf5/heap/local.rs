@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{check_signature, check_sizes, read_rel};
+use crate::hdf5::util::{check_signature, check_sizes, read_rel};
 use crate::hdf5::{Hdf5Error, Sizes};
 use crate::io::cursor::Cursor;
 use crate::io::ReadAt;
