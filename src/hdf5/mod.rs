@@ -19,13 +19,17 @@
 //!   optionally split along axis 0 ([`Hdf5Options::split_contiguous`]). Chunked (v1 B-tree)
 //!   → one virtual reference per chunk; filters → zlib / shuffle / fletcher32 codecs, any
 //!   other filter refuses the array; chunks with a nonzero filter mask are re-encoded through
-//!   the full pipeline and stored inline. Layout v4 chunk indexes are refused by name.
+//!   the full pipeline and stored inline. Layout v4 chunk indexes (single chunk, implicit,
+//!   fixed array, extensible array, v2 B-tree; `chunk_index/`) give the same chunk records;
+//!   partial edge chunks stored unfiltered (`DONT_FILTER_PARTIAL_BOUND_CHUNKS`) are
+//!   re-encoded like chunks with a filter mask.
 //! - Scalar dataspace → shape `[]`; null dataspace → refused. Dimension names are not set.
 //! - All chunk references use `SourceId(0)`: the caller assigns the real source.
 
 mod adapters;
 pub(crate) mod btree;
 pub(crate) mod checksum;
+mod chunk_index;
 mod error;
 mod filters;
 pub(crate) mod heap;

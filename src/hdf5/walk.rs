@@ -20,6 +20,7 @@ use bytes::Bytes;
 use serde_json::{Map, Number, Value};
 
 use super::adapters::{self, ChunkRec};
+use super::chunk_index;
 use super::filters;
 use super::heap::global::{GlobalHeapCache, VlenRef};
 use super::messages::attribute::{self, AttributeMsg};
@@ -431,13 +432,31 @@ impl<'a> Walker<'a> {
                     None => Vec::new(),
                 };
                 codecs.extend(filters::codecs_for(&filters, dtype.size())?);
-                self.chunked(&shape, elem, addr, &dims, &filters, &mut chunks)?
+                let source = chunk_index::Source::BtreeV1(addr);
+                self.chunked(&shape, elem, source, &dims, &filters, &mut chunks)?
             }
-            Layout::ChunkedV4 { index } => {
-                return Err(refuse(
-                    format!("chunk index {index} (layout v4)"),
-                    format!("chunks indexed by {index} (data layout message version 4) are not read yet"),
-                ))
+            Layout::ChunkedV4 {
+                flags,
+                dims,
+                index,
+                addr,
+            } => {
+                let filters = match oh.first(msg::FILTER_PIPELINE) {
+                    Some(m) => filter_pipeline::parse(&m.data, m.offset).map_err(|e| from_err(&e))?,
+                    None => Vec::new(),
+                };
+                codecs.extend(filters::codecs_for(&filters, dtype.size())?);
+                let max_shape = match &space {
+                    Dataspace::Simple { max_dims: Some(m), .. } if m.len() == shape.len() => m.clone(),
+                    _ => shape.clone(),
+                };
+                let source = chunk_index::Source::V4 {
+                    index: &index,
+                    flags,
+                    max_shape: &max_shape,
+                    addr,
+                };
+                self.chunked(&shape, elem, source, &dims, &filters, &mut chunks)?
             }
             Layout::Virtual => return Err(refuse("virtual dataset layout", "virtual datasets map other datasets")),
         };
@@ -620,16 +639,17 @@ impl<'a> Walker<'a> {
         cs.iter().map(|&d| d.max(1)).collect()
     }
 
-    /// Chunk references of a v1 B-tree chunk index; returns the chunk shape.
+    /// Chunk references of a chunk index (v1 B-tree or layout v4); returns the chunk shape.
     fn chunked(
         &mut self,
         shape: &[u64],
         elem: u64,
-        addr: u64,
+        source: chunk_index::Source<'_>,
         dims: &[u32],
         filters: &[Filter],
         chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
     ) -> Result<Vec<u64>, Refuse> {
+        let addr = source.addr();
         let rank = shape.len();
         let (last, cdims) = dims
             .split_last()
@@ -719,7 +739,25 @@ impl<'a> Walker<'a> {
             chunks.insert(key, r);
             Ok(())
         };
-        let res = adapters::chunk_records(src, sizes, addr, rank + 1, &mut visit);
+        let res = match source {
+            chunk_index::Source::BtreeV1(_) => adapters::chunk_records(src, sizes, addr, rank + 1, &mut visit),
+            chunk_index::Source::V4 {
+                index,
+                flags,
+                max_shape,
+                ..
+            } => {
+                let g = chunk_index::Geometry {
+                    shape,
+                    max_shape,
+                    chunk: &chunk_shape,
+                    elem,
+                    nfilters: filters.len(),
+                    flags,
+                };
+                chunk_index::visit(src, sizes, index, addr, &g, &mut visit)
+            }
+        };
         self.reencoded = reencoded;
         res.map_err(|e| from_err(&e))?;
         if let Some(p) = problem {

@@ -1,8 +1,9 @@
 //! Data layout message (type 0x0008), versions 1–4 (spec IV.A.2.i).
 //!
 //! Versions 1–3 are decoded fully (compact, contiguous, chunked with a version 1 B-tree).
-//! Version 4 (and 5, written by HDF5 2.0, same encoding) is decoded far enough to name its
-//! chunk index; only compact and contiguous storage are mapped from it.
+//! Version 4 (and 5, written by HDF5 2.0, same encoding) is decoded fully too: flags, chunk
+//! dimensions (with the element size as last dimension, as in version 3), the chunk index
+//! type with its index-specific fields, and the index address.
 
 use bytes::Bytes;
 
@@ -31,25 +32,67 @@ pub(crate) enum Layout {
         /// Chunk dimensions, including the trailing element-size dimension.
         dims: Vec<u32>,
     },
-    /// Chunked with a version 4 chunk index we do not read: the index name.
+    /// Chunked with a layout version 4 chunk index.
     ChunkedV4 {
-        /// Index name ("single chunk", "implicit", …).
-        index: &'static str,
+        /// Layout flags ([`v4_flags`]).
+        flags: u8,
+        /// Chunk dimensions, including the trailing element-size dimension.
+        dims: Vec<u32>,
+        /// The chunk index type and its parameters.
+        index: ChunkIndex,
+        /// Relative address of the index (of the chunk for single chunk, of the first chunk
+        /// for implicit), [`UNDEF`] when nothing was written.
+        addr: u64,
     },
     /// Virtual dataset layout (class 3).
     Virtual,
 }
 
-/// Name of a version 4 chunk indexing type.
-pub(crate) fn chunk_index_name(t: u8) -> &'static str {
-    match t {
-        chunk_index::SINGLE_CHUNK => "single chunk",
-        chunk_index::IMPLICIT => "implicit",
-        chunk_index::FIXED_ARRAY => "fixed array",
-        chunk_index::EXTENSIBLE_ARRAY => "extensible array",
-        chunk_index::BTREE_V2 => "v2 B-tree",
-        _ => "unknown",
-    }
+/// Flags of a version 4 chunked layout.
+pub(crate) mod v4_flags {
+    /// Partial edge chunks are stored without filters.
+    pub(crate) const DONT_FILTER_PARTIAL_BOUND_CHUNKS: u8 = 0x01;
+    /// Single chunk index with a filtered chunk: size and filter mask follow.
+    pub(crate) const SINGLE_INDEX_WITH_FILTER: u8 = 0x02;
+}
+
+/// A version 4 chunk index with its index-specific fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChunkIndex {
+    /// One chunk; `filtered` is `(stored size, filter mask)` when the chunk is filtered.
+    Single {
+        /// Stored size and filter mask of a filtered chunk.
+        filtered: Option<(u64, u32)>,
+    },
+    /// Chunks stored contiguously in index order from the address, all allocated.
+    Implicit,
+    /// Fixed array (`FAHD`/`FADB`).
+    FixedArray {
+        /// log2 of the elements per data block page.
+        page_bits: u8,
+    },
+    /// Extensible array (`EAHD`/`EAIB`/`EASB`/`EADB`).
+    ExtensibleArray {
+        /// Bits needed for the maximum number of elements.
+        max_bits: u8,
+        /// Elements stored in the index block.
+        index_elements: u8,
+        /// Minimum data block pointers of a super block.
+        min_pointers: u8,
+        /// Minimum elements of a data block.
+        min_elements: u8,
+        /// log2 of the elements per data block page.
+        page_bits: u8,
+    },
+    /// Version 2 B-tree (record types 10/11).
+    BtreeV2 {
+        /// Node size in bytes.
+        node_size: u32,
+        /// Split percent.
+        split: u8,
+        /// Merge percent.
+        merge: u8,
+    },
 }
 
 /// Decode a data layout message body.
@@ -97,22 +140,65 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Layout, H
                     let dims = (0..ndims).map(|_| c.u32()).collect::<Result<Vec<_>, _>>()?;
                     Ok(Layout::ChunkedBtreeV1 { addr, dims })
                 }
-                layout_class::CHUNKED => {
-                    let _flags = c.u8()?;
-                    let ndims = c.u8()?;
-                    let enc = c.u8()?;
-                    c.skip(usize::from(ndims).saturating_mul(usize::from(enc)))?;
-                    let t = c.u8()?;
-                    Ok(Layout::ChunkedV4 {
-                        index: chunk_index_name(t),
-                    })
-                }
+                layout_class::CHUNKED => parse_v4_chunked(&mut c, offset, sizes),
                 layout_class::VIRTUAL => Ok(Layout::Virtual),
                 k => Err(Hdf5Error::corrupt(W, offset, format!("layout class {k}"))),
             }
         }
         v => Err(Hdf5Error::corrupt(W, offset, format!("version {v}"))),
     }
+}
+
+/// The chunked layout of a version 4/5 message, after the class byte.
+fn parse_v4_chunked(c: &mut Cursor<'_>, offset: u64, sizes: &Sizes) -> Result<Layout, Hdf5Error> {
+    const W: &str = "data layout message";
+    let bad = |r: String| Hdf5Error::corrupt(W, offset, r);
+    let flags = c.u8()?;
+    if flags & !(v4_flags::DONT_FILTER_PARTIAL_BOUND_CHUNKS | v4_flags::SINGLE_INDEX_WITH_FILTER) != 0 {
+        return Err(bad(format!("unknown chunked layout flags {flags:#04x}")));
+    }
+    let ndims = c.u8()?;
+    let enc = c.u8()?;
+    if !(1..=8).contains(&enc) {
+        return Err(bad(format!("dimension size encoded length {enc}")));
+    }
+    let mut dims = Vec::with_capacity(usize::from(ndims));
+    for _ in 0..ndims {
+        let d = c.uint(usize::from(enc))?;
+        dims.push(u32::try_from(d).map_err(|_| bad(format!("chunk dimension {d} exceeds 32 bits")))?);
+    }
+    let t = c.u8()?;
+    let index = match t {
+        chunk_index::SINGLE_CHUNK => ChunkIndex::Single {
+            filtered: if flags & v4_flags::SINGLE_INDEX_WITH_FILTER != 0 {
+                Some((read_len(c, sizes)?, c.u32()?))
+            } else {
+                None
+            },
+        },
+        chunk_index::IMPLICIT => ChunkIndex::Implicit,
+        chunk_index::FIXED_ARRAY => ChunkIndex::FixedArray { page_bits: c.u8()? },
+        chunk_index::EXTENSIBLE_ARRAY => ChunkIndex::ExtensibleArray {
+            max_bits: c.u8()?,
+            index_elements: c.u8()?,
+            min_pointers: c.u8()?,
+            min_elements: c.u8()?,
+            page_bits: c.u8()?,
+        },
+        chunk_index::BTREE_V2 => ChunkIndex::BtreeV2 {
+            node_size: c.u32()?,
+            split: c.u8()?,
+            merge: c.u8()?,
+        },
+        t => return Err(bad(format!("unknown chunk index type {t}"))),
+    };
+    let addr = read_addr(c, sizes)?;
+    Ok(Layout::ChunkedV4 {
+        flags,
+        dims,
+        index,
+        addr,
+    })
 }
 
 #[cfg(test)]
@@ -158,8 +244,68 @@ mod tests {
     }
 
     #[test]
-    fn v4_index_named() {
-        let d = [4, 2, 0, 2, 1, 10, 4, 3, 8];
-        assert_eq!(parse(&d, 0, &S).unwrap(), Layout::ChunkedV4 { index: "fixed array" });
+    fn v4_chunked_indexes() {
+        let mut d = vec![4, 2, 0, 2, 1, 10, 4, 3, 8];
+        d.extend_from_slice(&0x400u64.to_le_bytes());
+        let l = parse(&d, 0, &S).unwrap();
+        assert_eq!(
+            l,
+            Layout::ChunkedV4 {
+                flags: 0,
+                dims: vec![10, 4],
+                index: ChunkIndex::FixedArray { page_bits: 8 },
+                addr: 0x400
+            }
+        );
+        // Single chunk with filter: size (8 bytes) + mask.
+        let mut d = vec![4, 2, 2, 2, 2, 0x10, 0, 8, 0, 1];
+        d.extend_from_slice(&77u64.to_le_bytes());
+        d.extend_from_slice(&1u32.to_le_bytes());
+        d.extend_from_slice(&[0xff; 8]);
+        assert_eq!(
+            parse(&d, 0, &S).unwrap(),
+            Layout::ChunkedV4 {
+                flags: 2,
+                dims: vec![16, 8],
+                index: ChunkIndex::Single {
+                    filtered: Some((77, 1))
+                },
+                addr: UNDEF
+            }
+        );
+        // Extensible array and v2 B-tree fields.
+        let mut d = vec![4, 2, 0, 2, 1, 10, 4, 4, 32, 4, 4, 16, 10];
+        d.extend_from_slice(&0x400u64.to_le_bytes());
+        assert!(matches!(
+            parse(&d, 0, &S).unwrap(),
+            Layout::ChunkedV4 {
+                index: ChunkIndex::ExtensibleArray {
+                    max_bits: 32,
+                    index_elements: 4,
+                    min_pointers: 4,
+                    min_elements: 16,
+                    page_bits: 10
+                },
+                ..
+            }
+        ));
+        let mut d = vec![4, 2, 0, 2, 1, 10, 4, 5, 0, 2, 0, 0, 100, 40];
+        d.extend_from_slice(&0x400u64.to_le_bytes());
+        assert!(matches!(
+            parse(&d, 0, &S).unwrap(),
+            Layout::ChunkedV4 {
+                index: ChunkIndex::BtreeV2 {
+                    node_size: 512,
+                    split: 100,
+                    merge: 40
+                },
+                ..
+            }
+        ));
+        // Truncated, unknown index type, bad encoded length, oversized dimension.
+        assert!(parse(&d[..d.len() - 1], 0, &S).is_err());
+        assert!(parse(&[4, 2, 0, 2, 1, 10, 4, 9, 0], 0, &S).is_err());
+        assert!(parse(&[4, 2, 0, 2, 9, 10, 4, 2], 0, &S).is_err());
+        assert!(parse(&[4, 2, 0, 1, 5, 0, 0, 0, 0, 1, 2], 0, &S).is_err());
     }
 }
