@@ -56,6 +56,21 @@ def h5_datasets(f):
     return out
 
 
+def expected_dimension_names(ds):
+    """Axis names from h5py's dimension scales: the first attached scale's dataset name per
+    axis; a 1-D scale names its own axis; None where no axis has a name."""
+    names = []
+    for i in range(ds.ndim):
+        try:
+            scales = ds.dims[i]
+            names.append(scales[0].name.rsplit("/", 1)[-1] if len(scales) else None)
+        except Exception:  # noqa: BLE001 - unresolvable reference: no name
+            names.append(None)
+    if ds.ndim == 1 and names == [None] and h5py.h5ds.is_scale(ds.id):
+        names = [ds.name.rsplit("/", 1)[-1]]
+    return names if any(n is not None for n in names) else None
+
+
 def read_manifest(store):
     t = pq.read_table(store / "manifest.parquet").to_pylist()
     by_array = collections.defaultdict(dict)
@@ -85,7 +100,8 @@ def check_file(path, work):
         info = json.loads((store / "vzarr.json").read_text())
         refused = {r["path"].strip("/"): r for r in info["refused"]}
         root = json.loads((store / "zarr.json").read_text())
-        arrays = {k for k, v in root.get("consolidated_metadata", {}).get("metadata", {}).items() if v["node_type"] == "array"}
+        nodes = root.get("consolidated_metadata", {}).get("metadata", {})
+        arrays = {k for k, v in nodes.items() if v["node_type"] == "array"}
         manifest = read_manifest(store)
         for name, ds in dsets.items():
             # Datasets too large to hold are compared on their first and last corners.
@@ -142,6 +158,11 @@ def check_file(path, work):
                         break
                 if ok and kind == "chunked" and len(ours) != len(table):
                     ok, why = False, f"{len(ours)} chunk rows, libhdf5 has {len(table)}"
+            if ok:
+                want = expected_dimension_names(ds)
+                got = nodes[name].get("dimension_names")
+                if want != got:
+                    ok, why = False, f"dimension_names {got}, h5py dimension scales say {want}"
             results[name] = ("ok", kind) if ok else ("WRONG", why)
     return "ok", results
 
