@@ -96,6 +96,12 @@ def test_create_from_s3_into_s3_and_local(s3, tmp_path):
                   ["gt1l/heights/h_ph", "gt1l/heights/lat_ph", "gt1l/heights/delta_time"])
     vzarr("create", src, "-o", tmp_path / "local-store", check=0)
     compare_store(tmp_path / "local-store", local, tmp_path)
+    # inspect works on the remote source and on the remote store, with the same arrays.
+    src_report = json.loads(vzarr("inspect", src, "--json", check=0).stdout)
+    store_report = json.loads(vzarr("inspect", f"s3://{BUCKET}/stores/atl03", "--json", check=0).stdout)
+    assert src_report["kind"] == "source" and store_report["kind"] == "store"
+    arrays = lambda r: {n["path"]: n["chunks"] for n in r["nodes"] if n["node_type"] == "array"}  # noqa: E731
+    assert arrays(src_report) == arrays(store_report) and len(arrays(src_report)) > 10
 
 
 def test_relative_store_on_s3(s3, tmp_path):
