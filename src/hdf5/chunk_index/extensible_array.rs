@@ -57,9 +57,9 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// Check client id, header address and (when given) block offset after signature and
-    /// version; returns the position after them.
-    fn prefix(&self, buf: &[u8], abs: u64, what: &'static str, block_off: Option<u64>) -> Result<usize, Hdf5Error> {
+    /// Check client id and header address after signature and version, skip the block
+    /// offset when the block has one; returns the position after them.
+    fn prefix(&self, buf: &[u8], abs: u64, what: &'static str, block_off: bool) -> Result<usize, Hdf5Error> {
         let mut c = Cursor::new(buf, abs, what);
         c.skip(5)?;
         let cl = c.u8()?;
@@ -78,15 +78,11 @@ impl Reader<'_> {
                 format!("header address {h:#x}, expected {:#x}", self.hdr_addr),
             ));
         }
-        if let Some(want) = block_off {
-            let got = c.uint(self.arr_off as usize)?;
-            if got != want {
-                return Err(Hdf5Error::corrupt(
-                    what,
-                    abs,
-                    format!("block offset {got}, expected {want}"),
-                ));
-            }
+        if block_off {
+            // The block offset is informational: libhdf5 computes it for index block data
+            // blocks from the global data block number (not the position in the super
+            // block) and never checks it on reading, so neither do we.
+            c.uint(self.arr_off as usize)?;
         }
         Ok(c.pos())
     }
@@ -122,12 +118,12 @@ impl Reader<'_> {
                 .filter(|&b| b <= self.src.size())
                 .ok_or_else(|| Hdf5Error::corrupt(DBLK, addr, "data block larger than the file"))?;
             let (abs, buf) = read_block(self.src, self.sizes, addr, prefix + bytes + 4, b"EADB", DBLK)?;
-            let p = self.prefix(&buf, abs, DBLK, Some(block_off))?;
+            let p = self.prefix(&buf, abs, DBLK, true)?;
             let elems = buf.get(p..buf.len() - 4).unwrap_or_default();
             return self.fmt.decode(elems, abs + p as u64, self.sizes, first, emit);
         };
         let (abs, buf) = read_block(self.src, self.sizes, addr, prefix + 4, b"EADB", DBLK)?;
-        self.prefix(&buf, abs, DBLK, Some(block_off))?;
+        self.prefix(&buf, abs, DBLK, true)?;
         // page_nelmts < nelmts ≤ file size here (checked by the caller).
         let page_bytes = self
             .page_nelmts
@@ -255,7 +251,7 @@ pub(super) fn visit(
     // Index block.
     let ilen = 4 + 1 + 1 + o + r.idx_blk_elmts * r.es + (ndblk_addrs + nsblk_addrs) * o + 4;
     let (iabs, ibuf) = read_block(src, sizes, iblk_addr, ilen, b"EAIB", IBLK)?;
-    let p = r.prefix(&ibuf, iabs, IBLK, None)?;
+    let p = r.prefix(&ibuf, iabs, IBLK, false)?;
     let mut c = Cursor::new(&ibuf, iabs, IBLK);
     c.seek(p)?;
     let elems = c.bytes((r.idx_blk_elmts * r.es) as usize)?;
@@ -307,10 +303,11 @@ pub(super) fn visit(
         } else {
             0
         };
+        // One page-init bitmap of ⌈pages/8⌉ bytes per data block; bits are numbered
+        // data block × pages + page across them, as libhdf5 does.
         let bitmap_len = if npages > 0 {
             si.ndblks
-                .checked_mul(npages)
-                .map(|b| b.div_ceil(8))
+                .checked_mul(npages.div_ceil(8))
                 .filter(|&b| b <= src.size())
                 .ok_or_else(too_big)?
         } else {
@@ -318,7 +315,7 @@ pub(super) fn visit(
         };
         let slen = 4 + 1 + 1 + o + r.arr_off + bitmap_len + si.ndblks * o + 4;
         let (sabs, sbuf) = read_block(src, sizes, sa, slen, b"EASB", SBLK)?;
-        let p = r.prefix(&sbuf, sabs, SBLK, Some(si.start_idx))?;
+        let p = r.prefix(&sbuf, sabs, SBLK, true)?;
         let mut c = Cursor::new(&sbuf, sabs, SBLK);
         c.seek(p)?;
         let bitmap = c.bytes(bitmap_len as usize)?;

@@ -166,20 +166,21 @@ fn extensible_array_blocks() {
     let recs = run(&extensible_array(), &ea, 0x100, &g2).unwrap();
     let offs: Vec<Vec<u64>> = recs.into_iter().map(|r| r.0).collect();
     assert_eq!(offs, vec![vec![0, 0], vec![2, 0], vec![0, 1]]);
-    // Bad data block checksum, wrong block offset, truncated, no unlimited dimension.
+    // Bad data block checksum, wrong header address, truncated, no unlimited dimension.
     let mut f = extensible_array();
     f[0x310] ^= 1;
     assert!(run(&f, &ea, 0x100, &g).is_err());
+    // Wrong header address in the data block.
     let mut f = extensible_array();
     let mut d = b"EADB\0\0".to_vec();
-    d.extend_from_slice(&0x100u64.to_le_bytes());
-    d.push(1);
+    d.extend_from_slice(&0x180u64.to_le_bytes());
+    d.push(0);
     d.extend_from_slice(&[0u8; 16]);
     put(&mut f, 0x300, &d);
     assert!(run(&f, &ea, 0x100, &g)
         .unwrap_err()
         .to_string()
-        .contains("block offset"));
+        .contains("header address"));
     assert!(run(&extensible_array()[..0x230], &ea, 0x100, &g).is_err());
     assert!(run(&extensible_array(), &ea, 0x100, &geom(&[10], &[10], &[1])).is_err());
     // Inconsistent creation parameters in the header.
