@@ -133,7 +133,7 @@ impl Reader<'_> {
             .ok_or_else(|| Hdf5Error::corrupt(DBLK, abs, "page larger than the file"))?;
         let npages = nelmts / self.page_nelmts;
         for p in 0..npages {
-            if !bit(bitmap, bit0 + p) {
+            if !bit(bitmap, bit0.saturating_add(p)) {
                 continue;
             }
             let paddr = addr
@@ -328,7 +328,7 @@ pub(super) fn visit(
                 return Err(Hdf5Error::corrupt(DBLK, da, "data block larger than the file"));
             }
             let off = si.start_idx.saturating_add(j.saturating_mul(si.dblk_nelmts));
-            let pages = (npages > 0).then_some((bitmap, j * npages));
+            let pages = (npages > 0).then_some((bitmap, j.saturating_mul(npages)));
             r.data_block(da, si.dblk_nelmts, off, pages, &mut emit)?;
         }
     }

@@ -236,3 +236,37 @@ fn partial_edge_chunks_skip_filters_with_flag() {
     .unwrap();
     assert_eq!(masks, vec![0b11]);
 }
+
+/// Every single-byte corruption and every truncation of the crafted structures gives a result
+/// or an error, never a panic (checksums catch most; the rest must stay bounded).
+#[test]
+fn corruptions_never_panic() {
+    let fa = ChunkIndex::FixedArray { page_bits: 1 };
+    let ea = ChunkIndex::ExtensibleArray {
+        max_bits: 4,
+        index_elements: 2,
+        min_pointers: 2,
+        min_elements: 2,
+        page_bits: 10,
+    };
+    let g1 = geom(&[8], &[8], &[2]);
+    let ge = geom(&[10], &[u64::MAX], &[1]);
+    let cases = [
+        (fixed_array(4, 10, &[]), &fa, g1),
+        (fixed_array(4, 1, &[0xc0]), &fa, g1),
+        (extensible_array(), &ea, ge),
+    ];
+    for (good, index, g) in &cases {
+        let end = 0x400.min(good.len());
+        for i in 0x100..end {
+            for x in [0x01u8, 0x80, 0xff] {
+                let mut f = good.clone();
+                f[i] ^= x;
+                let _ = run(&f, index, 0x100, g);
+            }
+        }
+        for n in 0..end {
+            let _ = run(&good[..n], index, 0x100, g);
+        }
+    }
+}
