@@ -92,6 +92,12 @@ pub(crate) struct Walker<'a> {
     gheap: GlobalHeapCache,
     /// (containing group path, link name, target path) of soft links.
     soft_links: Vec<(String, String, String)>,
+    /// Dataset header address → path where it was first mapped (for dimension scales).
+    dataset_paths: HashMap<u64, String>,
+    /// Dataset path → the header address of each axis's first dimension scale.
+    dim_lists: Vec<(String, Vec<Option<u64>>)>,
+    /// Paths of datasets that are dimension scales (`CLASS = "DIMENSION_SCALE"`).
+    scales: Vec<String>,
     pub(crate) refusals: Vec<Refusal>,
     pub(crate) warnings: Vec<Refusal>,
 }
@@ -110,6 +116,9 @@ impl<'a> Walker<'a> {
             reencoded: 0,
             gheap: GlobalHeapCache::new(),
             soft_links: Vec::new(),
+            dataset_paths: HashMap::new(),
+            dim_lists: Vec::new(),
+            scales: Vec::new(),
             refusals: Vec::new(),
             warnings: Vec::new(),
         }
@@ -149,7 +158,62 @@ impl<'a> Walker<'a> {
         };
         self.fill_group(&mut root, links, "/", 0);
         self.resolve_soft_links(&mut root);
+        self.apply_dimension_scales(&mut root);
         Ok(root)
+    }
+
+    /// netCDF-4 / HDF5 dimension scales → `dimension_names`: each axis is named after the
+    /// dataset of its first attached scale; a one-dimensional scale is named after itself.
+    /// Axes without a scale stay unnamed (`null`).
+    fn apply_dimension_scales(&mut self, root: &mut Group) {
+        let basename = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+        for path in std::mem::take(&mut self.scales) {
+            if let Some(a) = array_at(root, &path) {
+                if a.shape.len() == 1 {
+                    a.dimension_names = Some(vec![Some(basename(&path))]);
+                }
+            }
+        }
+        for (path, addrs) in std::mem::take(&mut self.dim_lists) {
+            let names: Vec<Option<String>> = addrs
+                .iter()
+                .map(|a| a.and_then(|a| self.dataset_paths.get(&a)).map(|p| basename(p)))
+                .collect();
+            if let Some(a) = array_at(root, &path) {
+                if names.len() == a.shape.len() && names.iter().any(Option::is_some) {
+                    a.dimension_names = Some(names);
+                }
+            }
+        }
+    }
+
+    /// Decode a `DIMENSION_LIST` attribute: per axis, a variable-length list of object
+    /// references to dimension scales; the first reference of each axis is kept.
+    fn dimension_list(&mut self, a: &AttributeMsg) -> Result<Vec<Option<u64>>, Refuse> {
+        let Some(Datatype::VarLen {
+            string: false, size, ..
+        }) = &a.datatype
+        else {
+            return Err(refuse("DIMENSION_LIST", "not a variable-length sequence"));
+        };
+        let width = usize::from(self.sizes.offset);
+        let elem = (*size as usize).max(1);
+        let mut out = Vec::new();
+        for raw in a.data.chunks(elem) {
+            let mut c = crate::io::cursor::Cursor::new(raw, 0, "DIMENSION_LIST element");
+            let r = VlenRef::parse(&mut c, self.sizes).map_err(|e| from_err(&e))?;
+            let refs = self
+                .gheap
+                .resolve(self.src, self.sizes, r, width)
+                .map_err(|e| from_err(&e))?;
+            let first = refs.get(..width).map(|b| {
+                let mut c = crate::io::cursor::Cursor::new(b, 0, "object reference");
+                super::util::read_addr(&mut c, &self.sizes).unwrap_or(UNDEF)
+            });
+            // References are relative to the base address; header addresses are absolute.
+            out.push(first.and_then(|x| abs_addr(&self.sizes, x)));
+        }
+        Ok(out)
     }
 
     fn fill_group(&mut self, group: &mut Group, links: Vec<LinkMsg>, path: &str, depth: usize) {
@@ -213,6 +277,8 @@ impl<'a> Walker<'a> {
         };
         let is_dataset = oh.first(msg::DATA_LAYOUT).is_some() || oh.first(msg::DATASPACE).is_some();
         if is_dataset {
+            // Recorded even if the dataset is refused: a scale names axes of other datasets.
+            self.dataset_paths.entry(oh.addr).or_insert_with(|| path.to_string());
             return match self.dataset(&oh, path) {
                 Ok(a) => Some(Node::Array(a)),
                 Err(r) => {
@@ -805,6 +871,15 @@ impl<'a> Walker<'a> {
                     continue;
                 }
             };
+            if a.name == "DIMENSION_LIST" {
+                match self.dimension_list(&a) {
+                    Ok(list) => self.dim_lists.push((path.to_string(), list)),
+                    Err(r) => self.warning(&format!("{path} @DIMENSION_LIST"), r),
+                }
+            }
+            if a.name == "CLASS" && matches!(self.attribute_value(&a), Ok(Value::String(v)) if v == "DIMENSION_SCALE") {
+                self.scales.push(path.to_string());
+            }
             if HIDDEN_ATTRIBUTES.contains(&a.name.as_str()) {
                 continue;
             }
@@ -1157,6 +1232,26 @@ fn nest(values: Vec<Value>, shape: &[u64]) -> Value {
             Value::Array(chunks)
         }
     }
+}
+
+/// The array at `path` (`/a/b` or `a/b`) in `root`, if there is one.
+fn array_at<'g>(root: &'g mut Group, path: &str) -> Option<&'g mut Array> {
+    let mut parts = path.trim_matches('/').split('/').peekable();
+    let mut g = root;
+    while let Some(name) = parts.next() {
+        let child = g.children.get_mut(name)?;
+        if parts.peek().is_none() {
+            return match child {
+                Node::Array(a) => Some(a),
+                Node::Group(_) => None,
+            };
+        }
+        match child {
+            Node::Group(c) => g = c,
+            Node::Array(_) => return None,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
