@@ -1236,22 +1236,10 @@ fn nest(values: Vec<Value>, shape: &[u64]) -> Value {
 
 /// The array at `path` (`/a/b` or `a/b`) in `root`, if there is one.
 fn array_at<'g>(root: &'g mut Group, path: &str) -> Option<&'g mut Array> {
-    let mut parts = path.trim_matches('/').split('/').peekable();
-    let mut g = root;
-    while let Some(name) = parts.next() {
-        let child = g.children.get_mut(name)?;
-        if parts.peek().is_none() {
-            return match child {
-                Node::Array(a) => Some(a),
-                Node::Group(_) => None,
-            };
-        }
-        match child {
-            Node::Group(c) => g = c,
-            Node::Array(_) => return None,
-        }
+    match lookup_mut(root, path)? {
+        Node::Array(a) => Some(a),
+        Node::Group(_) => None,
     }
-    None
 }
 
 #[cfg(test)]
