@@ -134,6 +134,25 @@ fn deflate(data: &[u8], level: u32) -> Result<Vec<u8>, String> {
 /// Re-encode a chunk stored with filter mask `mask` (bit i set = filter i skipped) so that
 /// it decodes through the full pipeline. Errors name what could not be done.
 pub(crate) fn reencode(stored: &[u8], filters: &[Filter], mask: u32, elem_size: u32) -> Result<Vec<u8>, String> {
+    let mut buf = decode(stored, filters, mask, elem_size)?;
+    for f in filters {
+        buf = match f.id {
+            filter::DEFLATE => deflate(&buf, f.client_data.first().copied().unwrap_or(6))?,
+            filter::SHUFFLE => shuffle(&buf, shuffle_size(f, elem_size) as usize),
+            filter::FLETCHER32 => {
+                let sum = fletcher32(&buf);
+                buf.extend_from_slice(&sum.to_le_bytes());
+                buf
+            }
+            id => return Err(format!("cannot apply filter {} (id {id})", f.display_name())),
+        };
+    }
+    Ok(buf)
+}
+
+/// The raw bytes of a chunk stored with filter mask `mask`: the filters that were applied,
+/// undone in reverse order. Errors name what could not be undone.
+pub(crate) fn decode(stored: &[u8], filters: &[Filter], mask: u32, elem_size: u32) -> Result<Vec<u8>, String> {
     let applied = |i: usize| i >= 32 || mask & (1u32 << i) == 0;
     let mut buf = stored.to_vec();
     for (i, f) in filters.iter().enumerate().rev() {
@@ -149,18 +168,6 @@ pub(crate) fn reencode(stored: &[u8], filters: &[Filter], mask: u32, elem_size: 
                 buf
             }
             id => return Err(format!("cannot undo filter {} (id {id})", f.display_name())),
-        };
-    }
-    for f in filters {
-        buf = match f.id {
-            filter::DEFLATE => deflate(&buf, f.client_data.first().copied().unwrap_or(6))?,
-            filter::SHUFFLE => shuffle(&buf, shuffle_size(f, elem_size) as usize),
-            filter::FLETCHER32 => {
-                let sum = fletcher32(&buf);
-                buf.extend_from_slice(&sum.to_le_bytes());
-                buf
-            }
-            id => return Err(format!("cannot apply filter {} (id {id})", f.display_name())),
         };
     }
     Ok(buf)
