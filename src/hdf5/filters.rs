@@ -1,46 +1,153 @@
 //! HDF5 filter pipelines → model codecs, and re-encoding of chunks that skipped filters.
 //!
-//! Mapping (DESIGN §3): deflate → [`Codec::Zlib`], shuffle → [`Codec::Shuffle`], fletcher32 →
-//! [`Codec::Fletcher32`], in pipeline order after the `bytes` codec. Any other filter (szip,
-//! n-bit, scale-offset, third-party ids), optional or not, refuses the array by name.
+//! Mapping (DESIGN §3), in pipeline order after the `bytes` codec:
 //!
-//! A chunk whose filter mask is nonzero was stored with some filters skipped; its bytes would
+//! | HDF5 filter (id)      | model codec                 | Zarr name                  |
+//! |-----------------------|-----------------------------|----------------------------|
+//! | deflate (1)           | [`Codec::Zlib`]             | `numcodecs.zlib`           |
+//! | shuffle (2)           | [`Codec::Shuffle`]          | `numcodecs.shuffle`        |
+//! | fletcher32 (3)        | [`Codec::Fletcher32`]       | `numcodecs.fletcher32`     |
+//! | bzip2 (307)           | [`Codec::Bz2`]              | `numcodecs.bz2`            |
+//! | lzf (32000)           | [`Codec::Lzf`]              | `imagecodecs_lzf`          |
+//! | blosc (32001)         | [`Codec::Blosc`]            | `blosc`                    |
+//! | lz4 (32004)           | [`Codec::Lz4Hdf5`]          | `imagecodecs_lz4h5`        |
+//! | bitshuffle (32008)    | [`Codec::Bitshuffle`]       | `vzarr.bitshuffle`         |
+//! | zstd (32015)          | [`Codec::Zstd`]             | `zstd`                     |
+//!
+//! A filter listed twice becomes two codecs. Any other filter (szip, n-bit, scale-offset,
+//! other third-party ids), optional or not, refuses the array by name, as do parameters the
+//! codec cannot express (an unknown Blosc compressor, a bitshuffle block size that is not a
+//! multiple of 8, an unknown bitshuffle compression).
+//!
+//! A chunk whose filter mask is nonzero was stored with some filters skipped (h5py marks every
+//! plugin filter optional, and lzf and blosc skip chunks they cannot shrink); its bytes would
 //! not decode through the array's codecs. [`reencode`] undoes the filters that were applied
-//! (inflate, unshuffle, strip the checksum) and encodes the raw bytes with the whole pipeline
-//! (shuffle, zlib at the recorded level, HDF5's Fletcher-32), so the result is stored inline
-//! and decodes to exactly what libhdf5 returns.
+//! and encodes the raw bytes with the whole pipeline, so the result is stored inline and
+//! decodes to exactly what libhdf5 returns. Filters it cannot redo or undo (undoing blosc)
+//! refuse the array by name.
 
 use std::io::{Read, Write};
 
 use super::messages::filter_pipeline::Filter;
 use super::raw::filter;
-use crate::model::Codec;
+use crate::model::{BitshuffleCompression, BloscCompressor, BloscShuffle, Codec};
+use crate::zarr::filters_ext as fx;
 
 /// Largest decoded chunk accepted when re-encoding (guards against zlib bombs).
 const MAX_DECODED: usize = 1 << 30;
 
+/// Registered ids of the third-party filters vzarr maps.
+mod id {
+    pub(super) const BZIP2: u16 = 307;
+    pub(super) const LZF: u16 = 32000;
+    pub(super) const BLOSC: u16 = 32001;
+    pub(super) const LZ4: u16 = 32004;
+    pub(super) const BITSHUFFLE: u16 = 32008;
+    pub(super) const ZSTD: u16 = 32015;
+}
+
+/// Client data value `i` of a filter, if present.
+fn cd(f: &Filter, i: usize) -> Option<u32> {
+    f.client_data.get(i).copied()
+}
+
 /// The codecs after `bytes` for a filter pipeline, or `(feature, reason)` naming the first
 /// filter that has no codec.
 pub(crate) fn codecs_for(filters: &[Filter], elem_size: u32) -> Result<Vec<Codec>, (String, String)> {
-    filters
-        .iter()
-        .map(|f| match f.id {
-            filter::DEFLATE => Ok(Codec::Zlib {
-                level: f.client_data.first().copied().unwrap_or(6),
-            }),
-            filter::SHUFFLE => Ok(Codec::Shuffle {
-                element_size: shuffle_size(f, elem_size),
-            }),
-            filter::FLETCHER32 => Ok(Codec::Fletcher32),
-            id => {
-                let name = f.display_name();
-                Err((
-                    format!("filter {name} (id {id})"),
-                    format!("no Zarr codec for HDF5 filter {name} (id {id})"),
-                ))
+    filters.iter().map(|f| codec_for(f, elem_size)).collect()
+}
+
+fn codec_for(f: &Filter, elem_size: u32) -> Result<Codec, (String, String)> {
+    let name = f.display_name();
+    let id = f.id;
+    let refuse = |why: String| {
+        (
+            format!("filter {name} (id {id})"),
+            format!("HDF5 filter {name} (id {id}): {why}"),
+        )
+    };
+    Ok(match f.id {
+        filter::DEFLATE => Codec::Zlib {
+            level: cd(f, 0).unwrap_or(6),
+        },
+        filter::SHUFFLE => Codec::Shuffle {
+            element_size: shuffle_size(f, elem_size),
+        },
+        filter::FLETCHER32 => Codec::Fletcher32,
+        // Level stored as a C int in an unsigned slot: negative levels wrap.
+        id::ZSTD => Codec::Zstd {
+            level: cd(f, 0).map_or(3, |l| l as i32),
+        },
+        id::BZIP2 => Codec::Bz2 {
+            level: cd(f, 0).unwrap_or(9).clamp(1, 9),
+        },
+        id::LZF => Codec::Lzf,
+        id::LZ4 => Codec::Lz4Hdf5 {
+            block_size: cd(f, 0).unwrap_or(0),
+        },
+        id::BLOSC => {
+            // cd: filter revision, blosc version, typesize, chunk bytes, clevel, shuffle, compressor.
+            let cname = match cd(f, 6).unwrap_or(0) {
+                0 => BloscCompressor::BloscLz,
+                1 => BloscCompressor::Lz4,
+                2 => BloscCompressor::Lz4Hc,
+                3 => BloscCompressor::Snappy,
+                4 => BloscCompressor::Zlib,
+                5 => BloscCompressor::Zstd,
+                c => return Err(refuse(format!("unknown Blosc compressor code {c}"))),
+            };
+            let shuffle = match cd(f, 5).unwrap_or(1) {
+                0 => BloscShuffle::NoShuffle,
+                1 => BloscShuffle::Shuffle,
+                2 => BloscShuffle::BitShuffle,
+                s => return Err(refuse(format!("unknown Blosc shuffle mode {s}"))),
+            };
+            Codec::Blosc {
+                cname,
+                clevel: u8::try_from(cd(f, 4).unwrap_or(5).min(9)).unwrap_or(9),
+                shuffle,
+                typesize: cd(f, 2).filter(|&t| t > 0).unwrap_or(elem_size).max(1),
             }
-        })
-        .collect()
+        }
+        id::BITSHUFFLE => {
+            let p = bitshuffle_params(f, elem_size).map_err(refuse)?;
+            Codec::Bitshuffle {
+                element_size: u32::try_from(p.elem).unwrap_or(u32::MAX),
+                block_size: u32::try_from(p.block).unwrap_or(u32::MAX),
+                compression: p.compression,
+            }
+        }
+        _ => {
+            return Err((
+                format!("filter {name} (id {id})"),
+                format!("no Zarr codec for HDF5 filter {name} (id {id})"),
+            ))
+        }
+    })
+}
+
+/// Bitshuffle's parameters from its client data: 0 major, 1 minor version, 2 element size,
+/// 3 block size (elements), 4 compression (0 none, 2 LZ4, 3 Zstandard), 5 Zstandard level.
+fn bitshuffle_params(f: &Filter, elem_size: u32) -> Result<fx::BitshuffleParams, String> {
+    let elem = cd(f, 2).filter(|&e| e > 0).unwrap_or(elem_size);
+    let block = cd(f, 3).unwrap_or(0);
+    if !block.is_multiple_of(8) {
+        return Err(format!("block size {block} is not a multiple of 8"));
+    }
+    let compression = match cd(f, 4).unwrap_or(0) {
+        0 => BitshuffleCompression::None,
+        2 => BitshuffleCompression::Lz4,
+        3 => BitshuffleCompression::Zstd(cd(f, 5).map_or(3, |l| l as i32)),
+        c => return Err(format!("unknown compression {c}")),
+    };
+    if elem == 0 {
+        return Err("zero element size".into());
+    }
+    Ok(fx::BitshuffleParams {
+        elem: usize::try_from(elem).unwrap_or(usize::MAX),
+        block: usize::try_from(block).unwrap_or(usize::MAX),
+        compression,
+    })
 }
 
 fn shuffle_size(f: &Filter, elem_size: u32) -> u32 {
@@ -137,13 +244,20 @@ pub(crate) fn reencode(stored: &[u8], filters: &[Filter], mask: u32, elem_size: 
     let mut buf = decode(stored, filters, mask, elem_size)?;
     for f in filters {
         buf = match f.id {
-            filter::DEFLATE => deflate(&buf, f.client_data.first().copied().unwrap_or(6))?,
+            filter::DEFLATE => deflate(&buf, cd(f, 0).unwrap_or(6))?,
             filter::SHUFFLE => shuffle(&buf, shuffle_size(f, elem_size) as usize),
             filter::FLETCHER32 => {
                 let sum = fletcher32(&buf);
                 buf.extend_from_slice(&sum.to_le_bytes());
                 buf
             }
+            id::ZSTD => fx::zstd_encode(&buf, cd(f, 0).map_or(3, |l| l as i32), false)?,
+            id::BZIP2 => fx::bz2_encode(&buf, cd(f, 0).unwrap_or(9))?,
+            id::LZF => fx::lzf_encode_literal(&buf),
+            id::LZ4 => fx::lz4h5_encode(&buf, cd(f, 0).unwrap_or(0))?,
+            id::BITSHUFFLE => fx::bitshuffle_encode(&buf, bitshuffle_params(f, elem_size)?)?,
+            // Blosc's uncompressed ("memcpyed") form, as Blosc itself stores incompressible data.
+            id::BLOSC => fx::blosc_memcpyed(&buf, cd(f, 2).filter(|&t| t > 0).unwrap_or(elem_size))?,
             id => return Err(format!("cannot apply filter {} (id {id})", f.display_name())),
         };
     }
@@ -167,6 +281,11 @@ pub(crate) fn decode(stored: &[u8], filters: &[Filter], mask: u32, elem_size: u3
                 buf.truncate(n);
                 buf
             }
+            id::ZSTD => fx::zstd_decode(&buf, MAX_DECODED)?,
+            id::BZIP2 => fx::bz2_decode(&buf, MAX_DECODED)?,
+            id::LZF => fx::lzf_decode(&buf, MAX_DECODED)?,
+            id::LZ4 => fx::lz4h5_decode(&buf, MAX_DECODED)?,
+            id::BITSHUFFLE => fx::bitshuffle_decode(&buf, bitshuffle_params(f, elem_size)?, MAX_DECODED)?,
             id => return Err(format!("cannot undo filter {} (id {id})", f.display_name())),
         };
     }
@@ -222,10 +341,80 @@ mod tests {
         assert_eq!(u32::from_le_bytes(sum.try_into().unwrap()), fletcher32(payload));
         assert_eq!(unshuffle(&inflate(payload).unwrap(), 4), raw);
         assert!(reencode(&stored, &[f(4, &[])], 1, 4).is_err());
+        assert_eq!(codecs_for(&[f(4, &[])], 4).unwrap_err().0, "filter szip (id 4)");
+    }
+
+    #[test]
+    fn third_party_filters_map_to_codecs() {
+        let c = codecs_for(
+            &[
+                f(1, &[4]),
+                f(1, &[6]),
+                f(32015, &[u32::MAX]),
+                f(32001, &[2, 2, 4, 640, 7, 2, 5]),
+                f(32008, &[0, 4, 2, 16, 3, 5]),
+                f(32004, &[]),
+                f(32000, &[4, 261, 640]),
+                f(307, &[]),
+            ],
+            8,
+        )
+        .unwrap();
         assert_eq!(
-            codecs_for(&[f(32001, &[])], 4).unwrap_err().0,
-            "filter blosc (id 32001)"
+            c,
+            vec![
+                Codec::Zlib { level: 4 },
+                Codec::Zlib { level: 6 },
+                Codec::Zstd { level: -1 },
+                Codec::Blosc {
+                    cname: BloscCompressor::Zstd,
+                    clevel: 7,
+                    shuffle: BloscShuffle::BitShuffle,
+                    typesize: 4
+                },
+                Codec::Bitshuffle {
+                    element_size: 2,
+                    block_size: 16,
+                    compression: BitshuffleCompression::Zstd(5)
+                },
+                Codec::Lz4Hdf5 { block_size: 0 },
+                Codec::Lzf,
+                Codec::Bz2 { level: 9 },
+            ]
         );
+        for bad in [
+            f(32001, &[2, 2, 4, 640, 5, 1, 9]),
+            f(32008, &[0, 4, 2, 12, 2]),
+            f(32008, &[0, 4, 2, 0, 1]),
+        ] {
+            let (feature, reason) = codecs_for(&[bad], 4).unwrap_err();
+            assert!(feature.starts_with("filter blosc") || feature.starts_with("filter bitshuffle"));
+            assert!(
+                reason.contains("unknown") || reason.contains("multiple of 8"),
+                "{reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn reencode_third_party_filters() {
+        let raw: Vec<u8> = (0..640u32).map(|i| (i * 37 % 256) as u8).collect();
+        // lzf skipped (as h5py's optional lzf does for incompressible chunks), fletcher32 applied.
+        let pipe = [f(32000, &[4, 261, 640]), f(3, &[])];
+        let mut stored = raw.clone();
+        stored.extend_from_slice(&fletcher32(&raw).to_le_bytes());
+        let out = reencode(&stored, &pipe, 0b01, 4).unwrap();
+        assert_eq!(decode(&out, &pipe, 0, 4).unwrap(), raw);
+        // zstd applied, bitshuffle+lz4 skipped; and blosc skipped (stored memcpyed).
+        let pipe = [f(32008, &[0, 4, 4, 0, 2]), f(32015, &[3])];
+        let stored = fx::zstd_encode(&raw, 3, false).unwrap();
+        let out = reencode(&stored, &pipe, 0b01, 4).unwrap();
+        assert_eq!(decode(&out, &pipe, 0, 4).unwrap(), raw);
+        let out = reencode(&raw, &[f(32001, &[2, 2, 4, 640, 5, 1, 0])], 1, 4).unwrap();
+        assert_eq!(&out[16..], &raw[..]);
+        // Undoing blosc is refused by name.
+        let e = reencode(&out, &[f(32001, &[]), f(1, &[])], 0b10, 4).unwrap_err();
+        assert!(e.contains("blosc"), "{e}");
     }
 
     /// Every chunk of the corpus files with fletcher32 ends with the checksum we compute over

@@ -110,6 +110,88 @@ pub enum Codec {
     },
     /// Fletcher-32 checksum appended to the chunk, `numcodecs.fletcher32`.
     Fletcher32,
+    /// One or more Zstandard frames (HDF5 filter 32015), Zarr `zstd`.
+    Zstd {
+        /// Compression level recorded in the source (informational).
+        level: i32,
+    },
+    /// A Blosc 1 chunk (HDF5 filter 32001), Zarr `blosc`. The chunk header is
+    /// self-describing; the fields record how the source was encoded.
+    Blosc {
+        /// Inner compressor.
+        cname: BloscCompressor,
+        /// Compression level, 0–9.
+        clevel: u8,
+        /// Shuffle applied before compression.
+        shuffle: BloscShuffle,
+        /// Element size in bytes the shuffle used.
+        typesize: u32,
+    },
+    /// A bzip2 stream (HDF5 filter 307), `numcodecs.bz2`.
+    Bz2 {
+        /// Block size in 100 kB units, 1–9 (bzip2's compression level).
+        level: u32,
+    },
+    /// LZF without a length header (HDF5/h5py filter 32000), `imagecodecs_lzf`
+    /// with `header: false`.
+    Lzf,
+    /// LZ4 blocks in the HDF5 LZ4 filter's framing (filter 32004), `imagecodecs_lz4h5`:
+    /// big-endian 8-byte decoded size and 4-byte block size, then per block a big-endian
+    /// 4-byte length and an LZ4 block (stored raw when the length equals the block size).
+    Lz4Hdf5 {
+        /// Decoded bytes per block the source was written with (0: the filter's 1 GiB default).
+        block_size: u32,
+    },
+    /// The HDF5 bitshuffle filter (32008), `vzarr.bitshuffle`: bit transpose within blocks
+    /// of `block_size` elements, optionally LZ4- or Zstandard-compressed per block in
+    /// bitshuffle's framing. See `src/zarr/filters_ext.rs` for the byte layout.
+    Bitshuffle {
+        /// Element size in bytes.
+        element_size: u32,
+        /// Elements per block, a multiple of 8 (0: bitshuffle's default for the element size).
+        block_size: u32,
+        /// Per-block compression.
+        compression: BitshuffleCompression,
+    },
+}
+
+/// Blosc's inner compressor (`cname`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BloscCompressor {
+    /// `blosclz`.
+    BloscLz,
+    /// `lz4`.
+    Lz4,
+    /// `lz4hc`.
+    Lz4Hc,
+    /// `snappy`.
+    Snappy,
+    /// `zlib`.
+    Zlib,
+    /// `zstd`.
+    Zstd,
+}
+
+/// Blosc's shuffle mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BloscShuffle {
+    /// No shuffle.
+    NoShuffle,
+    /// Byte shuffle.
+    Shuffle,
+    /// Bit shuffle.
+    BitShuffle,
+}
+
+/// Compression inside the bitshuffle filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BitshuffleCompression {
+    /// Transposed bytes only, no header.
+    None,
+    /// LZ4 per block (bitshuffle's `H5_COMPRESS_LZ4`).
+    Lz4,
+    /// Zstandard per block (bitshuffle's `H5_COMPRESS_ZSTD`), at the recorded level.
+    Zstd(i32),
 }
 
 /// The fill value: raw element bytes in the array's own byte order, or absent.

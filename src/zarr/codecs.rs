@@ -1,9 +1,13 @@
-//! Model codecs → Zarr v3 codec metadata, using only names that both zarrs and
-//! zarr-python 3 (numcodecs) decode.
+//! Model codecs → Zarr v3 codec metadata, under the names Python readers decode them with:
+//! Zarr core (`bytes`, `zstd`, `blosc`), numcodecs (`numcodecs.*`, built into zarr-python 3),
+//! imagecodecs (`imagecodecs_lzf`, `imagecodecs_lz4h5`, registered for Zarr 3 by the
+//! `imagecodecs-zarr` package). The one exception is `vzarr.bitshuffle` (HDF5's bitshuffle
+//! filter, whose chunk format no published Zarr codec reads); vzarr's own reader decodes all of
+//! them (`super::filters_ext`).
 
 use serde_json::{json, Value};
 
-use crate::model::{Codec, Endian};
+use crate::model::{BitshuffleCompression, BloscCompressor, BloscShuffle, Codec, Endian};
 
 /// The Zarr v3 metadata of one codec.
 #[must_use]
@@ -25,6 +29,77 @@ pub fn codec_metadata(codec: &Codec) -> Value {
             "configuration": {"level": level}
         }),
         Codec::Fletcher32 => json!({"name": "numcodecs.fletcher32", "configuration": {}}),
+        Codec::Zstd { level } => json!({
+            "name": "zstd",
+            "configuration": {"level": level, "checksum": false}
+        }),
+        Codec::Blosc {
+            cname,
+            clevel,
+            shuffle,
+            typesize,
+        } => json!({
+            "name": "blosc",
+            "configuration": {
+                "cname": blosc_cname(*cname),
+                "clevel": clevel,
+                "shuffle": blosc_shuffle(*shuffle),
+                "typesize": typesize,
+                "blocksize": 0
+            }
+        }),
+        Codec::Bz2 { level } => json!({"name": "numcodecs.bz2", "configuration": {"level": level}}),
+        // The chunk is bare LZF; `header: true` would mean a 4-byte length prefix.
+        Codec::Lzf => json!({"name": "imagecodecs_lzf", "configuration": {"header": false}}),
+        Codec::Lz4Hdf5 { block_size } => {
+            if *block_size == 0 {
+                json!({"name": "imagecodecs_lz4h5", "configuration": {}})
+            } else {
+                json!({"name": "imagecodecs_lz4h5", "configuration": {"blocksize": block_size}})
+            }
+        }
+        Codec::Bitshuffle {
+            element_size,
+            block_size,
+            compression,
+        } => {
+            let mut c = json!({
+                "elementsize": element_size,
+                "blocksize": block_size,
+                "compression": bitshuffle_compression(*compression),
+            });
+            if let BitshuffleCompression::Zstd(level) = compression {
+                c["level"] = json!(level);
+            }
+            json!({"name": "vzarr.bitshuffle", "configuration": c})
+        }
+    }
+}
+
+fn blosc_cname(c: BloscCompressor) -> &'static str {
+    match c {
+        BloscCompressor::BloscLz => "blosclz",
+        BloscCompressor::Lz4 => "lz4",
+        BloscCompressor::Lz4Hc => "lz4hc",
+        BloscCompressor::Snappy => "snappy",
+        BloscCompressor::Zlib => "zlib",
+        BloscCompressor::Zstd => "zstd",
+    }
+}
+
+fn blosc_shuffle(s: BloscShuffle) -> &'static str {
+    match s {
+        BloscShuffle::NoShuffle => "noshuffle",
+        BloscShuffle::Shuffle => "shuffle",
+        BloscShuffle::BitShuffle => "bitshuffle",
+    }
+}
+
+fn bitshuffle_compression(c: BitshuffleCompression) -> &'static str {
+    match c {
+        BitshuffleCompression::None => "none",
+        BitshuffleCompression::Lz4 => "lz4",
+        BitshuffleCompression::Zstd(_) => "zstd",
     }
 }
 
@@ -39,5 +114,17 @@ pub fn codec_label(codec: &Codec) -> String {
         Codec::Shuffle { element_size } => format!("shuffle({element_size})"),
         Codec::Zlib { level } => format!("zlib({level})"),
         Codec::Fletcher32 => "fletcher32".into(),
+        Codec::Zstd { level } => format!("zstd({level})"),
+        Codec::Blosc {
+            cname, clevel, shuffle, ..
+        } => format!("blosc({},{clevel},{})", blosc_cname(*cname), blosc_shuffle(*shuffle)),
+        Codec::Bz2 { level } => format!("bz2({level})"),
+        Codec::Lzf => "lzf".into(),
+        Codec::Lz4Hdf5 { .. } => "lz4h5".into(),
+        Codec::Bitshuffle {
+            element_size,
+            compression,
+            ..
+        } => format!("bitshuffle({element_size},{})", bitshuffle_compression(*compression)),
     }
 }

@@ -253,6 +253,7 @@ mod fletcher32_codec {
 /// Install vzarr's zarrs codec overrides (idempotent).
 pub fn register() {
     static ONCE: std::sync::Once = std::sync::Once::new();
+    super::filters_ext::register();
     ONCE.call_once(|| {
         let _handle = zarrs_codec::register_codec_v3(zarrs_codec::CodecRuntimePluginV3::new(
             |name| name == "numcodecs.fletcher32",

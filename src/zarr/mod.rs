@@ -3,6 +3,7 @@
 pub mod codecs;
 pub mod dtype;
 pub mod ext;
+pub mod filters_ext;
 pub mod key;
 pub mod metadata;
 
