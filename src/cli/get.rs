@@ -21,6 +21,7 @@ pub(super) struct Args {
     /// Array path inside the store (`gt1l/heights/h_ph`).
     array: String,
     /// Selection per axis, comma separated: `start:stop`, `:`, or an index (`0:10,:,3`).
+    /// Axes left out at the end are read whole.
     #[arg(long, allow_hyphen_values = true)]
     slice: Option<String>,
     /// Output `.npy` file.
@@ -33,10 +34,12 @@ fn parse_slice(s: Option<&str>, shape: &[u64]) -> anyhow::Result<Vec<Range<u64>>
     let Some(s) = s.filter(|s| !s.trim().is_empty()) else {
         return Ok(shape.iter().map(|&n| 0..n).collect());
     };
-    let parts: Vec<&str> = s.split(',').collect();
-    if parts.len() != shape.len() {
+    let mut parts: Vec<&str> = s.split(',').collect();
+    if parts.len() > shape.len() {
         bail!("--slice {s:?} has {} axes, the array has {}", parts.len(), shape.len());
     }
+    // As in NumPy, axes left out at the end are taken whole.
+    parts.resize(shape.len(), ":");
     parts
         .iter()
         .zip(shape)
@@ -66,7 +69,8 @@ fn parse_slice(s: Option<&str>, shape: &[u64]) -> anyhow::Result<Vec<Range<u64>>
         .collect()
 }
 
-/// NumPy dtype of the decoded bytes zarrs returns (native byte order).
+/// NumPy dtype (as a `.npy` header literal) of the decoded bytes zarrs returns for a Zarr
+/// `data_type`: native byte order for numbers, structured fields little-endian.
 fn npy_descr(data_type: &Value) -> anyhow::Result<String> {
     let e = if cfg!(target_endian = "little") { '<' } else { '>' };
     if let Some(name) = data_type.as_str() {
@@ -90,16 +94,57 @@ fn npy_descr(data_type: &Value) -> anyhow::Result<String> {
                 format!("{e}{kind}{}", bits / 8)
             }
         };
-        return Ok(d);
+        return Ok(format!("'{d}'"));
     }
-    if data_type.get("name").and_then(Value::as_str) == Some("null_terminated_bytes") {
-        let n = data_type
-            .pointer("/configuration/length_bytes")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        return Ok(format!("|S{n}"));
+    let length = || data_type.pointer("/configuration/length_bytes").and_then(Value::as_u64);
+    match data_type.get("name").and_then(Value::as_str) {
+        Some("null_terminated_bytes") => {
+            return Ok(format!("'|S{}'", length().unwrap_or(0)));
+        }
+        Some("raw_bytes") => return Ok(format!("'|V{}'", length().unwrap_or(0))),
+        Some("structured") => {
+            let fields = data_type
+                .pointer("/configuration/fields")
+                .and_then(Value::as_array)
+                .ok_or_else(|| anyhow!("structured data type without fields"))?;
+            let mut items = Vec::with_capacity(fields.len());
+            for f in fields {
+                let (Some(name), Some(t)) = (f.get(0).and_then(Value::as_str), f.get(1)) else {
+                    bail!("malformed structured field {f}");
+                };
+                let name = name.replace('\\', "\\\\").replace('\'', "\\'");
+                // Field values are little-endian whatever the machine.
+                let d = npy_descr(t)?.replace('>', "<");
+                items.push(format!("('{name}', {d})"));
+            }
+            return Ok(format!("[{}]", items.join(", ")));
+        }
+        _ => {}
     }
     bail!("data type {data_type} cannot be written as .npy")
+}
+
+/// Variable-length strings as NumPy fixed-width unicode (`<U<n>`, UTF-32LE), `n` the longest.
+fn strings_to_npy(bytes: &[u8], offsets: &[usize]) -> anyhow::Result<(String, Vec<u8>)> {
+    let strings = offsets
+        .windows(2)
+        .map(|w| {
+            let b = bytes
+                .get(w[0]..w[1])
+                .ok_or_else(|| anyhow!("string offsets out of range"))?;
+            std::str::from_utf8(b).map_err(|e| anyhow!("string is not UTF-8: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<&str>>>()?;
+    let width = strings.iter().map(|s| s.chars().count()).max().unwrap_or(0).max(1);
+    let mut out = Vec::with_capacity(strings.len() * width * 4);
+    for s in strings {
+        let n = s.chars().count();
+        for ch in s.chars() {
+            out.extend_from_slice(&u32::from(ch).to_le_bytes());
+        }
+        out.resize(out.len() + (width - n) * 4, 0);
+    }
+    Ok((format!("'<U{width}'"), out))
 }
 
 pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
@@ -109,7 +154,13 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
         bail!("{}: no array {:?} in the store (see `vzarr inspect`)", a.store, a.array);
     }
     let meta: Value = serde_json::from_slice(&store.metadata(&path).await?.ok_or_else(|| anyhow!("no metadata"))?)?;
-    let descr = npy_descr(meta.get("data_type").unwrap_or(&Value::Null))?;
+    let data_type = meta.get("data_type").unwrap_or(&Value::Null);
+    let is_string = data_type.as_str() == Some("string");
+    let mut descr = if is_string {
+        "'<U1'".to_string()
+    } else {
+        npy_descr(data_type)?
+    };
     let array = Array::async_open(store.clone(), &format!("/{path}"))
         .await
         .with_context(|| format!("{}: opening array {path}", a.store))?;
@@ -137,7 +188,14 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
             .async_retrieve_array_subset(&subset)
             .await
             .with_context(|| format!("{}: reading {path}", a.store))?;
-        out.into_fixed().map_err(|e| anyhow!("{e}"))?.into_owned()
+        if is_string {
+            let v = out.into_variable().map_err(|e| anyhow!("{e}"))?;
+            let (d, b) = strings_to_npy(v.bytes(), v.offsets())?;
+            descr = d;
+            b
+        } else {
+            out.into_fixed().map_err(|e| anyhow!("{e}"))?.into_owned()
+        }
     };
     let f = std::fs::File::create(&a.output).with_context(|| format!("creating {}", a.output.display()))?;
     super::npy::write_npy(std::io::BufWriter::new(f), &descr, &shape, &bytes)
@@ -160,7 +218,8 @@ mod tests {
         assert_eq!(parse_slice(Some("1:2,:"), &[3, 4]).unwrap(), vec![1..2, 0..4]);
         assert_eq!(parse_slice(Some("-1,:-1"), &[3, 4]).unwrap(), vec![2..3, 0..3]);
         assert!(parse_slice(Some("5,:"), &[3, 4]).is_err());
-        assert!(parse_slice(Some(":"), &[3, 4]).is_err());
+        assert_eq!(parse_slice(Some("1"), &[3, 4]).unwrap(), vec![1..2, 0..4]);
+        assert!(parse_slice(Some(":,:,:"), &[3, 4]).is_err());
         assert_eq!(parse_slice(Some("3:1"), &[5]).unwrap(), vec![3..3]);
     }
 }

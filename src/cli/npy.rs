@@ -2,7 +2,9 @@
 
 use std::io::Write;
 
-/// Write a C-order `.npy` file with dtype `descr` (e.g. `<f4`, `|S8`) and `shape`.
+/// Write a C-order `.npy` file with dtype `descr` and `shape`. `descr` is the Python literal
+/// of the header's `descr` entry: a quoted dtype string (`'<f4'`) or a structured dtype's
+/// field list (`[('a', '<i4')]`).
 ///
 /// # Errors
 /// Any I/O error of `w`.
@@ -12,7 +14,7 @@ pub fn write_npy(mut w: impl Write, descr: &str, shape: &[u64], data: &[u8]) -> 
         [n] => format!("({n},)"),
         s => format!("({})", s.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")),
     };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_s}, }}");
+    let mut header = format!("{{'descr': {descr}, 'fortran_order': False, 'shape': {shape_s}, }}");
     // Magic (6) + version (2) + header length (2) + header + '\n', padded to 64 bytes.
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
@@ -32,7 +34,7 @@ mod tests {
     #[test]
     fn header_is_aligned_and_well_formed() {
         let mut v = Vec::new();
-        write_npy(&mut v, "<i2", &[2, 3], &[0; 12]).unwrap();
+        write_npy(&mut v, "'<i2'", &[2, 3], &[0; 12]).unwrap();
         assert_eq!(&v[..8], b"\x93NUMPY\x01\x00");
         let hl = u16::from_le_bytes([v[8], v[9]]) as usize;
         assert_eq!((10 + hl) % 64, 0);

@@ -36,6 +36,7 @@ pub(crate) mod heap;
 pub(crate) mod messages;
 mod object_header;
 mod raw;
+mod repack;
 mod superblock;
 mod util;
 mod walk;

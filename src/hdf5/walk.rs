@@ -25,7 +25,7 @@ use super::filters;
 use super::heap::global::{GlobalHeapCache, VlenRef};
 use super::messages::attribute::{self, AttributeMsg};
 use super::messages::dataspace::{self, Dataspace};
-use super::messages::datatype::{self, ByteOrder, Datatype};
+use super::messages::datatype::{self, ByteOrder, Datatype, Member};
 use super::messages::fill_value::{self, FillValueMsg};
 use super::messages::filter_pipeline::{self, Filter};
 use super::messages::layout::{self, Layout};
@@ -34,6 +34,7 @@ use super::messages::shared::{self, SharedRef};
 use super::messages::{attribute_info, group_info, link_info, symbol_table};
 use super::object_header::{self, Message, ObjectHeader};
 use super::raw::{msg, msg_flags, str_pad};
+use super::repack;
 use super::superblock::Superblock;
 use super::util::{abs_addr, read_exact, UNDEF};
 use super::{Hdf5Error, Hdf5Options, Sizes};
@@ -180,7 +181,10 @@ impl<'a> Walker<'a> {
                 .map(|a| a.and_then(|a| self.dataset_paths.get(&a)).map(|p| basename(p)))
                 .collect();
             if let Some(a) = array_at(root, &path) {
-                if names.len() == a.shape.len() && names.iter().any(Option::is_some) {
+                // Axes from an array datatype follow the dataset's own and stay unnamed.
+                if names.len() <= a.shape.len() && names.iter().any(Option::is_some) {
+                    let mut names = names;
+                    names.resize(a.shape.len(), None);
                     a.dimension_names = Some(names);
                 }
             }
@@ -429,7 +433,46 @@ impl<'a> Walker<'a> {
         let dt_msg = self.unshared(dt_msg, msg::DATATYPE)?.into_owned();
         let dtype = datatype::parse(&dt_msg.data, dt_msg.offset).map_err(|e| from_err(&e))?;
         let mut attributes = self.attributes(oh, path);
-        let (data_type, endian) = map_datatype(&dtype)?;
+        // An HDF5 array type becomes trailing axes of the Zarr array (as h5py reads it).
+        let (elem_type, extra_dims): (&Datatype, Vec<u64>) = match &dtype {
+            Datatype::Array { dims, base, .. } => (base.as_ref(), dims.iter().map(|&d| u64::from(d)).collect()),
+            d => (d, Vec::new()),
+        };
+        if matches!(
+            elem_type,
+            Datatype::Array { .. }
+                | Datatype::String {
+                    pad: str_pad::NULL_TERMINATE,
+                    ..
+                }
+        ) && !extra_dims.is_empty()
+            && elem_type.size() > 1
+        {
+            return Err(refuse(
+                format!("array datatype of {}", elem_type.feature()),
+                "nested arrays and NUL-terminated strings in arrays are not mapped",
+            ));
+        }
+        if extra_dims.contains(&0) {
+            return Err(refuse("array datatype", "array type with a zero dimension"));
+        }
+        let vlen_string = matches!(dtype, Datatype::VarLen { string: true, .. });
+        // Compounds zarr-python cannot read as they are stored (padding, big-endian members)
+        // are rewritten packed and little-endian, read once and stored inline.
+        let mut repack_plan = None;
+        let (data_type, endian) = if vlen_string {
+            (DataType::VlenUtf8, None)
+        } else {
+            match (map_datatype(elem_type), elem_type) {
+                (Ok(t), _) => t,
+                (Err(_), Datatype::Compound { size, members }) if extra_dims.is_empty() => {
+                    let (t, plan) = repack::plan(*size, members)?;
+                    repack_plan = Some(plan);
+                    (t, None)
+                }
+                (Err(e), _) => return Err(e),
+            }
+        };
         if let Datatype::Enum { members, base } = &dtype {
             let mut m = Map::new();
             for (name, raw) in members {
@@ -448,11 +491,26 @@ impl<'a> Walker<'a> {
             .checked_mul(elem)
             .ok_or_else(|| refuse("corrupt dataspace", "byte size overflows"))?;
 
-        let fill_value = self.fill_value(oh, elem)?;
+        let mut fill_value = self.fill_value(oh, elem)?;
+        if vlen_string {
+            match &fill_value {
+                FillValue::Bytes(b) if b.iter().any(|&x| x != 0) => {
+                    return Err(refuse(
+                        "variable-length string fill value",
+                        "a non-empty variable-length string fill value is not mapped",
+                    ))
+                }
+                _ => fill_value = FillValue::Default,
+            }
+        }
         let lay_msg = oh
             .first(msg::DATA_LAYOUT)
             .ok_or_else(|| refuse("corrupt dataset", "no data layout message"))?;
         let lay = layout::parse(&lay_msg.data, lay_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
+        let filters = match oh.first(msg::FILTER_PIPELINE) {
+            Some(m) => filter_pipeline::parse(&m.data, m.offset).map_err(|e| from_err(&e))?,
+            None => Vec::new(),
+        };
         let mut codecs = vec![Codec::Bytes(endian)];
         let mut chunks = BTreeMap::new();
         let whole: Vec<u64> = shape.iter().map(|&d| d.max(1)).collect();
@@ -493,11 +551,8 @@ impl<'a> Walker<'a> {
                 }
             }
             Layout::ChunkedBtreeV1 { addr, dims } => {
-                let filters = match oh.first(msg::FILTER_PIPELINE) {
-                    Some(m) => filter_pipeline::parse(&m.data, m.offset).map_err(|e| from_err(&e))?,
-                    None => Vec::new(),
-                };
                 codecs.extend(filters::codecs_for(&filters, dtype.size())?);
+                check_shuffle_position(&codecs)?;
                 let source = chunk_index::Source::BtreeV1(addr);
                 self.chunked(&shape, elem, source, &dims, &filters, &mut chunks)?
             }
@@ -507,20 +562,12 @@ impl<'a> Walker<'a> {
                 index,
                 addr,
             } => {
-                let filters = match oh.first(msg::FILTER_PIPELINE) {
-                    Some(m) => filter_pipeline::parse(&m.data, m.offset).map_err(|e| from_err(&e))?,
-                    None => Vec::new(),
-                };
                 codecs.extend(filters::codecs_for(&filters, dtype.size())?);
+                check_shuffle_position(&codecs)?;
                 let max_shape = match &space {
                     Dataspace::Simple { max_dims: Some(m), .. } if m.len() == shape.len() => m.clone(),
                     _ => shape.clone(),
                 };
-                if let Some((feature, reason)) =
-                    chunk_index::unmapped(&index, flags, filters.len(), &shape, &max_shape, &dims)
-                {
-                    return Err(refuse(feature, reason));
-                }
                 let source = chunk_index::Source::V4 {
                     index: &index,
                     flags,
@@ -531,16 +578,27 @@ impl<'a> Walker<'a> {
             }
             Layout::Virtual => return Err(refuse("virtual dataset layout", "virtual datasets map other datasets")),
         };
-        if let Datatype::String {
-            size,
-            pad: str_pad::NULL_TERMINATE,
-            ..
-        } = &dtype
-        {
-            if *size > 1 {
-                self.clean_null_terminated(&mut chunks, *size, codecs.len() > 1)?;
+        if let Some(plan) = &repack_plan {
+            self.repack_chunks(&mut chunks, plan, &filters)?;
+            codecs = vec![Codec::Bytes(None)];
+            if let FillValue::Bytes(b) = &fill_value {
+                fill_value = FillValue::Bytes(plan.apply(b));
             }
         }
+        if vlen_string {
+            self.inline_vlen_strings(&mut chunks, &shape, &chunk_shape, dtype.size(), &filters)?;
+            codecs = vec![Codec::VlenUtf8];
+        }
+        if let Datatype::String { size, pad, .. } = &dtype {
+            if *size > 1 && *pad != str_pad::NULL_PAD {
+                self.clean_strings(&mut chunks, *size, *pad, &filters)?;
+            }
+        }
+        let (shape, chunk_shape, fill_value, chunks) = if extra_dims.is_empty() {
+            (shape, chunk_shape, fill_value, chunks)
+        } else {
+            append_axes(shape, chunk_shape, fill_value, chunks, &extra_dims, elem_type.size())?
+        };
         Ok(Array {
             shape,
             chunk_shape,
@@ -553,14 +611,17 @@ impl<'a> Walker<'a> {
         })
     }
 
-    /// NUL-terminated strings: libhdf5 reads the bytes after the first NUL of an element as
-    /// zeros. Unfiltered chunks whose elements already have only zeros there stay virtual;
-    /// others are cleaned and stored inline (up to [`MAX_STRING_CLEAN`] bytes per dataset).
-    fn clean_null_terminated(
+    /// Fixed-length strings read the way libhdf5 converts them to h5py's NUL-padded type:
+    /// a NUL-terminated string ends at its first NUL, a space-padded one before its
+    /// trailing spaces, and the rest of the element reads as zeros. Unfiltered chunks
+    /// already in that form stay virtual; others are cleaned and stored inline (up to
+    /// [`MAX_STRING_CLEAN`] bytes per dataset).
+    fn clean_strings(
         &mut self,
         chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
         size: u32,
-        filtered: bool,
+        pad: u8,
+        filters: &[Filter],
     ) -> Result<(), Refuse> {
         let n = size as usize;
         let total: u64 = chunks
@@ -570,20 +631,14 @@ impl<'a> Walker<'a> {
                 _ => 0,
             })
             .sum();
-        if filtered && !chunks.is_empty() {
-            return Err(refuse(
-                "null-terminated strings in filtered chunks",
-                "NUL-terminated strings in filtered chunks cannot be checked for bytes after the terminator",
-            ));
-        }
         if total > MAX_STRING_CLEAN {
             return Err(refuse(
-                "null-terminated strings too large to check",
-                format!("{total} bytes of NUL-terminated strings exceed the {MAX_STRING_CLEAN}-byte check limit"),
+                "fixed-length strings too large to check",
+                format!("{total} bytes of NUL-terminated or space-padded strings exceed the {MAX_STRING_CLEAN}-byte check limit"),
             ));
         }
-        for c in chunks.values_mut() {
-            let bytes = match c {
+        for (key, c) in chunks.iter_mut() {
+            let stored = match c {
                 ChunkRef::Virtual { offset, length, .. } => self
                     .src
                     .read_at(*offset, *length)
@@ -591,15 +646,174 @@ impl<'a> Walker<'a> {
                 ChunkRef::Inline(b) => b.clone(),
                 ChunkRef::Missing => continue,
             };
-            let mut clean = bytes.to_vec();
+            let bytes = if filters.is_empty() {
+                stored.to_vec()
+            } else {
+                filters::decode(&stored, filters, 0, size)
+                    .map_err(|e| refuse("fixed-length strings in filtered chunks", format!("chunk {key:?}: {e}")))?
+            };
+            let mut clean = bytes.clone();
             for el in clean.chunks_mut(n) {
-                if let Some(z) = el.iter().position(|&b| b == 0) {
-                    el[z..].fill(0);
+                let end = if pad == str_pad::SPACE_PAD {
+                    el.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1)
+                } else {
+                    el.iter().position(|&b| b == 0).unwrap_or(el.len())
+                };
+                el[end..].fill(0);
+            }
+            if clean != bytes {
+                let encoded = if filters.is_empty() {
+                    clean
+                } else {
+                    // Every filter marked skipped: nothing to undo, the whole pipeline applied.
+                    filters::reencode(&clean, filters, u32::MAX, size)
+                        .map_err(|e| refuse("fixed-length strings in filtered chunks", format!("chunk {key:?}: {e}")))?
+                };
+                *c = ChunkRef::Inline(bytes::Bytes::from(encoded));
+            }
+        }
+        Ok(())
+    }
+
+    /// Compound chunks rewritten by `plan` (see [`repack`]) and stored inline, up to
+    /// [`MAX_STRING_CLEAN`] bytes per dataset.
+    fn repack_chunks(
+        &mut self,
+        chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
+        plan: &repack::Plan,
+        filters: &[Filter],
+    ) -> Result<(), Refuse> {
+        let mut total = 0u64;
+        for (key, c) in chunks.iter_mut() {
+            let stored = match c {
+                ChunkRef::Virtual { offset, length, .. } => {
+                    total = total.saturating_add(*length);
+                    if total > MAX_STRING_CLEAN {
+                        return Err(refuse(
+                            "compound datatype too large to repack",
+                            format!(
+                                "padded or big-endian compound data over {MAX_STRING_CLEAN} bytes is not rewritten inline"
+                            ),
+                        ));
+                    }
+                    self.src
+                        .read_at(*offset, *length)
+                        .map_err(|e| refuse("truncated or unreadable", e.to_string()))?
+                }
+                ChunkRef::Inline(b) => b.clone(),
+                ChunkRef::Missing => continue,
+            };
+            let raw = if filters.is_empty() {
+                stored.to_vec()
+            } else {
+                filters::decode(&stored, filters, 0, plan.in_size as u32)
+                    .map_err(|e| refuse("compound datatype in filtered chunks", format!("chunk {key:?}: {e}")))?
+            };
+            *c = ChunkRef::Inline(Bytes::from(plan.apply(&raw)));
+        }
+        Ok(())
+    }
+
+    /// Variable-length strings: each element's bytes are read from the global heap once
+    /// and every chunk is stored inline in `vlen-utf8` encoding (a little-endian `u32`
+    /// count, then per element a `u32` length and the UTF-8 bytes). Like h5py, a string
+    /// ends at its first NUL and a null element reads as `""`. At most
+    /// [`MAX_STRING_CLEAN`] bytes of strings per dataset; strings that are not UTF-8 are
+    /// refused.
+    fn inline_vlen_strings(
+        &mut self,
+        chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
+        shape: &[u64],
+        chunk_shape: &[u64],
+        elem: u32,
+        filters: &[Filter],
+    ) -> Result<(), Refuse> {
+        let elem = usize::try_from(elem).unwrap_or(usize::MAX);
+        if elem < VlenRef::encoded_size(self.sizes) {
+            return Err(refuse("corrupt datatype", "variable-length element too small"));
+        }
+        let per_chunk = chunk_shape
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n.checked_mul(elem).is_some_and(|b| b as u64 <= MAX_STRING_CLEAN))
+            .ok_or_else(|| {
+                refuse(
+                    "variable-length strings too large to inline",
+                    format!("a chunk holds more than {MAX_STRING_CLEAN} bytes of string references"),
+                )
+            })?;
+        let mut total = 0u64;
+        for (key, c) in chunks.iter_mut() {
+            let stored = match c {
+                ChunkRef::Virtual { offset, length, .. } => self
+                    .src
+                    .read_at(*offset, *length)
+                    .map_err(|e| refuse("truncated or unreadable", e.to_string()))?,
+                ChunkRef::Inline(b) => b.clone(),
+                ChunkRef::Missing => continue,
+            };
+            let raw = if filters.is_empty() {
+                stored.to_vec()
+            } else {
+                filters::decode(&stored, filters, 0, elem as u32).map_err(|e| {
+                    refuse(
+                        "variable-length strings in filtered chunks",
+                        format!("chunk {key:?}: {e}"),
+                    )
+                })?
+            };
+            if raw.len() < per_chunk * elem {
+                return Err(refuse(
+                    "corrupt chunk",
+                    format!("chunk {key:?} has {} bytes, {} expected", raw.len(), per_chunk * elem),
+                ));
+            }
+            let mut out = Vec::with_capacity(4 + per_chunk * 8);
+            out.extend_from_slice(&u32::try_from(per_chunk).unwrap_or(u32::MAX).to_le_bytes());
+            let mut idx = vec![0u64; chunk_shape.len()];
+            for i in 0..per_chunk {
+                // The element's position in the array; outside it (edge chunks) reads as "".
+                let inside = idx
+                    .iter()
+                    .zip(key)
+                    .zip(chunk_shape.iter().zip(shape))
+                    .all(|((&j, &k), (&cs, &n))| k.saturating_mul(cs).saturating_add(j) < n);
+                let bytes = if inside {
+                    let mut cur = crate::io::cursor::Cursor::new(&raw[i * elem..(i + 1) * elem], 0, "vlen string");
+                    let r = VlenRef::parse(&mut cur, self.sizes).map_err(|e| from_err(&e))?;
+                    self.gheap
+                        .resolve(self.src, self.sizes, r, 1)
+                        .map_err(|e| from_err(&e))?
+                } else {
+                    Bytes::new()
+                };
+                let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+                let s = bytes.get(..end).unwrap_or_default();
+                if std::str::from_utf8(s).is_err() {
+                    return Err(refuse(
+                        "variable-length string not UTF-8",
+                        format!("chunk {key:?} element {i} is not valid UTF-8"),
+                    ));
+                }
+                total = total.saturating_add(s.len() as u64 + 4);
+                if total > MAX_STRING_CLEAN {
+                    return Err(refuse(
+                        "variable-length strings too large to inline",
+                        format!("more than {MAX_STRING_CLEAN} bytes of strings"),
+                    ));
+                }
+                out.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
+                out.extend_from_slice(s);
+                for d in (0..idx.len()).rev() {
+                    idx[d] += 1;
+                    if idx[d] < chunk_shape[d] {
+                        break;
+                    }
+                    idx[d] = 0;
                 }
             }
-            if clean[..] != bytes[..] {
-                *c = ChunkRef::Inline(bytes::Bytes::from(clean));
-            }
+            *c = ChunkRef::Inline(Bytes::from(out));
         }
         Ok(())
     }
@@ -1115,17 +1329,9 @@ pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), 
                 endian(*order, *size),
             ))
         }
-        Datatype::String { size, pad, .. } => {
+        Datatype::String { size, .. } => {
             if *size == 0 {
                 return Err(refuse("zero-length string datatype", "string of size 0"));
-            }
-            if *pad == str_pad::SPACE_PAD && *size > 1 {
-                // libhdf5 converts space padding to NUL padding on read; Zarr has no
-                // space-padded byte string type, so the raw bytes would read differently.
-                return Err(refuse(
-                    "space-padded string datatype",
-                    "space-padded fixed-length strings have no Zarr equivalent",
-                ));
             }
             Ok((DataType::FixedBytes(*size), None))
         }
@@ -1146,10 +1352,205 @@ pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), 
                 "enum base is not an integer",
             )),
         },
+        Datatype::Bitfield {
+            size,
+            order,
+            bit_offset,
+            precision,
+        } => {
+            // h5py reads bitfields as unsigned integers of the same size.
+            if !matches!(size, 1 | 2 | 4 | 8) || *bit_offset != 0 || u32::from(*precision) != size * 8 {
+                return Err(refuse(
+                    "bitfield datatype with padding bits",
+                    format!("{precision}-bit bitfield at bit offset {bit_offset} in {size} bytes"),
+                ));
+            }
+            Ok((
+                DataType::UInt(u8::try_from(size * 8).unwrap_or(64)),
+                endian(*order, *size),
+            ))
+        }
+        Datatype::Opaque { size, .. } => {
+            if *size == 0 {
+                return Err(refuse("zero-length opaque datatype", "opaque type of size 0"));
+            }
+            Ok((DataType::RawBytes(*size), None))
+        }
+        Datatype::Complex { size, base } => match base.as_ref() {
+            Datatype::Float {
+                size: part,
+                order,
+                ieee: true,
+            } if matches!(part, 4 | 8) && *order != ByteOrder::Vax && *size == part * 2 => Ok((
+                DataType::Complex(u8::try_from(size * 8).unwrap_or(128)),
+                endian(*order, *part),
+            )),
+            _ => Err(refuse(
+                "complex datatype of non-IEEE or extended floats",
+                format!("{size}-byte complex type has no Zarr equivalent"),
+            )),
+        },
+        Datatype::Compound { size, members } => map_compound(*size, members),
         other => Err(refuse(
             other.feature(),
             format!("no Zarr data type for HDF5 {}", other.feature()),
         )),
+    }
+}
+
+/// A shuffle after a filter that changes the length (deflate then shuffle) works on a byte
+/// stream whose length need not be a multiple of the element size; libhdf5 leaves the tail
+/// unshuffled, numcodecs and zarrs reject it. Refused rather than read differently.
+fn check_shuffle_position(codecs: &[Codec]) -> Result<(), Refuse> {
+    let mut seen_other = false;
+    for c in codecs {
+        match c {
+            Codec::Bytes(_) => {}
+            Codec::Shuffle { .. } if seen_other => {
+                return Err(refuse(
+                    "shuffle after a compression filter",
+                    "shuffle of compressed bytes leaves a tail libhdf5 does not shuffle; \
+                     numcodecs' shuffle cannot express it",
+                ))
+            }
+            Codec::Shuffle { .. } => {}
+            _ => seen_other = true,
+        }
+    }
+    Ok(())
+}
+
+/// Trailing axes for an HDF5 array datatype: each element of `dims` becomes a whole axis
+/// (one chunk along it), chunk keys get a zero per new axis, and the fill value, which HDF5
+/// stores for the whole array element, must repeat one base element.
+#[allow(clippy::type_complexity)]
+fn append_axes(
+    mut shape: Vec<u64>,
+    mut chunk_shape: Vec<u64>,
+    fill: FillValue,
+    chunks: BTreeMap<Vec<u64>, ChunkRef>,
+    dims: &[u64],
+    base_size: u32,
+) -> Result<(Vec<u64>, Vec<u64>, FillValue, BTreeMap<Vec<u64>, ChunkRef>), Refuse> {
+    let fill = match fill {
+        FillValue::Bytes(b) => {
+            let n = usize::try_from(base_size).unwrap_or(usize::MAX).max(1);
+            let first = b.get(..n).unwrap_or_default().to_vec();
+            if b.chunks(n).any(|c| c != first.as_slice()) {
+                return Err(refuse(
+                    "array datatype with a non-uniform fill value",
+                    "the fill value's array elements differ; Zarr has one fill value per element",
+                ));
+            }
+            FillValue::Bytes(first)
+        }
+        FillValue::Default => FillValue::Default,
+    };
+    shape.extend_from_slice(dims);
+    chunk_shape.extend_from_slice(dims);
+    let chunks = chunks
+        .into_iter()
+        .map(|(mut k, c)| {
+            k.resize(k.len() + dims.len(), 0);
+            (k, c)
+        })
+        .collect();
+    Ok((shape, chunk_shape, fill, chunks))
+}
+
+/// A compound type → Zarr. Two members `r` and `i` of one IEEE float type at offsets 0 and
+/// half the size are a complex number (h5py reads them as NumPy complex); anything else
+/// becomes a `structured` type, which zarr-python reads as a packed NumPy structured dtype
+/// with little-endian fields. So members must follow each other without gaps in the order
+/// listed, and be little-endian (or one byte).
+fn map_compound(size: u32, members: &[Member]) -> Result<(DataType, Option<Endian>), Refuse> {
+    if let [r, i] = members {
+        if let (
+            Datatype::Float {
+                size: a,
+                order: oa,
+                ieee: true,
+            },
+            Datatype::Float {
+                size: b,
+                order: ob,
+                ieee: true,
+            },
+        ) = (&r.dtype, &i.dtype)
+        {
+            if r.name == "r"
+                && i.name == "i"
+                && a == b
+                && oa == ob
+                && *oa != ByteOrder::Vax
+                && matches!(a, 4 | 8)
+                && r.offset == 0
+                && i.offset == *a
+                && size == a * 2
+            {
+                let endian = if *oa == ByteOrder::Big {
+                    Endian::Big
+                } else {
+                    Endian::Little
+                };
+                return Ok((DataType::Complex(u8::try_from(size * 8).unwrap_or(128)), Some(endian)));
+            }
+        }
+    }
+    let mut fields = Vec::with_capacity(members.len());
+    let mut next = 0u32;
+    for m in members {
+        if m.offset != next {
+            return Err(refuse(
+                "compound datatype with padding",
+                format!(
+                    "member {:?} at byte {} (expected {next}): zarr-python's structured type has no padding \
+                     or reordering",
+                    m.name, m.offset
+                ),
+            ));
+        }
+        next = next.saturating_add(m.dtype.size());
+        let t = map_field(&m.dtype).map_err(|(f, r)| (f, format!("member {:?}: {r}", m.name)))?;
+        fields.push((m.name.clone(), t));
+    }
+    if next != size {
+        return Err(refuse(
+            "compound datatype with padding",
+            format!("members take {next} of {size} bytes: zarr-python's structured type has no padding"),
+        ));
+    }
+    if fields.is_empty() {
+        return Err(refuse(
+            "compound datatype without members",
+            "compound type has no members",
+        ));
+    }
+    Ok((DataType::Structured(fields), None))
+}
+
+/// The Zarr type of a compound member: as a dataset type, little-endian, no arrays or
+/// strings whose padding libhdf5 rewrites on read.
+fn map_field(dt: &Datatype) -> Result<DataType, Refuse> {
+    match dt {
+        Datatype::Array { .. } => Err(refuse(
+            "compound datatype with array members",
+            "zarr-python's structured type has no array fields",
+        )),
+        Datatype::String { size, pad, .. } if *size > 1 && *pad != str_pad::NULL_PAD => Err(refuse(
+            "compound datatype with NUL-terminated or space-padded strings",
+            "libhdf5 rewrites the bytes after a string's end on read",
+        )),
+        _ => {
+            let (t, endian) = map_datatype(dt)?;
+            if endian == Some(Endian::Big) {
+                return Err(refuse(
+                    "compound datatype with big-endian members",
+                    "zarr-python's structured type stores every field little-endian",
+                ));
+            }
+            Ok(t)
+        }
     }
 }
 
@@ -1283,8 +1684,66 @@ mod tests {
             ieee: true,
         };
         assert_eq!(map_datatype(&f).unwrap(), (DataType::Float(32), Some(Endian::Big)));
-        let c = Datatype::Other { class: 6, size: 8 };
-        assert_eq!(map_datatype(&c).unwrap_err().0, "compound datatype");
+        let c = Datatype::Other { class: 7, size: 8 };
+        assert_eq!(map_datatype(&c).unwrap_err().0, "reference datatype");
+        let int = |order| Datatype::FixedPoint {
+            size: 4,
+            order,
+            signed: true,
+            bit_offset: 0,
+            precision: 32,
+        };
+        let member = |name: &str, offset, dtype| Member {
+            name: name.into(),
+            offset,
+            dtype,
+        };
+        let packed = Datatype::Compound {
+            size: 8,
+            members: vec![
+                member("a", 0, int(ByteOrder::Little)),
+                member("b", 4, int(ByteOrder::Little)),
+            ],
+        };
+        assert_eq!(
+            map_datatype(&packed).unwrap(),
+            (
+                DataType::Structured(vec![("a".into(), DataType::Int(32)), ("b".into(), DataType::Int(32))]),
+                None
+            )
+        );
+        let padded = Datatype::Compound {
+            size: 12,
+            members: vec![
+                member("a", 0, int(ByteOrder::Little)),
+                member("b", 8, int(ByteOrder::Little)),
+            ],
+        };
+        assert_eq!(map_datatype(&padded).unwrap_err().0, "compound datatype with padding");
+        let big = Datatype::Compound {
+            size: 8,
+            members: vec![
+                member("a", 0, int(ByteOrder::Big)),
+                member("b", 4, int(ByteOrder::Little)),
+            ],
+        };
+        assert_eq!(
+            map_datatype(&big).unwrap_err().0,
+            "compound datatype with big-endian members"
+        );
+        let float = Datatype::Float {
+            size: 4,
+            order: ByteOrder::Big,
+            ieee: true,
+        };
+        let complex = Datatype::Compound {
+            size: 8,
+            members: vec![member("r", 0, float.clone()), member("i", 4, float)],
+        };
+        assert_eq!(
+            map_datatype(&complex).unwrap(),
+            (DataType::Complex(64), Some(Endian::Big))
+        );
     }
 
     /// A complete small file: v2 superblock, root group with compact links (hard, soft,

@@ -74,6 +74,11 @@ pub enum DataType {
     FixedBytes(u32),
     /// Variable-length UTF-8 string (inline chunks, `vlen-utf8` codec).
     VlenUtf8,
+    /// Uninterpreted bytes of a fixed length (HDF5 opaque; NumPy `V<n>`).
+    RawBytes(u32),
+    /// A packed record of little-endian named fields (HDF5 compound; a NumPy structured
+    /// dtype without padding). Field bytes follow each other in the listed order.
+    Structured(Vec<(String, DataType)>),
 }
 
 impl DataType {
@@ -85,8 +90,11 @@ impl DataType {
             DataType::Int(b) | DataType::UInt(b) | DataType::Float(b) | DataType::Complex(b) => {
                 Some(usize::from(b) / 8)
             }
-            DataType::FixedBytes(n) => usize::try_from(n).ok(),
+            DataType::FixedBytes(n) | DataType::RawBytes(n) => usize::try_from(n).ok(),
             DataType::VlenUtf8 => None,
+            DataType::Structured(ref fields) => {
+                fields.iter().try_fold(0usize, |acc, (_, t)| acc.checked_add(t.size()?))
+            }
         }
     }
 }

@@ -111,8 +111,16 @@ fn with_slash(mut url: Url) -> Url {
     url
 }
 
+/// `prefix/name` with each segment taken as it is: `PathPart::from(&str)` would
+/// percent-encode characters such as `<` and `>` (HDF5 names may have them), so a store
+/// written with local file names would not be found again.
 fn join(prefix: &ObjectPath, name: &str) -> ObjectPath {
-    name.split('/').fold(prefix.clone(), |p, seg| p.clone().join(seg))
+    name.split('/').fold(prefix.clone(), |p, seg| {
+        match object_store::path::PathPart::parse(seg) {
+            Ok(part) => p.join(part),
+            Err(_) => p.join(seg),
+        }
+    })
 }
 
 fn write_local(dir: &Path, files: Vec<(String, Bytes)>, overwrite: bool) -> Result<(), StoreError> {

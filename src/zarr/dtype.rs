@@ -19,10 +19,40 @@ pub fn data_type_metadata(dt: &DataType) -> Value {
             json!({"name": "null_terminated_bytes", "configuration": {"length_bytes": n}})
         }
         DataType::VlenUtf8 => json!("string"),
+        // zarr-python 3's names for NumPy `V<n>` and structured dtypes; zarrs reads them
+        // through the extensions registered in `zarr::ext`.
+        DataType::RawBytes(n) => json!({"name": "raw_bytes", "configuration": {"length_bytes": n}}),
+        DataType::Structured(fields) => {
+            let fields: Vec<Value> = fields
+                .iter()
+                .map(|(name, t)| json!([name, data_type_metadata(t)]))
+                .collect();
+            json!({"name": "structured", "configuration": {"fields": fields}})
+        }
     }
 }
 
-/// NumPy dtype string (`<i4`, `>f8`, `|S8`) for `.npy` output and Python comparisons.
+/// NumPy dtype (`<i4`, `>f8`, `|S8`, or a structured dtype's field list
+/// `[('a', '<i4'), ('b', '<f8')]`) as a Python literal, for `.npy` headers.
+#[must_use]
+pub fn numpy_descr(dt: &DataType, endian: Option<Endian>) -> String {
+    match dt {
+        // Structured fields are little-endian (zarr-python's structured type).
+        DataType::Structured(fields) => {
+            let items: Vec<String> = fields
+                .iter()
+                .map(|(name, t)| {
+                    let name = name.replace('\\', "\\\\").replace('\'', "\\'");
+                    format!("('{name}', {})", numpy_descr(t, Some(Endian::Little)))
+                })
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => format!("'{}'", numpy_dtype(other, endian)),
+    }
+}
+
+/// NumPy dtype string (`<i4`, `>f8`, `|S8`) of a non-structured type.
 #[must_use]
 pub fn numpy_dtype(dt: &DataType, endian: Option<Endian>) -> String {
     let e = match (dt.size(), endian) {
@@ -37,7 +67,9 @@ pub fn numpy_dtype(dt: &DataType, endian: Option<Endian>) -> String {
         DataType::Float(b) => format!("{e}f{}", b / 8),
         DataType::Complex(b) => format!("{e}c{}", b / 8),
         DataType::FixedBytes(n) => format!("|S{n}"),
+        DataType::RawBytes(n) => format!("|V{n}"),
         DataType::VlenUtf8 => "|O".into(),
+        DataType::Structured(_) => format!("|V{}", dt.size().unwrap_or(0)),
     }
 }
 
@@ -115,7 +147,7 @@ pub fn fill_value_metadata(dt: &DataType, fill: &FillValue, endian: Option<Endia
             let w = b / 2;
             json!([float_json(uint(&bytes[..half]), w), float_json(uint(&bytes[half..]), w)])
         }
-        DataType::FixedBytes(_) => {
+        DataType::FixedBytes(_) | DataType::RawBytes(_) | DataType::Structured(_) => {
             use base64::Engine;
             json!(base64::engine::general_purpose::STANDARD.encode(&bytes))
         }

@@ -1,134 +1,15 @@
-//! zarrs extensions vzarr registers so zarrs reads every `zarr.json` vzarr writes.
-//!
-//! - `null_terminated_bytes` data type (`{"length_bytes": N}`): zarr-python 3's name for
-//!   NumPy `S<N>` (HDF5 fixed-length strings). zarrs 0.23 has no such data type.
+//! zarrs codec extensions vzarr registers so zarrs reads every `zarr.json` vzarr writes
+//! (extension data types are in [`super::data_types`]).
 //!
 //! - `numcodecs.fletcher32` codec: zarrs 0.23.10–0.23.14 skip the last byte of an odd-length
 //!   payload when computing the checksum (zarrs issue #460) and so reject valid HDF5 chunks.
 //!   [`register`] installs a corrected codec under the same name in zarrs' runtime registry,
 //!   which takes precedence over the built-in one.
 //!
-//! The data type registers at link time (`inventory`); [`register`] (called by
-//! [`crate::reader::VirtualStore::open`]) installs the codec override once.
+//! [`register`] (called by [`crate::reader::VirtualStore::open`]) installs the codec
+//! overrides once.
 
-use std::borrow::Cow;
-use std::num::NonZeroU64;
-use std::sync::{Arc, LazyLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
-
-use base64::Engine;
-use zarrs_data_type::DataType;
-use zarrs_metadata::v3::MetadataV3;
-use zarrs_metadata::{Configuration, DataTypeSize, FillValueMetadata};
-use zarrs_plugin::{ExtensionAliasesConfig, PluginCreateError, ZarrVersion};
-
-/// Configuration of `null_terminated_bytes`.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NullTerminatedBytesConfiguration {
-    length_bytes: NonZeroU64,
-}
-
-/// The `null_terminated_bytes` data type: fixed-length byte strings of `length_bytes`,
-/// NUL-padded. Bytes are stored and decoded as they are (no byte order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NullTerminatedBytesDataType {
-    length_bytes: NonZeroU64,
-}
-
-impl NullTerminatedBytesDataType {
-    /// A byte string type of `length_bytes` bytes.
-    #[must_use]
-    pub const fn new(length_bytes: NonZeroU64) -> Self {
-        Self { length_bytes }
-    }
-
-    fn len(&self) -> usize {
-        usize::try_from(self.length_bytes.get()).unwrap_or(usize::MAX)
-    }
-}
-
-impl zarrs_data_type::DataTypeTraitsV3 for NullTerminatedBytesDataType {
-    fn create(metadata: &MetadataV3) -> Result<DataType, PluginCreateError> {
-        let config: NullTerminatedBytesConfiguration = metadata.to_typed_configuration()?;
-        Ok(Arc::new(Self::new(config.length_bytes)).into())
-    }
-}
-
-inventory::submit! {
-    zarrs_data_type::DataTypePluginV3::new::<NullTerminatedBytesDataType>()
-}
-
-static ALIASES_V3: LazyLock<RwLock<ExtensionAliasesConfig>> =
-    LazyLock::new(|| RwLock::new(ExtensionAliasesConfig::new("null_terminated_bytes", vec![], vec![])));
-
-impl zarrs_plugin::ExtensionAliases<zarrs_plugin::ZarrVersion3> for NullTerminatedBytesDataType {
-    fn aliases() -> RwLockReadGuard<'static, ExtensionAliasesConfig> {
-        ALIASES_V3.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn aliases_mut() -> RwLockWriteGuard<'static, ExtensionAliasesConfig> {
-        ALIASES_V3.write().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl zarrs_plugin::ExtensionName for NullTerminatedBytesDataType {
-    fn name(&self, version: ZarrVersion) -> Option<Cow<'static, str>> {
-        match version {
-            ZarrVersion::V3 => Some(Cow::Borrowed("null_terminated_bytes")),
-            ZarrVersion::V2 => Some(Cow::Owned(format!("|S{}", self.length_bytes))),
-        }
-    }
-}
-
-impl zarrs_data_type::DataTypeTraits for NullTerminatedBytesDataType {
-    fn configuration(&self, _version: ZarrVersion) -> Configuration {
-        let mut m = serde_json::Map::new();
-        m.insert("length_bytes".into(), self.length_bytes.get().into());
-        Configuration::from(m)
-    }
-
-    fn size(&self) -> DataTypeSize {
-        DataTypeSize::Fixed(self.len())
-    }
-
-    fn fill_value(
-        &self,
-        fill_value_metadata: &FillValueMetadata,
-        _version: ZarrVersion,
-    ) -> Result<zarrs_data_type::FillValue, zarrs_data_type::DataTypeFillValueMetadataError> {
-        // zarr-python 3 writes the fill value base64-encoded.
-        let s = fill_value_metadata
-            .as_str()
-            .ok_or(zarrs_data_type::DataTypeFillValueMetadataError)?;
-        let mut bytes = base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .map_err(|_| zarrs_data_type::DataTypeFillValueMetadataError)?;
-        if bytes.len() > self.len() {
-            return Err(zarrs_data_type::DataTypeFillValueMetadataError);
-        }
-        bytes.resize(self.len(), 0);
-        Ok(zarrs_data_type::FillValue::new(bytes))
-    }
-
-    fn metadata_fill_value(
-        &self,
-        fill_value: &zarrs_data_type::FillValue,
-    ) -> Result<FillValueMetadata, zarrs_data_type::DataTypeFillValueError> {
-        let b = fill_value.as_ne_bytes();
-        if b.len() != self.len() {
-            return Err(zarrs_data_type::DataTypeFillValueError);
-        }
-        Ok(FillValueMetadata::from(
-            base64::engine::general_purpose::STANDARD.encode(b),
-        ))
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
-
-zarrs_data_type::codec_traits::impl_bytes_data_type_traits!(NullTerminatedBytesDataType, 1);
+use std::sync::Arc;
 
 // COMPATIBILITY: zarrs issue #460 (fletcher32 odd-length payloads), zarrs 0.23.10–0.23.14.
 /// HDF5's Fletcher-32 (`H5_checksum_fletcher32`): 16-bit big-endian words, a trailing odd
@@ -269,21 +150,6 @@ pub fn register() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn zarrs_reads_null_terminated_bytes_metadata() {
-        let json = r#"{"name":"null_terminated_bytes","configuration":{"length_bytes":8}}"#;
-        let metadata: MetadataV3 = serde_json::from_str(json).unwrap();
-        let dt = DataType::from_metadata(&metadata).unwrap();
-        assert!(dt.is::<NullTerminatedBytesDataType>());
-        assert_eq!(dt.fixed_size(), Some(8));
-        let fv = dt.fill_value_v3(&FillValueMetadata::from("QUI=")).unwrap();
-        assert_eq!(fv.as_ne_bytes(), b"AB\0\0\0\0\0\0");
-        assert!(
-            dt.fill_value_v3(&FillValueMetadata::from("QUJDREVGR0hJ")).is_err(),
-            "too long"
-        );
-    }
 
     #[test]
     fn fletcher32_matches_hdf5_for_odd_and_even_lengths() {

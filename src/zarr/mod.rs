@@ -1,6 +1,7 @@
 //! Zarr v3 side of the model: `zarr.json` documents, data type names, codec names, chunk keys.
 
 pub mod codecs;
+pub mod data_types;
 pub mod dtype;
 pub mod ext;
 pub mod filters_ext;

@@ -14,6 +14,25 @@ def same_bits(expected, got):
     e, g = native(expected), native(got)
     if e.shape != g.shape:
         return False, f"shape {g.shape} != {e.shape}"
+    if e.dtype.kind in "OS" and g.dtype.kind == "U":
+        # Variable-length strings: h5py gives bytes (or str) objects, vzarr get fixed unicode.
+        as_str = [x.decode("utf-8") if isinstance(x, bytes) else x for x in e.reshape(-1)]
+        if as_str != g.reshape(-1).tolist():
+            diff = next(i for i, (a, b) in enumerate(zip(as_str, g.reshape(-1).tolist())) if a != b)
+            return False, f"strings differ (first at flat index {diff})"
+        return True, ""
+    if e.dtype.names is not None and g.dtype.names is not None and e.dtype != g.dtype:
+        # Compounds vzarr stores packed and little-endian: compare field by field.
+        if e.dtype.names != g.dtype.names:
+            return False, f"fields {g.dtype.names} != {e.dtype.names}"
+        for n in e.dtype.names:
+            ok, why = same_bits(e[n], g[n])
+            if not ok:
+                return False, f"field {n}: {why}"
+        return True, ""
+    if g.dtype.kind == "V" and g.dtype.names is None and e.dtype.itemsize == g.dtype.itemsize:
+        # Opaque: h5py may give a NumPy type from the opaque tag; the bytes are the data.
+        e = np.ascontiguousarray(e).view(g.dtype)
     if e.dtype.kind == "S" and g.dtype.kind == "S":
         # NumPy strips trailing NULs from S values; compare the padded bytes.
         n = max(e.dtype.itemsize, g.dtype.itemsize)

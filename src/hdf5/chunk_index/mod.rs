@@ -114,41 +114,6 @@ pub(crate) fn visit(
     }
 }
 
-/// Index layouts that are read correctly but refused for now, as `(feature, reason)`: the
-/// reference oracles (libhdf5's chunk iteration) disagree with libhdf5's reads there.
-///
-/// - Extensible arrays whose unlimited dimension is not the first: reads number chunks with
-///   the unlimited dimension moved first (as [`visit`] does), `H5Dget_chunk_info` iterates
-///   them unswizzled, so the two disagree on every chunk but the first row.
-/// - `DONT_FILTER_PARTIAL_BOUND_CHUNKS` with filters and partial edge chunks: those chunks are
-///   stored unfiltered with filter mask 0; [`visit`] re-encodes them inline, which the
-///   reference tests count as a wrong chunk offset.
-pub(crate) fn unmapped(
-    index: &ChunkIndex,
-    flags: u8,
-    nfilters: usize,
-    shape: &[u64],
-    max_shape: &[u64],
-    chunk: &[u32],
-) -> Option<(String, String)> {
-    if matches!(index, ChunkIndex::ExtensibleArray { .. })
-        && max_shape.iter().position(|&m| m == u64::MAX).is_some_and(|u| u > 0)
-    {
-        return Some((
-            "extensible array, unlimited dimension not first".into(),
-            "libhdf5's chunk iteration and its reads disagree on these chunk coordinates".into(),
-        ));
-    }
-    let partial = shape.iter().zip(chunk).any(|(&s, &c)| c != 0 && s % u64::from(c) != 0);
-    if flags & v4_flags::DONT_FILTER_PARTIAL_BOUND_CHUNKS != 0 && nfilters > 0 && partial {
-        return Some((
-            "unfiltered partial edge chunks".into(),
-            "partial edge chunks are stored without the dataset's filters".into(),
-        ));
-    }
-    None
-}
-
 /// Row-major strides of `grid` (the first entry may be unbounded: it is never used).
 fn strides(grid: &[u64]) -> Result<Vec<u64>, Hdf5Error> {
     let mut down = vec![1u64; grid.len()];

@@ -1,8 +1,9 @@
 //! Datatype message (type 0x0003), all classes (spec IV.A.2.d).
 //!
-//! Classes the model maps (fixed-point, IEEE floating-point, fixed strings, enums, and
-//! variable-length strings for attribute values) are decoded fully; the others are
-//! recognised by class so callers refuse them by name.
+//! Every class the model can map is decoded fully: fixed-point, floating-point, strings,
+//! bitfields, opaque, compound (all three member encodings), enums, variable-length,
+//! arrays and HDF5 2.0's complex class. Time and reference types are recognised by class
+//! so callers refuse them by name.
 
 use crate::hdf5::raw::class;
 use crate::hdf5::Hdf5Error;
@@ -12,6 +13,19 @@ use crate::io::cursor::Cursor;
 const MAX_NESTING: u32 = 16;
 /// Bound on enum members (each has a name and a value in the message).
 const MAX_ENUM_MEMBERS: usize = 65_536;
+/// Bound on compound members.
+const MAX_COMPOUND_MEMBERS: usize = 65_536;
+
+/// One member of a compound datatype.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    /// Member name.
+    pub(crate) name: String,
+    /// Byte offset of the member within the compound element.
+    pub(crate) offset: u32,
+    /// Member type (an old-style array member becomes [`Datatype::Array`]).
+    pub(crate) dtype: Datatype,
+}
 
 /// Byte order of a datatype.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,8 +97,39 @@ pub(crate) enum Datatype {
         /// Base type.
         base: Box<Datatype>,
     },
-    /// Any other class, recognised by number (time, bitfield, opaque, compound, reference,
-    /// complex, or unknown).
+    /// Class 4: bitfield (unsigned bits, no arithmetic meaning).
+    Bitfield {
+        /// Element size in bytes.
+        size: u32,
+        /// Byte order.
+        order: ByteOrder,
+        /// Bit offset of the first significant bit.
+        bit_offset: u16,
+        /// Number of significant bits.
+        precision: u16,
+    },
+    /// Class 5: opaque bytes with an ASCII tag.
+    Opaque {
+        /// Element size in bytes.
+        size: u32,
+        /// The tag (may be empty).
+        tag: String,
+    },
+    /// Class 6: compound (record) type.
+    Compound {
+        /// Element size in bytes.
+        size: u32,
+        /// Members in the order the message lists them.
+        members: Vec<Member>,
+    },
+    /// Class 11 (HDF5 2.0): complex number of two floats of `base`.
+    Complex {
+        /// Element size in bytes.
+        size: u32,
+        /// Type of the real and imaginary parts.
+        base: Box<Datatype>,
+    },
+    /// Any other class, recognised by number (time, reference, or unknown).
     Other {
         /// Class number.
         class: u8,
@@ -102,6 +147,10 @@ impl Datatype {
             | Datatype::String { size, .. }
             | Datatype::VarLen { size, .. }
             | Datatype::Array { size, .. }
+            | Datatype::Bitfield { size, .. }
+            | Datatype::Opaque { size, .. }
+            | Datatype::Compound { size, .. }
+            | Datatype::Complex { size, .. }
             | Datatype::Other { size, .. } => *size,
             Datatype::Enum { base, .. } => base.size(),
         }
@@ -117,6 +166,10 @@ impl Datatype {
             Datatype::VarLen { string: true, .. } => "variable-length string",
             Datatype::VarLen { string: false, .. } => "variable-length sequence",
             Datatype::Array { .. } => "array",
+            Datatype::Bitfield { .. } => "bitfield",
+            Datatype::Opaque { .. } => "opaque",
+            Datatype::Compound { .. } => "compound",
+            Datatype::Complex { .. } => "complex",
             Datatype::Other { class, .. } => return class_name(*class).to_string(),
         };
         format!("{name} datatype")
@@ -278,8 +331,103 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
                 base: Box::new(base),
             }
         }
+        class::BITFIELD => {
+            let bit_offset = c.u16()?;
+            let precision = c.u16()?;
+            Datatype::Bitfield {
+                size,
+                order: order(b0),
+                bit_offset,
+                precision,
+            }
+        }
+        class::OPAQUE => {
+            // The tag length (a multiple of 8, NUL-padded) is the class bit field's low byte.
+            let raw = c.bytes(usize::from(b0))?;
+            let end = raw.iter().position(|&x| x == 0).unwrap_or(raw.len());
+            let tag = String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned();
+            Datatype::Opaque { size, tag }
+        }
+        class::COMPOUND => {
+            let n = usize::from(u16::from_le_bytes([b0, b1]));
+            if n > MAX_COMPOUND_MEMBERS || n > c.remaining() {
+                return Err(Hdf5Error::corrupt(
+                    "compound datatype",
+                    start,
+                    format!("{n} members do not fit"),
+                ));
+            }
+            let mut members = Vec::with_capacity(n);
+            for _ in 0..n {
+                members.push(parse_member(c, version, size, depth, start)?);
+            }
+            Datatype::Compound { size, members }
+        }
+        class::COMPLEX => {
+            let base = parse_at(c, depth + 1)?;
+            Datatype::Complex {
+                size,
+                base: Box::new(base),
+            }
+        }
         other => Datatype::Other { class: other, size },
     })
+}
+
+/// One compound member: name, byte offset and type, in the encoding of message `version`.
+fn parse_member(c: &mut Cursor<'_>, version: u8, size: u32, depth: u32, start: u64) -> Result<Member, Hdf5Error> {
+    let name_start = c.pos();
+    let rest = c.bytes(c.remaining())?;
+    let len = rest
+        .iter()
+        .position(|&x| x == 0)
+        .ok_or_else(|| Hdf5Error::corrupt("compound datatype", start, "member name not NUL-terminated"))?;
+    let name = String::from_utf8_lossy(rest.get(..len).unwrap_or_default()).into_owned();
+    // Versions 1 and 2 pad each name (with its NUL) to a multiple of 8 bytes.
+    let used = if version < 3 {
+        (len + 1).div_ceil(8) * 8
+    } else {
+        len + 1
+    };
+    c.seek(name_start)?;
+    c.skip(used)?;
+    let offset = if version < 3 {
+        c.u32()?
+    } else {
+        // Version 3: the offset takes as few bytes as the compound's size needs.
+        let width = match size {
+            0..=0xff => 1,
+            0x100..=0xffff => 2,
+            0x1_0000..=0xff_ffff => 3,
+            _ => 4,
+        };
+        let b = c.bytes(width)?;
+        b.iter().rev().fold(0u32, |acc, &x| (acc << 8) | u32::from(x))
+    };
+    let mut old_dims = Vec::new();
+    if version == 1 {
+        // Dimensionality, 3 reserved, permutation (4), 4 reserved, four dimension sizes.
+        let rank = c.u8()?;
+        c.skip(3 + 4 + 4)?;
+        let dims = (0..4).map(|_| c.u32()).collect::<Result<Vec<_>, _>>()?;
+        if rank > 4 {
+            return Err(Hdf5Error::corrupt("compound datatype", start, "member rank above 4"));
+        }
+        old_dims = dims.get(..usize::from(rank)).unwrap_or_default().to_vec();
+    }
+    let mut dtype = parse_at(c, depth + 1)?;
+    if !old_dims.is_empty() {
+        let n = old_dims
+            .iter()
+            .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| Hdf5Error::corrupt("compound datatype", start, "member array size overflows"))?;
+        dtype = Datatype::Array {
+            size: n,
+            dims: old_dims,
+            base: Box::new(dtype),
+        };
+    }
+    Ok(Member { name, offset, dtype })
 }
 
 #[cfg(test)]
@@ -350,9 +498,42 @@ pub(crate) mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let comp = [0x16, 2, 0, 0, 16, 0, 0, 0];
-        let t = parse(&comp, 0).unwrap();
-        assert_eq!(t.feature(), "compound datatype");
         assert!(parse(&[0x18, 200, 0, 0, 1, 0, 0, 0], 0).is_err());
+    }
+
+    #[test]
+    fn compound_member_encodings() {
+        // Version 3: unpadded names, one-byte offsets (size < 256).
+        let mut v3 = vec![0x36, 2, 0, 0, 12, 0, 0, 0];
+        v3.extend_from_slice(b"a\0");
+        v3.push(0);
+        v3.extend(int(4, true, false));
+        v3.extend_from_slice(b"bb\0");
+        v3.push(4);
+        v3.extend(f64_le());
+        // Version 1: names padded to 8, four-byte offsets, old array dimensions.
+        let mut v1 = vec![0x16, 2, 0, 0, 12, 0, 0, 0];
+        for (name, off, t) in [(&b"a"[..], 0u32, int(4, true, false)), (b"bb", 4, f64_le())] {
+            let mut n = name.to_vec();
+            n.resize(8, 0);
+            v1.extend(n);
+            v1.extend_from_slice(&off.to_le_bytes());
+            v1.extend_from_slice(&[0; 28]);
+            v1.extend(t);
+        }
+        for d in [v3, v1] {
+            let Datatype::Compound { size, members } = parse(&d, 0).unwrap() else {
+                panic!("not a compound");
+            };
+            assert_eq!(size, 12);
+            let got: Vec<_> = members
+                .iter()
+                .map(|m| (m.name.as_str(), m.offset, m.dtype.size()))
+                .collect();
+            assert_eq!(got, [("a", 0, 4), ("bb", 4, 8)]);
+        }
+        // Truncated and hostile member counts are errors.
+        assert!(parse(&[0x36, 2, 0, 0, 12, 0, 0, 0, b'a', 0], 0).is_err());
+        assert!(parse(&[0x36, 0xff, 0xff, 0, 12, 0, 0, 0], 0).is_err());
     }
 }

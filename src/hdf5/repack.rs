@@ -1,0 +1,218 @@
+//! Compound elements that cannot be referenced as they are — members with gaps between
+//! them, out of order, or big-endian — rewritten into zarr-python's packed little-endian
+//! structured layout. The values are read once and stored inline, so this is used only for
+//! datasets up to a size limit (the caller's).
+//!
+//! A [`Plan`] is a list of byte copies from the HDF5 element to the packed element, each
+//! optionally byte-swapped per `swap` bytes.
+
+use super::messages::datatype::{ByteOrder, Datatype, Member};
+use super::raw::str_pad;
+use crate::model::{DataType, Endian};
+
+/// One copy: `len` bytes from `src` in the HDF5 element to the next free byte of the packed
+/// element, reversing each group of `swap` bytes when `swap > 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Copy {
+    src: usize,
+    len: usize,
+    swap: usize,
+}
+
+/// How to rewrite one element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plan {
+    copies: Vec<Copy>,
+    /// Size of an HDF5 element.
+    pub(crate) in_size: usize,
+    /// Size of a packed element.
+    pub(crate) out_size: usize,
+}
+
+/// The packed structured type of a compound and the plan to rewrite its elements, or the
+/// reason it cannot be (array members, strings libhdf5 rewrites, unmapped member types).
+pub(crate) fn plan(size: u32, members: &[Member]) -> Result<(DataType, Plan), (String, String)> {
+    let mut copies = Vec::new();
+    let t = compound(members, 0, size, &mut copies)?;
+    let out_size = copies.iter().map(|c| c.len).sum();
+    // Members must not overlap or run past the element (corrupt type otherwise).
+    let in_size = size as usize;
+    if copies
+        .iter()
+        .any(|c| c.src.checked_add(c.len).is_none_or(|e| e > in_size))
+    {
+        return Err((
+            "corrupt compound datatype".into(),
+            "a member runs past the end of the element".into(),
+        ));
+    }
+    Ok((
+        t,
+        Plan {
+            copies,
+            in_size,
+            out_size,
+        },
+    ))
+}
+
+fn compound(members: &[Member], base: usize, size: u32, copies: &mut Vec<Copy>) -> Result<DataType, (String, String)> {
+    if let Some(t) = complex(members, base, size, copies) {
+        return Ok(t);
+    }
+    if members.is_empty() {
+        return Err(("compound datatype without members".into(), "no members".into()));
+    }
+    let mut fields = Vec::with_capacity(members.len());
+    for m in members {
+        let at = base + m.offset as usize;
+        let t = member(&m.dtype, at, copies).map_err(|(f, r)| (f, format!("member {:?}: {r}", m.name)))?;
+        fields.push((m.name.clone(), t));
+    }
+    Ok(DataType::Structured(fields))
+}
+
+/// h5py's complex compounds (`r`, `i` of one float type) as little-endian complex.
+fn complex(members: &[Member], base: usize, size: u32, copies: &mut Vec<Copy>) -> Option<DataType> {
+    let [r, i] = members else { return None };
+    let (
+        Datatype::Float {
+            size: a,
+            order: oa,
+            ieee: true,
+        },
+        Datatype::Float {
+            size: b,
+            order: ob,
+            ieee: true,
+        },
+    ) = (&r.dtype, &i.dtype)
+    else {
+        return None;
+    };
+    let ok = r.name == "r"
+        && i.name == "i"
+        && a == b
+        && oa == ob
+        && *oa != ByteOrder::Vax
+        && matches!(a, 4 | 8)
+        && r.offset == 0
+        && i.offset == *a
+        && size == a * 2;
+    if !ok {
+        return None;
+    }
+    let swap = if *oa == ByteOrder::Big { *a as usize } else { 1 };
+    copies.push(Copy {
+        src: base,
+        len: *a as usize,
+        swap,
+    });
+    copies.push(Copy {
+        src: base + *a as usize,
+        len: *a as usize,
+        swap,
+    });
+    Some(DataType::Complex(u8::try_from(size * 8).unwrap_or(128)))
+}
+
+fn member(dt: &Datatype, at: usize, copies: &mut Vec<Copy>) -> Result<DataType, (String, String)> {
+    match dt {
+        Datatype::Compound { size, members } => compound(members, at, *size, copies),
+        Datatype::Array { .. } => Err((
+            "compound datatype with array members".into(),
+            "zarr-python's structured type has no array fields".into(),
+        )),
+        Datatype::String { size, pad, .. } if *size > 1 && *pad != str_pad::NULL_PAD => Err((
+            "compound datatype with NUL-terminated or space-padded strings".into(),
+            "libhdf5 rewrites the bytes after a string's end on read".into(),
+        )),
+        other => {
+            let (t, endian) = super::walk::map_datatype(other)?;
+            let len = t.size().ok_or_else(|| {
+                (
+                    "compound datatype with variable-length members".into(),
+                    "structured fields must have a fixed size".into(),
+                )
+            })?;
+            let swap = if endian == Some(Endian::Big) { len } else { 1 };
+            // Complex members swap each half.
+            let swap = if matches!(t, DataType::Complex(_)) && swap > 1 {
+                len / 2
+            } else {
+                swap
+            };
+            copies.push(Copy { src: at, len, swap });
+            Ok(t)
+        }
+    }
+}
+
+impl Plan {
+    /// Rewrite whole elements of `raw` (trailing partial element bytes are dropped).
+    pub(crate) fn apply(&self, raw: &[u8]) -> Vec<u8> {
+        let n = raw.len() / self.in_size.max(1);
+        let mut out = Vec::with_capacity(n * self.out_size);
+        for el in raw.chunks_exact(self.in_size.max(1)) {
+            for c in &self.copies {
+                let part = &el[c.src..c.src + c.len];
+                if c.swap > 1 {
+                    for w in part.chunks(c.swap) {
+                        out.extend(w.iter().rev());
+                    }
+                } else {
+                    out.extend_from_slice(part);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int(size: u32, order: ByteOrder) -> Datatype {
+        Datatype::FixedPoint {
+            size,
+            order,
+            signed: true,
+            bit_offset: 0,
+            precision: u16::try_from(size * 8).unwrap(),
+        }
+    }
+
+    #[test]
+    fn padded_big_endian_compound_is_packed_little_endian() {
+        let members = vec![
+            Member {
+                name: "b".into(),
+                offset: 8,
+                dtype: int(2, ByteOrder::Big),
+            },
+            Member {
+                name: "a".into(),
+                offset: 0,
+                dtype: int(4, ByteOrder::Little),
+            },
+        ];
+        let (t, plan) = plan(12, &members).unwrap();
+        assert_eq!(
+            t,
+            DataType::Structured(vec![("b".into(), DataType::Int(16)), ("a".into(), DataType::Int(32))])
+        );
+        let el = [1, 2, 3, 4, 0xee, 0xee, 0xee, 0xee, 0x12, 0x34, 0xee, 0xee];
+        assert_eq!(plan.apply(&el), vec![0x34, 0x12, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn members_past_the_element_are_corrupt() {
+        let members = vec![Member {
+            name: "a".into(),
+            offset: 10,
+            dtype: int(4, ByteOrder::Little),
+        }];
+        assert_eq!(plan(12, &members).unwrap_err().0, "corrupt compound datatype");
+    }
+}
