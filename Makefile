@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 VZARR := $(CARGO_TARGET_DIR)/debug/vzarr
 export VZARR
 
-.PHONY: build venv demo test test-rust test-python lint bench clean
+.PHONY: build venv demo test test-rust test-python lint bench venv-bench bench-peers clean
 
 build:
 	cargo build
@@ -45,6 +45,26 @@ lint:
 
 bench: build
 	cargo bench --bench hdf5_parse
+
+# Peer benchmark tools (kerchunk, VirtualiZarr, obstore, s3fs, moto…), pinned, Python 3.12
+# (VirtualiZarr 2.x needs it): PYTHON_BENCH, else pyenv's 3.12, else python3.12 on PATH.
+VENV_BENCH := .venv-bench
+PYTHON_BENCH ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null))
+venv-bench: $(VENV_BENCH)/.stamp
+$(VENV_BENCH)/.stamp: manifests/requirements-bench.txt
+	@test -n "$(PYTHON_BENCH)" || { echo "venv-bench: Python 3.12 not found; set PYTHON_BENCH=/path/to/python3.12"; exit 2; }
+	$(PYTHON_BENCH) -m venv $(VENV_BENCH)
+	echo '*' > $(VENV_BENCH)/.gitignore
+	$(VENV_BENCH)/bin/pip install --quiet --upgrade pip
+	$(VENV_BENCH)/bin/pip install --quiet -r manifests/requirements-bench.txt
+	touch $@
+
+# vzarr create against kerchunk and VirtualiZarr (release build): time, bytes read, requests,
+# S3 GETs; prints the table and writes docs/benchmarks.md. BENCH_ARGS="--runs 5 --skip-s3" etc.
+bench-peers: venv-bench
+	cargo build --release
+	$(VENV_BENCH)/bin/python scripts/bench_peers.py --vzarr $(CARGO_TARGET_DIR)/release/vzarr \
+		--out-dir $(CARGO_TARGET_DIR)/bench-peers $(BENCH_ARGS)
 
 clean:
 	rm -rf demo-out $(VENV)
