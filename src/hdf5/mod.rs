@@ -37,6 +37,7 @@ pub(crate) mod messages;
 mod object_header;
 mod raw;
 mod repack;
+mod sohm;
 mod superblock;
 mod util;
 mod walk;

@@ -33,6 +33,9 @@ pub(crate) struct Superblock {
     pub ext_addr: u64,
     /// The superblock extension holds a shared object header message table.
     pub has_shared_message_table: bool,
+    /// Relative address of the shared object header message master table and its number of
+    /// indexes, if any.
+    pub sohm_table: Option<(u64, u8)>,
 }
 
 /// Absolute offset of the HDF5 signature, if any.
@@ -113,6 +116,7 @@ pub(crate) fn read(src: &dyn ReadAt) -> Result<Superblock, Hdf5Error> {
                 root_cache,
                 ext_addr,
                 has_shared_message_table: false,
+                sohm_table: None,
             }
         }
         2 | 3 => {
@@ -139,6 +143,7 @@ pub(crate) fn read(src: &dyn ReadAt) -> Result<Superblock, Hdf5Error> {
                 root_cache: None,
                 ext_addr,
                 has_shared_message_table: false,
+                sohm_table: None,
             }
         }
         v => return Err(Hdf5Error::corrupt(W, at, format!("unknown version {v}"))),
@@ -149,7 +154,15 @@ pub(crate) fn read(src: &dyn ReadAt) -> Result<Superblock, Hdf5Error> {
     if sb.ext_addr != UNDEF {
         // A broken extension does not stop the walk; its only use here is the SOHM note.
         if let Ok(ext) = object_header::read(src, &sb.sizes, sb.ext_addr) {
-            sb.has_shared_message_table = ext.first(msg::SHARED_MESSAGE_TABLE).is_some();
+            if let Some(m) = ext.first(msg::SHARED_MESSAGE_TABLE) {
+                sb.has_shared_message_table = true;
+                // Version, master table address, number of indexes.
+                let mut c = Cursor::new(&m.data, m.offset, "shared message table message");
+                if c.u8().is_ok() {
+                    let addr = read_addr(&mut c, &sb.sizes).ok().filter(|&a| a != UNDEF);
+                    sb.sohm_table = addr.zip(c.u8().ok());
+                }
+            }
         }
     }
     Ok(sb)

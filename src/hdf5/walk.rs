@@ -35,6 +35,7 @@ use super::messages::{attribute_info, group_info, link_info, symbol_table};
 use super::object_header::{self, Message, ObjectHeader};
 use super::raw::{msg, msg_flags, str_pad};
 use super::repack;
+use super::sohm::SohmTable;
 use super::superblock::Superblock;
 use super::util::{abs_addr, read_exact, UNDEF};
 use super::{Hdf5Error, Hdf5Options, Sizes};
@@ -84,7 +85,8 @@ pub(crate) struct Walker<'a> {
     src: &'a dyn ReadAt,
     sizes: Sizes,
     opts: &'a Hdf5Options,
-    sohm: bool,
+    /// The shared message table, or why there is none.
+    sohm: Result<SohmTable, String>,
     /// Group header address → path where it was first walked.
     groups_seen: HashMap<u64, String>,
     objects: u64,
@@ -99,6 +101,11 @@ pub(crate) struct Walker<'a> {
     dim_lists: Vec<(String, Vec<Option<u64>>)>,
     /// Paths of datasets that are dimension scales (`CLASS = "DIMENSION_SCALE"`).
     scales: Vec<String>,
+    /// Largest netCDF-4 dimension id (`_Netcdf4Dimid`) seen, -1 if none.
+    max_dim_id: i64,
+    /// Path and dataspace shape of every dataset seen, refused ones included (phony
+    /// dimensions count them, as netCDF readers do).
+    dataset_shapes: Vec<(String, Vec<u64>)>,
     pub(crate) refusals: Vec<Refusal>,
     pub(crate) warnings: Vec<Refusal>,
 }
@@ -110,7 +117,10 @@ impl<'a> Walker<'a> {
             src,
             sizes: sb.sizes,
             opts,
-            sohm: sb.has_shared_message_table,
+            sohm: match sb.sohm_table {
+                Some((addr, n)) => SohmTable::read(src, sb.sizes, addr, n).map_err(|e| e.to_string()),
+                None => Err("the file has no shared message table".to_string()),
+            },
             groups_seen: HashMap::new(),
             objects: 0,
             max_objects: (src.size() / 8).clamp(1000, 10_000_000),
@@ -120,6 +130,8 @@ impl<'a> Walker<'a> {
             dataset_paths: HashMap::new(),
             dim_lists: Vec::new(),
             scales: Vec::new(),
+            max_dim_id: -1,
+            dataset_shapes: Vec::new(),
             refusals: Vec::new(),
             warnings: Vec::new(),
         }
@@ -168,13 +180,20 @@ impl<'a> Walker<'a> {
     /// Axes without a scale stay unnamed (`null`).
     fn apply_dimension_scales(&mut self, root: &mut Group) {
         let basename = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
-        for path in std::mem::take(&mut self.scales) {
-            if let Some(a) = array_at(root, &path) {
+        let scales = std::mem::take(&mut self.scales);
+        for path in &scales {
+            if let Some(a) = array_at(root, path) {
                 if a.shape.len() == 1 {
-                    a.dimension_names = Some(vec![Some(basename(&path))]);
+                    a.dimension_names = Some(vec![Some(basename(path))]);
                 }
             }
         }
+        let labeled: std::collections::HashSet<String> = self
+            .dim_lists
+            .iter()
+            .filter(|(_, l)| l.iter().any(Option::is_some))
+            .map(|(p, _)| p.clone())
+            .collect();
         for (path, addrs) in std::mem::take(&mut self.dim_lists) {
             let names: Vec<Option<String>> = addrs
                 .iter()
@@ -189,6 +208,24 @@ impl<'a> Walker<'a> {
                 }
             }
         }
+        let scales: std::collections::HashSet<String> = scales.into_iter().collect();
+        let mut by_group: BTreeMap<String, BTreeMap<String, Vec<u64>>> = BTreeMap::new();
+        for (path, shape) in std::mem::take(&mut self.dataset_shapes) {
+            if let Some((group, name)) = path.rsplit_once('/') {
+                by_group
+                    .entry(group.to_string())
+                    .or_default()
+                    .entry(name.to_string())
+                    .or_insert(shape);
+            }
+        }
+        let known = Datasets {
+            by_group,
+            scales,
+            labeled,
+        };
+        let mut count = 0i64;
+        phony_dimensions(root, "", &known, self.max_dim_id, &mut count);
     }
 
     /// Decode a `DIMENSION_LIST` attribute: per axis, a variable-length list of object
@@ -377,23 +414,59 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    /// Decode a message that may be shared (committed datatypes are followed).
+    /// Resolve an attribute's shared datatype and dataspace (committed or in the shared
+    /// message heap).
+    fn resolve_attribute_types(&mut self, a: &mut AttributeMsg) -> Result<(), Refuse> {
+        if let Some((data, offset)) = a.shared_datatype.take() {
+            let m = Message {
+                mtype: msg::DATATYPE,
+                flags: msg_flags::SHARED,
+                data,
+                offset,
+            };
+            let m = self.unshared(&m, msg::DATATYPE)?;
+            a.datatype = Some(datatype::parse(&m.data, m.offset).map_err(|e| from_err(&e))?);
+        }
+        if let Some((data, offset)) = a.shared_dataspace.take() {
+            let m = Message {
+                mtype: msg::DATASPACE,
+                flags: msg_flags::SHARED,
+                data,
+                offset,
+            };
+            let m = self.unshared(&m, msg::DATASPACE)?;
+            a.dataspace = Some(dataspace::parse(&m.data, m.offset, &self.sizes).map_err(|e| from_err(&e))?);
+        }
+        Ok(())
+    }
+
+    /// Decode a message that may be shared: committed datatypes are followed, messages in
+    /// the shared message heap fetched through the file's shared message table.
     fn unshared<'m>(&mut self, m: &'m Message, want: u16) -> Result<std::borrow::Cow<'m, Message>, Refuse> {
         if m.flags & msg_flags::SHARED == 0 {
             return Ok(std::borrow::Cow::Borrowed(m));
         }
         match shared::parse(&m.data, m.offset, &self.sizes).map_err(|e| from_err(&e))? {
-            SharedRef::Sohm => Err(refuse(
-                "shared object header messages",
-                format!(
-                    "message type {want} is stored in the shared message heap{}",
-                    if self.sohm {
-                        ""
-                    } else {
-                        " (no shared message table found)"
+            SharedRef::Sohm(heap_id) => {
+                let table = match &self.sohm {
+                    Ok(t) => t,
+                    Err(why) => {
+                        return Err(refuse(
+                            "shared object header messages",
+                            format!("message type {want} is in the shared message heap, but {why}"),
+                        ))
                     }
-                ),
-            )),
+                };
+                let data = table
+                    .get(self.src, self.sizes, want, &heap_id)
+                    .map_err(|e| from_err(&e))?;
+                Ok(std::borrow::Cow::Owned(Message {
+                    mtype: want,
+                    flags: 0,
+                    data,
+                    offset: m.offset,
+                }))
+            }
             SharedRef::Committed(addr) => {
                 let oh = object_header::read(self.src, &self.sizes, addr).map_err(|e| from_err(&e))?;
                 let found = oh.first(want).cloned().ok_or_else(|| {
@@ -424,6 +497,7 @@ impl<'a> Walker<'a> {
             .ok_or_else(|| refuse("corrupt dataset", "no dataspace message"))?;
         let ds_msg = self.unshared(ds_msg, msg::DATASPACE)?.into_owned();
         let space = dataspace::parse(&ds_msg.data, ds_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
+        self.dataset_shapes.push((path.to_string(), space.shape()));
         if space == Dataspace::Null {
             return Err(refuse("null dataspace", "dataset has a null dataspace (no elements)"));
         }
@@ -552,7 +626,6 @@ impl<'a> Walker<'a> {
             }
             Layout::ChunkedBtreeV1 { addr, dims } => {
                 codecs.extend(filters::codecs_for(&filters, dtype.size())?);
-                check_shuffle_position(&codecs)?;
                 let source = chunk_index::Source::BtreeV1(addr);
                 self.chunked(&shape, elem, source, &dims, &filters, &mut chunks)?
             }
@@ -563,7 +636,6 @@ impl<'a> Walker<'a> {
                 addr,
             } => {
                 codecs.extend(filters::codecs_for(&filters, dtype.size())?);
-                check_shuffle_position(&codecs)?;
                 let max_shape = match &space {
                     Dataspace::Simple { max_dims: Some(m), .. } if m.len() == shape.len() => m.clone(),
                     _ => shape.clone(),
@@ -594,6 +666,7 @@ impl<'a> Walker<'a> {
                 self.clean_strings(&mut chunks, *size, *pad, &filters)?;
             }
         }
+        check_shuffle_position(&codecs, &chunks)?;
         let (shape, chunk_shape, fill_value, chunks) = if extra_dims.is_empty() {
             (shape, chunk_shape, fill_value, chunks)
         } else {
@@ -1071,20 +1144,30 @@ impl<'a> Walker<'a> {
             }
         }
         for (flags, body, offset) in raw {
-            if flags & msg_flags::SHARED != 0 {
-                self.warning(
-                    path,
-                    refuse("shared attribute", "attribute message stored as a shared message"),
-                );
-                continue;
-            }
-            let a = match attribute::parse(&body, offset, &self.sizes) {
+            let m = Message {
+                mtype: msg::ATTRIBUTE,
+                flags,
+                data: body,
+                offset,
+            };
+            let m = match self.unshared(&m, msg::ATTRIBUTE) {
+                Ok(m) => m.into_owned(),
+                Err(r) => {
+                    self.warning(path, r);
+                    continue;
+                }
+            };
+            let mut a = match attribute::parse(&m.data, m.offset, &self.sizes) {
                 Ok(a) => a,
                 Err(e) => {
                     self.warning(path, (format!("attribute: {}", e.feature()), e.to_string()));
                     continue;
                 }
             };
+            if let Err(r) = self.resolve_attribute_types(&mut a) {
+                self.warning(&format!("{path} @{}", a.name), r);
+                continue;
+            }
             if a.name == "DIMENSION_LIST" {
                 match self.dimension_list(&a) {
                     Ok(list) => self.dim_lists.push((path.to_string(), list)),
@@ -1093,6 +1176,12 @@ impl<'a> Walker<'a> {
             }
             if a.name == "CLASS" && matches!(self.attribute_value(&a), Ok(Value::String(v)) if v == "DIMENSION_SCALE") {
                 self.scales.push(path.to_string());
+            }
+            if a.name == "_Netcdf4Dimid" {
+                if let Ok(v) = self.attribute_value(&a) {
+                    let id = v.as_i64().or_else(|| v.as_array()?.first()?.as_i64());
+                    self.max_dim_id = self.max_dim_id.max(id.unwrap_or(-1));
+                }
             }
             if HIDDEN_ATTRIBUTES.contains(&a.name.as_str()) {
                 continue;
@@ -1401,23 +1490,124 @@ pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), 
 /// A shuffle after a filter that changes the length (deflate then shuffle) works on a byte
 /// stream whose length need not be a multiple of the element size; libhdf5 leaves the tail
 /// unshuffled, numcodecs and zarrs reject it. Refused rather than read differently.
-fn check_shuffle_position(codecs: &[Codec]) -> Result<(), Refuse> {
+fn check_shuffle_position(codecs: &[Codec], chunks: &BTreeMap<Vec<u64>, ChunkRef>) -> Result<(), Refuse> {
     let mut seen_other = false;
-    for c in codecs {
+    for (i, c) in codecs.iter().enumerate() {
         match c {
             Codec::Bytes(_) => {}
-            Codec::Shuffle { .. } if seen_other => {
-                return Err(refuse(
-                    "shuffle after a compression filter",
-                    "shuffle of compressed bytes leaves a tail libhdf5 does not shuffle; \
-                     numcodecs' shuffle cannot express it",
-                ))
+            Codec::Shuffle { element_size } if seen_other => {
+                // As the last codec, its input is the stored chunk: fine if every stored
+                // length is a whole number of elements.
+                let es = u64::from(*element_size).max(1);
+                let whole = i + 1 == codecs.len()
+                    && chunks.values().all(|c| match c {
+                        ChunkRef::Virtual { length, .. } => length.is_multiple_of(es),
+                        ChunkRef::Inline(b) => (b.len() as u64).is_multiple_of(es),
+                        ChunkRef::Missing => true,
+                    });
+                if !whole {
+                    return Err(refuse(
+                        "shuffle after a compression filter",
+                        "shuffle of compressed bytes leaves a tail libhdf5 does not shuffle; \
+                         numcodecs' shuffle cannot express it",
+                    ));
+                }
             }
             Codec::Shuffle { .. } => {}
             _ => seen_other = true,
         }
     }
     Ok(())
+}
+
+/// Every dataset of the file by group, for [`phony_dimensions`].
+struct Datasets {
+    /// Group path (`""` for the root) → dataset name → dataspace shape.
+    by_group: BTreeMap<String, BTreeMap<String, Vec<u64>>>,
+    /// Paths of dimension scales.
+    scales: std::collections::HashSet<String>,
+    /// Paths of datasets with at least one scale attached.
+    labeled: std::collections::HashSet<String>,
+}
+
+/// netCDF-style names for the axes of datasets without any dimension scale, the way
+/// netCDF-C and h5netcdf (`phony_dims="sort"`) name them. Groups are visited parent first,
+/// children in name order. In each group, every distinct axis length `n` of unscaled datasets
+/// (refused ones included) needs as many dimensions of length `n` as the most axes of that
+/// length in one dataset; the group's dimension scales of that length count first, the
+/// missing ones are created as `phony_dim_<k>` with `k` counting on from the file's largest
+/// `_Netcdf4Dimid`. A dataset's j-th axis of length `n` takes the group's j-th dimension of
+/// length `n` (scales first, in name order, then phony dimensions in creation order). Axes
+/// added for an HDF5 array datatype stay unnamed.
+fn phony_dimensions(g: &mut Group, path: &str, known: &Datasets, max_dim_id: i64, count: &mut i64) {
+    // The k-th occurrence of `n` in `seen` (returned before counting this one).
+    fn bump(seen: &mut Vec<(u64, usize)>, n: u64) -> usize {
+        if let Some(e) = seen.iter_mut().find(|(m, _)| *m == n) {
+            e.1 += 1;
+            e.1 - 1
+        } else {
+            seen.push((n, 1));
+            0
+        }
+    }
+    let empty = BTreeMap::new();
+    let datasets = known.by_group.get(path).unwrap_or(&empty);
+    let unscaled = |name: &str| {
+        let p = join(path, name);
+        !known.scales.contains(&p) && !known.labeled.contains(&p)
+    };
+    let mut dims: Vec<(String, u64)> = Vec::new();
+    let mut wanted: Vec<(u64, usize)> = Vec::new();
+    for (name, shape) in datasets {
+        if known.scales.contains(&join(path, name)) {
+            if let Some(&n) = shape.first() {
+                dims.push((name.clone(), n));
+            }
+        } else if unscaled(name) {
+            let mut here = Vec::new();
+            for &n in shape {
+                bump(&mut here, n);
+            }
+            for (n, k) in here {
+                match wanted.iter_mut().find(|(m, _)| *m == n) {
+                    Some(w) => w.1 = w.1.max(k),
+                    None => wanted.push((n, k)),
+                }
+            }
+        }
+    }
+    for (n, k) in wanted {
+        let have = dims.iter().filter(|(_, m)| *m == n).count();
+        for _ in have..k {
+            let id = count.saturating_add(max_dim_id).saturating_add(1);
+            dims.push((format!("phony_dim_{id}"), n));
+            *count += 1;
+        }
+    }
+    for (name, node) in &mut g.children {
+        let (Node::Array(a), Some(shape)) = (node, datasets.get(name)) else {
+            continue;
+        };
+        if shape.is_empty() || !unscaled(name) || a.dimension_names.is_some() || a.shape.len() < shape.len() {
+            continue;
+        }
+        let mut seen = Vec::new();
+        let mut names: Vec<Option<String>> = shape
+            .iter()
+            .map(|&n| {
+                let j = bump(&mut seen, n);
+                dims.iter().filter(|(_, m)| *m == n).nth(j).map(|(d, _)| d.clone())
+            })
+            .collect();
+        names.resize(a.shape.len(), None);
+        a.dimension_names = Some(names);
+    }
+    for (name, node) in &mut g.children {
+        if let Node::Group(sub) = node {
+            let p = join(path, name);
+            phony_dimensions(sub, &p, known, max_dim_id, count);
+        }
+    }
 }
 
 /// Trailing axes for an HDF5 array datatype: each element of `dims` becomes a whole axis
@@ -1666,6 +1856,61 @@ mod tests {
             precision: 16,
         };
         assert_eq!(int_value(&t, &[0xff, 0xfe]), Some(Value::from(-2)));
+    }
+
+    #[test]
+    fn phony_dimensions_follow_netcdf_naming() {
+        let array = |shape: &[u64], names: Option<Vec<Option<String>>>| {
+            Node::Array(Array {
+                shape: shape.to_vec(),
+                chunk_shape: shape.to_vec(),
+                data_type: DataType::UInt(8),
+                fill_value: FillValue::Default,
+                codecs: vec![Codec::Bytes(None)],
+                attributes: Map::new(),
+                dimension_names: names,
+                chunks: BTreeMap::new(),
+            })
+        };
+        let mut sub = Group::default();
+        sub.children.insert("c".into(), array(&[4], None));
+        let mut root = Group::default();
+        root.children
+            .insert("x".into(), array(&[3], Some(vec![Some("x".into())])));
+        root.children.insert("a".into(), array(&[3, 5, 5], None));
+        root.children.insert("b".into(), array(&[5], None));
+        root.children.insert("g".into(), Node::Group(sub));
+        let mut by_group: BTreeMap<String, BTreeMap<String, Vec<u64>>> = BTreeMap::new();
+        for (g, n, shape) in [
+            ("", "x", vec![3]),
+            ("", "a", vec![3, 5, 5]),
+            ("", "b", vec![5]),
+            ("", "r", vec![7]),
+            ("/g", "c", vec![4]),
+        ] {
+            by_group.entry(g.into()).or_default().insert(n.into(), shape);
+        }
+        let known = Datasets {
+            by_group,
+            scales: std::collections::HashSet::from(["/x".to_string()]),
+            labeled: std::collections::HashSet::new(),
+        };
+        let mut count = 0;
+        phony_dimensions(&mut root, "", &known, 1, &mut count);
+        let names = |g: &Group, n: &str| match g.children.get(n) {
+            Some(Node::Array(a)) => a.dimension_names.clone().unwrap(),
+            _ => panic!("{n}"),
+        };
+        let s = |v: &[&str]| v.iter().map(|x| Some((*x).to_string())).collect::<Vec<_>>();
+        // Length 3 is the scale x; two axes of length 5 need two phony dims, numbered after
+        // the largest _Netcdf4Dimid (1); b reuses the first of them. r (refused, not in the
+        // tree) still takes phony_dim_4.
+        assert_eq!(names(&root, "a"), s(&["x", "phony_dim_2", "phony_dim_3"]));
+        assert_eq!(names(&root, "b"), s(&["phony_dim_2"]));
+        let Some(Node::Group(sub)) = root.children.get("g") else {
+            panic!("g")
+        };
+        assert_eq!(names(sub, "c"), s(&["phony_dim_5"]));
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub(crate) struct AttributeMsg {
     pub dataspace: Option<Dataspace>,
     /// Datatype or dataspace is a shared message.
     pub shared: bool,
+    /// The shared-message encoding (and its file offset) of a shared datatype.
+    pub shared_datatype: Option<(Bytes, u64)>,
+    /// The shared-message encoding (and its file offset) of a shared dataspace.
+    pub shared_dataspace: Option<(Bytes, u64)>,
     /// Raw value bytes (element count × datatype size).
     pub data: Bytes,
 }
@@ -69,11 +73,14 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Attribute
         )
     };
     let rest = c.bytes(c.remaining())?;
+    let raw = |b: &[u8], off: u64| (Bytes::copy_from_slice(b), off);
     Ok(AttributeMsg {
         name,
         datatype,
         dataspace,
         shared,
+        shared_datatype: (shared && flags & 1 != 0).then(|| raw(dt_bytes, dt_off)),
+        shared_dataspace: (shared && flags & 2 != 0).then(|| raw(ds_bytes, ds_off)),
         data: Bytes::copy_from_slice(rest),
     })
 }

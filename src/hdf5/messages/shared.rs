@@ -11,8 +11,8 @@ use crate::io::cursor::Cursor;
 pub(crate) enum SharedRef {
     /// In another object header (a committed datatype), relative address.
     Committed(u64),
-    /// In the shared object header message heap (refused).
-    Sohm,
+    /// In the shared object header message heap: the fractal heap ID of the message.
+    Sohm(Vec<u8>),
 }
 
 /// Decode a shared message body.
@@ -26,7 +26,7 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<SharedRef
             Ok(SharedRef::Committed(read_addr(&mut c, sizes)?))
         }
         2 => Ok(SharedRef::Committed(read_addr(&mut c, sizes)?)),
-        3 if t == shared::SOHM => Ok(SharedRef::Sohm),
+        3 if t == shared::SOHM => Ok(SharedRef::Sohm(c.bytes(8)?.to_vec())),
         3 if t == shared::COMMITTED => Ok(SharedRef::Committed(read_addr(&mut c, sizes)?)),
         _ => Err(Hdf5Error::corrupt(
             "shared message",
@@ -48,7 +48,11 @@ mod tests {
             base: 0,
         };
         assert_eq!(parse(&[2, 2, 8, 0], 0, &s).unwrap(), SharedRef::Committed(8));
-        assert_eq!(parse(&[3, 1, 0, 0, 0, 0, 0, 0, 0, 0], 0, &s).unwrap(), SharedRef::Sohm);
+        assert_eq!(
+            parse(&[3, 1, 1, 2, 3, 4, 5, 6, 7, 8], 0, &s).unwrap(),
+            SharedRef::Sohm(vec![1, 2, 3, 4, 5, 6, 7, 8])
+        );
+        assert!(parse(&[3, 1, 1, 2], 0, &s).is_err(), "truncated heap ID");
         assert_eq!(
             parse(&[1, 0, 0, 0, 0, 0, 0, 0, 9, 0], 0, &s).unwrap(),
             SharedRef::Committed(9)
