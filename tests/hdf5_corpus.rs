@@ -5,10 +5,8 @@
 //!   datasets mapped / refused by feature); asserts no panic, and that every whole-file error
 //!   is for a file libhdf5 cannot open either (h5py run live when `.venv` exists, else the
 //!   "h5py CANNOT open" notes in SOURCES.md).
-//! - `chunk_refs_match_libhdf5`: every chunk reference we emit (contiguous, chunked, compact)
-//!   is compared with h5py's `get_offset`/`get_storage_size`/`chunk_iter` (`get_chunk_info`)
-//!   and compact bytes with the data h5py reads, for all corpus files (including ICESat-2's
-//!   ATL03_gt1l.h5). Skipped with a reason without the corpus or the venv.
+//! - Chunk references and values against libhdf5 are checked per dataset by
+//!   `tests/python/test_hdf5_reference.py` (through the CLI, as users run it).
 //! - `truncated_and_garbage_input_never_panics`: corpus files cut at many points, bit-flipped,
 //!   and random bytes behind a valid signature: `read` returns Err or Ok, never panics.
 
@@ -19,7 +17,7 @@ use std::process::Command;
 
 use vzarr::hdf5::{self, Hdf5Options, Hdf5Output};
 use vzarr::io::FileReadAt;
-use vzarr::model::{ChunkRef, NodeRef};
+use vzarr::model::NodeRef;
 
 const CATEGORIES: [&str; 4] = ["hdf5", "dmrpp-pair-h5", "icesat2", "dmrpp-mvs-h5"];
 
@@ -166,151 +164,6 @@ fn corpus_reads_without_panics() {
         unexpected.is_empty(),
         "whole-file errors on files libhdf5 opens: {unexpected:#?}"
     );
-}
-
-const COMPARE_PY: &str = r#"
-import sys, json, h5py, numpy as np
-data = json.load(open(sys.argv[1]))
-checked = {"contiguous": 0, "chunked": 0, "compact": 0, "chunks": 0}
-bad = []
-for f in data:
-    try:
-        h = h5py.File(f["file"], "r")
-    except Exception as e:
-        checked["files h5py cannot open"] = checked.get("files h5py cannot open", 0) + 1
-        continue
-    with h:
-        for d in f["datasets"]:
-            where = f"{f['file']}:{d['path']}"
-            try:
-                ds = h[d["path"]]
-                dsid = ds.id
-                layout = dsid.get_create_plist().get_layout()
-            except Exception as e:
-                # libhdf5 cannot open this object (corrupt test files): nothing to compare.
-                checked["objects h5py cannot open"] = checked.get("objects h5py cannot open", 0) + 1
-                continue
-            ours = {tuple(c[0]): c[1:] for c in d["chunks"]}
-            rank = len(d["shape"])
-            # NUL-terminated strings with bytes after the terminator are cleaned and stored
-            # inline on purpose (their values are compared by tests/python).
-            if ds.dtype.kind == "S" and dsid.get_type().get_strpad() == h5py.h5t.STR_NULLTERM \
-                    and any(v[2] is not None for v in ours.values()):
-                checked["cleaned string datasets (inline)"] = checked.get("cleaned string datasets (inline)", 0) + 1
-                continue
-            if layout == h5py.h5d.CONTIGUOUS:
-                checked["contiguous"] += 1
-                off = dsid.get_offset()
-                if off is None or (not ours and dsid.get_storage_size() == 0):
-                    if ours:
-                        bad.append(f"{where}: h5py has no storage, we have {len(ours)} chunks")
-                    continue
-                size = dsid.get_storage_size()
-                offs = sorted(v[0] for v in ours.values())
-                if not offs or offs[0] != off:
-                    bad.append(f"{where}: contiguous offset h5py {off} ours {offs[:1]}")
-                elif len(ours) == 1 and list(ours.values())[0][1] != size:
-                    bad.append(f"{where}: contiguous size h5py {size} ours {list(ours.values())[0][1]}")
-            elif layout == h5py.h5d.CHUNKED:
-                checked["chunked"] += 1
-                cs = d["chunk_shape"]
-                theirs = {}
-                def cb(info):
-                    key = tuple(o // c for o, c in zip(info.chunk_offset, cs))
-                    theirs[key] = (info.byte_offset, info.size, info.filter_mask)
-                try:
-                    dsid.chunk_iter(cb)
-                except Exception:
-                    for i in range(dsid.get_num_chunks()):
-                        cb(dsid.get_chunk_info(i))
-                grid = [ -(-s // c) for s, c in zip(d["shape"], cs)]
-                theirs = {k: v for k, v in theirs.items() if all(a < g for a, g in zip(k, grid))}
-                if set(theirs) != set(ours):
-                    bad.append(f"{where}: chunk keys differ: h5py {len(theirs)} ours {len(ours)}; e.g. {sorted(set(theirs) ^ set(ours))[:3]}")
-                    continue
-                for k, (off, size, mask) in theirs.items():
-                    checked["chunks"] += 1
-                    o = ours[k]
-                    if mask != 0:
-                        if o[0] is not None:
-                            bad.append(f"{where}: chunk {k} mask {mask} but ours is virtual")
-                    elif (o[0], o[1]) != (off, size):
-                        bad.append(f"{where}: chunk {k} h5py ({off},{size}) ours ({o[0]},{o[1]})")
-                        break
-            elif layout == h5py.h5d.COMPACT:
-                checked["compact"] += 1
-                raw = np.ascontiguousarray(ds[()]).tobytes()
-                inl = [v[2] for v in ours.values()]
-                if ds.size == 0:
-                    continue
-                if len(inl) != 1 or bytes.fromhex(inl[0] or "") != raw:
-                    bad.append(f"{where}: compact bytes differ")
-print(json.dumps({"checked": checked, "bad": bad}))
-"#;
-
-#[test]
-fn chunk_refs_match_libhdf5() {
-    let Some(root) = corpus() else {
-        println!("SKIP chunk comparison: ../shared/corpus not found");
-        return;
-    };
-    let Some(py) = python() else {
-        println!("SKIP chunk comparison: .venv/bin/python with h5py not found");
-        return;
-    };
-    let files = hdf5_files(&root);
-    assert!(
-        files.iter().any(|(_, n)| n.ends_with("ATL03_gt1l.h5")),
-        "ATL03_gt1l.h5 missing from the corpus list"
-    );
-    let mut report = Vec::new();
-    for (path, _) in &files {
-        let Ok(Ok(out)) = read_file(path, &Hdf5Options::default()) else {
-            continue;
-        };
-        let mut datasets = Vec::new();
-        out.root.walk(|p, n| {
-            if let NodeRef::Array(a) = n {
-                let chunks: Vec<serde_json::Value> = a
-                    .chunks
-                    .iter()
-                    .map(|(k, c)| match c {
-                        ChunkRef::Virtual { offset, length, .. } => serde_json::json!([k, offset, length, null]),
-                        ChunkRef::Inline(b) => {
-                            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                            serde_json::json!([k, null, null, hex])
-                        }
-                        ChunkRef::Missing => serde_json::json!([k, null, null, null]),
-                    })
-                    .collect();
-                datasets.push(serde_json::json!({
-                    "path": format!("/{p}"), "shape": a.shape, "chunk_shape": a.chunk_shape, "chunks": chunks,
-                }));
-            }
-        });
-        report.push(serde_json::json!({"file": path, "datasets": datasets}));
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let json_path = dir.path().join("refs.json");
-    std::fs::write(&json_path, serde_json::to_vec(&report).expect("json")).expect("write");
-    let out = Command::new(py)
-        .args(["-c", COMPARE_PY])
-        .arg(&json_path)
-        .output()
-        .expect("python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("python output");
-    println!("compared with libhdf5: {}", v["checked"]);
-    let bad = v["bad"].as_array().cloned().unwrap_or_default();
-    for b in bad.iter().take(50) {
-        println!("  MISMATCH {b}");
-    }
-    assert!(bad.is_empty(), "{} mismatches with libhdf5", bad.len());
 }
 
 /// A small deterministic generator (xorshift) for the garbage tests.

@@ -170,8 +170,9 @@ impl<'a> Walker<'a> {
             children: BTreeMap::new(),
         };
         self.fill_group(&mut root, links, "/", 0);
-        self.resolve_soft_links(&mut root);
+        // Names first: a soft link copies its target, names included.
         self.apply_dimension_scales(&mut root);
+        self.resolve_soft_links(&mut root);
         Ok(root)
     }
 
@@ -567,15 +568,28 @@ impl<'a> Walker<'a> {
 
         let mut fill_value = self.fill_value(oh, elem)?;
         if vlen_string {
-            match &fill_value {
+            // The fill value is itself a vlen element (length + global heap ID): its string,
+            // cut at the first NUL like every element.
+            fill_value = match &fill_value {
                 FillValue::Bytes(b) if b.iter().any(|&x| x != 0) => {
-                    return Err(refuse(
-                        "variable-length string fill value",
-                        "a non-empty variable-length string fill value is not mapped",
-                    ))
+                    let mut c = crate::io::cursor::Cursor::new(b, 0, "vlen string fill value");
+                    let r = VlenRef::parse(&mut c, self.sizes).map_err(|e| from_err(&e))?;
+                    let s = self
+                        .gheap
+                        .resolve(self.src, self.sizes, r, 1)
+                        .map_err(|e| from_err(&e))?;
+                    let end = s.iter().position(|&x| x == 0).unwrap_or(s.len());
+                    let s = s.get(..end).unwrap_or_default();
+                    if std::str::from_utf8(s).is_err() {
+                        return Err(refuse(
+                            "variable-length string fill value",
+                            "the fill value is not UTF-8",
+                        ));
+                    }
+                    FillValue::Bytes(s.to_vec())
                 }
-                _ => fill_value = FillValue::Default,
-            }
+                _ => FillValue::Default,
+            };
         }
         let lay_msg = oh
             .first(msg::DATA_LAYOUT)

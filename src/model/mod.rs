@@ -208,7 +208,8 @@ pub enum FillValue {
     /// No fill value defined: zeros are used (as libhdf5 does).
     #[default]
     Default,
-    /// Element bytes, `data_type.size()` long, in the array's byte order.
+    /// Element bytes, `data_type.size()` long, in the array's byte order (for `VlenUtf8`, the
+    /// UTF-8 bytes of the string).
     Bytes(Vec<u8>),
 }
 

@@ -122,6 +122,13 @@ fn half_to_f64(h: u16) -> f64 {
 /// Fill bytes are in the array's own byte order (`endian`).
 #[must_use]
 pub fn fill_value_metadata(dt: &DataType, fill: &FillValue, endian: Option<Endian>) -> Value {
+    if *dt == DataType::VlenUtf8 {
+        // A string fill value holds the UTF-8 bytes of the string.
+        return match fill {
+            FillValue::Bytes(b) => json!(String::from_utf8_lossy(b)),
+            FillValue::Default => json!(""),
+        };
+    }
     let bytes = match fill {
         FillValue::Bytes(b) if Some(b.len()) == dt.size() => b.clone(),
         _ => vec![0u8; dt.size().unwrap_or(0)],
@@ -179,5 +186,9 @@ mod tests {
             json!(0.0)
         );
         assert_eq!(f(DataType::FixedBytes(3), b"ab\0".to_vec(), None), json!("YWIA"));
+        assert_eq!(
+            f(DataType::VlenUtf8, "fill é".as_bytes().to_vec(), None),
+            json!("fill é")
+        );
     }
 }
