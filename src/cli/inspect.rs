@@ -282,10 +282,16 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     } else {
         inspect_source(&a.target).await?
     };
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+    let out = if a.json {
+        format!("{}\n", serde_json::to_string_pretty(&r)?)
     } else {
-        print!("{}", text(&r));
+        text(&r)
+    };
+    // A closed pipe (`vzarr inspect … | head`) ends the output quietly, without a panic.
+    let mut stdout = std::io::stdout().lock();
+    match std::io::Write::write_all(&mut stdout, out.as_bytes()).and_then(|()| std::io::Write::flush(&mut stdout)) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
     }
     Ok(if r.refused.is_empty() {
         exit::OK
