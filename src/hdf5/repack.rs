@@ -72,8 +72,9 @@ fn compound(members: &[Member], base: usize, size: u32, copies: &mut Vec<Copy>) 
     Ok(DataType::Structured(fields))
 }
 
-/// h5py's complex compounds (`r`, `i` of one float type) as little-endian complex.
-fn complex(members: &[Member], base: usize, size: u32, copies: &mut Vec<Copy>) -> Option<DataType> {
+/// h5py's complex compounds: exactly members `r` and `i` of one IEEE float type of 4 or 8
+/// bytes at offsets 0 and half the size. Returns the part size and byte order.
+pub(crate) fn h5py_complex(members: &[Member], size: u32) -> Option<(u32, ByteOrder)> {
     let [r, i] = members else { return None };
     let (
         Datatype::Float {
@@ -99,18 +100,18 @@ fn complex(members: &[Member], base: usize, size: u32, copies: &mut Vec<Copy>) -
         && r.offset == 0
         && i.offset == *a
         && size == a * 2;
-    if !ok {
-        return None;
-    }
-    let swap = if *oa == ByteOrder::Big { *a as usize } else { 1 };
+    ok.then_some((*a, *oa))
+}
+
+/// An h5py complex compound as little-endian complex (each part swapped if big-endian).
+fn complex(members: &[Member], base: usize, size: u32, copies: &mut Vec<Copy>) -> Option<DataType> {
+    let (part, order) = h5py_complex(members, size)?;
+    let len = part as usize;
+    let swap = if order == ByteOrder::Big { len } else { 1 };
+    copies.push(Copy { src: base, len, swap });
     copies.push(Copy {
-        src: base,
-        len: *a as usize,
-        swap,
-    });
-    copies.push(Copy {
-        src: base + *a as usize,
-        len: *a as usize,
+        src: base + len,
+        len,
         swap,
     });
     Some(DataType::Complex(u8::try_from(size * 8).unwrap_or(128)))

@@ -1668,38 +1668,13 @@ fn append_axes(
 /// with little-endian fields. So members must follow each other without gaps in the order
 /// listed, and be little-endian (or one byte).
 fn map_compound(size: u32, members: &[Member]) -> Result<(DataType, Option<Endian>), Refuse> {
-    if let [r, i] = members {
-        if let (
-            Datatype::Float {
-                size: a,
-                order: oa,
-                ieee: true,
-            },
-            Datatype::Float {
-                size: b,
-                order: ob,
-                ieee: true,
-            },
-        ) = (&r.dtype, &i.dtype)
-        {
-            if r.name == "r"
-                && i.name == "i"
-                && a == b
-                && oa == ob
-                && *oa != ByteOrder::Vax
-                && matches!(a, 4 | 8)
-                && r.offset == 0
-                && i.offset == *a
-                && size == a * 2
-            {
-                let endian = if *oa == ByteOrder::Big {
-                    Endian::Big
-                } else {
-                    Endian::Little
-                };
-                return Ok((DataType::Complex(u8::try_from(size * 8).unwrap_or(128)), Some(endian)));
-            }
-        }
+    if let Some((_, order)) = repack::h5py_complex(members, size) {
+        let endian = if order == ByteOrder::Big {
+            Endian::Big
+        } else {
+            Endian::Little
+        };
+        return Ok((DataType::Complex(u8::try_from(size * 8).unwrap_or(128)), Some(endian)));
     }
     let mut fields = Vec::with_capacity(members.len());
     let mut next = 0u32;
