@@ -32,27 +32,8 @@ pub fn data_type_metadata(dt: &DataType) -> Value {
     }
 }
 
-/// NumPy dtype (`<i4`, `>f8`, `|S8`, or a structured dtype's field list
-/// `[('a', '<i4'), ('b', '<f8')]`) as a Python literal, for `.npy` headers.
-#[must_use]
-pub fn numpy_descr(dt: &DataType, endian: Option<Endian>) -> String {
-    match dt {
-        // Structured fields are little-endian (zarr-python's structured type).
-        DataType::Structured(fields) => {
-            let items: Vec<String> = fields
-                .iter()
-                .map(|(name, t)| {
-                    let name = name.replace('\\', "\\\\").replace('\'', "\\'");
-                    format!("('{name}', {})", numpy_descr(t, Some(Endian::Little)))
-                })
-                .collect();
-            format!("[{}]", items.join(", "))
-        }
-        other => format!("'{}'", numpy_dtype(other, endian)),
-    }
-}
-
-/// NumPy dtype string (`<i4`, `>f8`, `|S8`) of a non-structured type.
+/// NumPy dtype string (`<i4`, `>f8`, `|S8`, `|V8`) for Python comparisons; a structured type
+/// is given as `|V<size>` (its field list is in the Zarr `data_type`).
 #[must_use]
 pub fn numpy_dtype(dt: &DataType, endian: Option<Endian>) -> String {
     let e = match (dt.size(), endian) {

@@ -284,22 +284,7 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
             }
             let mut names = Vec::with_capacity(n);
             for _ in 0..n {
-                let name_start = c.pos();
-                let rest = c.bytes(c.remaining())?;
-                let len = rest
-                    .iter()
-                    .position(|&x| x == 0)
-                    .ok_or_else(|| Hdf5Error::corrupt("enum datatype", start, "member name not NUL-terminated"))?;
-                let name = String::from_utf8_lossy(rest.get(..len).unwrap_or_default()).into_owned();
-                // Versions 1 and 2 pad each name (with its NUL) to a multiple of 8 bytes.
-                let used = if version < 3 {
-                    (len + 1).div_ceil(8) * 8
-                } else {
-                    len + 1
-                };
-                c.seek(name_start)?;
-                c.skip(used)?;
-                names.push(name);
+                names.push(member_name(c, version, "enum datatype", start)?);
             }
             let mut members = Vec::with_capacity(n);
             for name in names {
@@ -374,16 +359,16 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
     })
 }
 
-/// One compound member: name, byte offset and type, in the encoding of message `version`.
-fn parse_member(c: &mut Cursor<'_>, version: u8, size: u32, depth: u32, start: u64) -> Result<Member, Hdf5Error> {
+/// A NUL-terminated enum or compound member name; message versions 1 and 2 pad it (with its
+/// NUL) to a multiple of 8 bytes.
+fn member_name(c: &mut Cursor<'_>, version: u8, what: &'static str, start: u64) -> Result<String, Hdf5Error> {
     let name_start = c.pos();
     let rest = c.bytes(c.remaining())?;
     let len = rest
         .iter()
         .position(|&x| x == 0)
-        .ok_or_else(|| Hdf5Error::corrupt("compound datatype", start, "member name not NUL-terminated"))?;
+        .ok_or_else(|| Hdf5Error::corrupt(what, start, "member name not NUL-terminated"))?;
     let name = String::from_utf8_lossy(rest.get(..len).unwrap_or_default()).into_owned();
-    // Versions 1 and 2 pad each name (with its NUL) to a multiple of 8 bytes.
     let used = if version < 3 {
         (len + 1).div_ceil(8) * 8
     } else {
@@ -391,6 +376,12 @@ fn parse_member(c: &mut Cursor<'_>, version: u8, size: u32, depth: u32, start: u
     };
     c.seek(name_start)?;
     c.skip(used)?;
+    Ok(name)
+}
+
+/// One compound member: name, byte offset and type, in the encoding of message `version`.
+fn parse_member(c: &mut Cursor<'_>, version: u8, size: u32, depth: u32, start: u64) -> Result<Member, Hdf5Error> {
+    let name = member_name(c, version, "compound datatype", start)?;
     let offset = if version < 3 {
         c.u32()?
     } else {
