@@ -4,6 +4,8 @@
 //! it holds and the address of its fractal heap; only the heaps are needed to resolve a
 //! heap ID (the indexes themselves serve writers looking for duplicates).
 
+use std::cell::OnceCell;
+
 use bytes::Bytes;
 
 use super::checksum;
@@ -17,9 +19,18 @@ use crate::io::ReadAt;
 const W: &str = "shared message table";
 
 /// The indexes of a file's shared message table: message type flags and fractal heap address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct SohmTable {
-    indexes: Vec<(u16, u64)>,
+    indexes: Vec<Index>,
+}
+
+/// One index: the message types it holds and its fractal heap, opened on first successful
+/// use (every shared message of a type goes through the same heap).
+#[derive(Debug)]
+struct Index {
+    flags: u16,
+    heap_addr: u64,
+    heap: OnceCell<FractalHeap>,
 }
 
 /// The table's flag bit for a message type.
@@ -57,7 +68,11 @@ impl SohmTable {
             c.skip(4 + 2 + 2 + 2)?;
             let _index_addr = read_addr(&mut c, &sizes)?;
             let heap = read_addr(&mut c, &sizes)?;
-            indexes.push((flags, heap));
+            indexes.push(Index {
+                flags,
+                heap_addr: heap,
+                heap: OnceCell::new(),
+            });
         }
         Ok(Self { indexes })
     }
@@ -66,11 +81,18 @@ impl SohmTable {
     pub(crate) fn get(&self, src: &dyn ReadAt, sizes: Sizes, mtype: u16, heap_id: &[u8]) -> Result<Bytes, Hdf5Error> {
         let flag = type_flag(mtype)
             .ok_or_else(|| Hdf5Error::corrupt(W, 0, format!("message type {mtype} cannot be shared")))?;
-        let &(_, heap) = self
+        let index = self
             .indexes
             .iter()
-            .find(|(f, _)| f & flag != 0)
+            .find(|i| i.flags & flag != 0)
             .ok_or_else(|| Hdf5Error::corrupt(W, 0, format!("no index holds message type {mtype}")))?;
-        FractalHeap::open(src, sizes, heap)?.get(src, heap_id)
+        let heap = match index.heap.get() {
+            Some(heap) => heap,
+            None => {
+                let opened = FractalHeap::open(src, sizes, index.heap_addr)?;
+                index.heap.get_or_init(|| opened)
+            }
+        };
+        heap.get(src, heap_id)
     }
 }

@@ -681,12 +681,7 @@ impl<'a> Walker<'a> {
             }
         }
         check_shuffle_position(&codecs, &chunks)?;
-        let (shape, chunk_shape, fill_value, chunks) = if extra_dims.is_empty() {
-            (shape, chunk_shape, fill_value, chunks)
-        } else {
-            append_axes(shape, chunk_shape, fill_value, chunks, &extra_dims, elem_type.size())?
-        };
-        Ok(Array {
+        let mut array = Array {
             shape,
             chunk_shape,
             data_type,
@@ -695,7 +690,37 @@ impl<'a> Walker<'a> {
             attributes,
             dimension_names: None,
             chunks,
-        })
+        };
+        if !extra_dims.is_empty() {
+            append_axes(&mut array, &extra_dims, elem_type.size())?;
+        }
+        Ok(array)
+    }
+
+    /// The raw bytes of a stored chunk (read if virtual, its filters undone), `None` if the
+    /// chunk is missing. `feature` names the refusal when the filters cannot be undone.
+    fn chunk_raw(
+        &self,
+        key: &[u64],
+        c: &ChunkRef,
+        filters: &[Filter],
+        elem_size: u32,
+        feature: &str,
+    ) -> Result<Option<Vec<u8>>, Refuse> {
+        let stored = match c {
+            ChunkRef::Virtual { offset, length, .. } => self
+                .src
+                .read_at(*offset, *length)
+                .map_err(|e| refuse("truncated or unreadable", e.to_string()))?,
+            ChunkRef::Inline(b) => b.clone(),
+            ChunkRef::Missing => return Ok(None),
+        };
+        if filters.is_empty() {
+            return Ok(Some(stored.to_vec()));
+        }
+        filters::decode(&stored, filters, 0, elem_size)
+            .map(Some)
+            .map_err(|e| refuse(feature, format!("chunk {key:?}: {e}")))
     }
 
     /// Fixed-length strings read the way libhdf5 converts them to h5py's NUL-padded type:
@@ -725,19 +750,8 @@ impl<'a> Walker<'a> {
             ));
         }
         for (key, c) in chunks.iter_mut() {
-            let stored = match c {
-                ChunkRef::Virtual { offset, length, .. } => self
-                    .src
-                    .read_at(*offset, *length)
-                    .map_err(|e| refuse("truncated or unreadable", e.to_string()))?,
-                ChunkRef::Inline(b) => b.clone(),
-                ChunkRef::Missing => continue,
-            };
-            let bytes = if filters.is_empty() {
-                stored.to_vec()
-            } else {
-                filters::decode(&stored, filters, 0, size)
-                    .map_err(|e| refuse("fixed-length strings in filtered chunks", format!("chunk {key:?}: {e}")))?
+            let Some(bytes) = self.chunk_raw(key, c, filters, size, "fixed-length strings in filtered chunks")? else {
+                continue;
             };
             let mut clean = bytes.clone();
             for el in clean.chunks_mut(n) {
@@ -772,29 +786,20 @@ impl<'a> Walker<'a> {
     ) -> Result<(), Refuse> {
         let mut total = 0u64;
         for (key, c) in chunks.iter_mut() {
-            let stored = match c {
-                ChunkRef::Virtual { offset, length, .. } => {
-                    total = total.saturating_add(*length);
-                    if total > MAX_STRING_CLEAN {
-                        return Err(refuse(
-                            "compound datatype too large to repack",
-                            format!(
-                                "padded or big-endian compound data over {MAX_STRING_CLEAN} bytes is not rewritten inline"
-                            ),
-                        ));
-                    }
-                    self.src
-                        .read_at(*offset, *length)
-                        .map_err(|e| refuse("truncated or unreadable", e.to_string()))?
+            if let ChunkRef::Virtual { length, .. } = c {
+                total = total.saturating_add(*length);
+                if total > MAX_STRING_CLEAN {
+                    return Err(refuse(
+                        "compound datatype too large to repack",
+                        format!(
+                            "padded or big-endian compound data over {MAX_STRING_CLEAN} bytes is not rewritten inline"
+                        ),
+                    ));
                 }
-                ChunkRef::Inline(b) => b.clone(),
-                ChunkRef::Missing => continue,
-            };
-            let raw = if filters.is_empty() {
-                stored.to_vec()
-            } else {
-                filters::decode(&stored, filters, 0, plan.in_size as u32)
-                    .map_err(|e| refuse("compound datatype in filtered chunks", format!("chunk {key:?}: {e}")))?
+            }
+            let in_size = u32::try_from(plan.in_size).unwrap_or(u32::MAX);
+            let Some(raw) = self.chunk_raw(key, c, filters, in_size, "compound datatype in filtered chunks")? else {
+                continue;
             };
             *c = ChunkRef::Inline(Bytes::from(plan.apply(&raw)));
         }
@@ -832,23 +837,10 @@ impl<'a> Walker<'a> {
             })?;
         let mut total = 0u64;
         for (key, c) in chunks.iter_mut() {
-            let stored = match c {
-                ChunkRef::Virtual { offset, length, .. } => self
-                    .src
-                    .read_at(*offset, *length)
-                    .map_err(|e| refuse("truncated or unreadable", e.to_string()))?,
-                ChunkRef::Inline(b) => b.clone(),
-                ChunkRef::Missing => continue,
-            };
-            let raw = if filters.is_empty() {
-                stored.to_vec()
-            } else {
-                filters::decode(&stored, filters, 0, elem as u32).map_err(|e| {
-                    refuse(
-                        "variable-length strings in filtered chunks",
-                        format!("chunk {key:?}: {e}"),
-                    )
-                })?
+            let elem_u32 = u32::try_from(elem).unwrap_or(u32::MAX);
+            let Some(raw) = self.chunk_raw(key, c, filters, elem_u32, "variable-length strings in filtered chunks")?
+            else {
+                continue;
             };
             if raw.len() < per_chunk * elem {
                 return Err(refuse(
@@ -1627,39 +1619,28 @@ fn phony_dimensions(g: &mut Group, path: &str, known: &Datasets, max_dim_id: i64
 /// Trailing axes for an HDF5 array datatype: each element of `dims` becomes a whole axis
 /// (one chunk along it), chunk keys get a zero per new axis, and the fill value, which HDF5
 /// stores for the whole array element, must repeat one base element.
-#[allow(clippy::type_complexity)]
-fn append_axes(
-    mut shape: Vec<u64>,
-    mut chunk_shape: Vec<u64>,
-    fill: FillValue,
-    chunks: BTreeMap<Vec<u64>, ChunkRef>,
-    dims: &[u64],
-    base_size: u32,
-) -> Result<(Vec<u64>, Vec<u64>, FillValue, BTreeMap<Vec<u64>, ChunkRef>), Refuse> {
-    let fill = match fill {
-        FillValue::Bytes(b) => {
-            let n = usize::try_from(base_size).unwrap_or(usize::MAX).max(1);
-            let first = b.get(..n).unwrap_or_default().to_vec();
-            if b.chunks(n).any(|c| c != first.as_slice()) {
-                return Err(refuse(
-                    "array datatype with a non-uniform fill value",
-                    "the fill value's array elements differ; Zarr has one fill value per element",
-                ));
-            }
-            FillValue::Bytes(first)
+fn append_axes(a: &mut Array, dims: &[u64], base_size: u32) -> Result<(), Refuse> {
+    if let FillValue::Bytes(b) = &a.fill_value {
+        let n = usize::try_from(base_size).unwrap_or(usize::MAX).max(1);
+        let first = b.get(..n).unwrap_or_default().to_vec();
+        if b.chunks(n).any(|c| c != first.as_slice()) {
+            return Err(refuse(
+                "array datatype with a non-uniform fill value",
+                "the fill value's array elements differ; Zarr has one fill value per element",
+            ));
         }
-        FillValue::Default => FillValue::Default,
-    };
-    shape.extend_from_slice(dims);
-    chunk_shape.extend_from_slice(dims);
-    let chunks = chunks
+        a.fill_value = FillValue::Bytes(first);
+    }
+    a.shape.extend_from_slice(dims);
+    a.chunk_shape.extend_from_slice(dims);
+    a.chunks = std::mem::take(&mut a.chunks)
         .into_iter()
         .map(|(mut k, c)| {
             k.resize(k.len() + dims.len(), 0);
             (k, c)
         })
         .collect();
-    Ok((shape, chunk_shape, fill, chunks))
+    Ok(())
 }
 
 /// A compound type → Zarr. Two members `r` and `i` of one IEEE float type at offsets 0 and
