@@ -18,6 +18,8 @@ pub enum Format {
     Auto,
     /// HDF5 / netCDF-4.
     Hdf5,
+    /// An OPeNDAP DMR++ document describing an HDF5 / netCDF-4 file.
+    Dmrpp,
 }
 
 /// Options of [`create`].
@@ -33,6 +35,22 @@ pub struct CreateOptions {
     pub relative: bool,
     /// Replace an existing store.
     pub overwrite: bool,
+    /// DMR++ input: the data file, overriding the document's root `dmrpp:href` (required when
+    /// that is the `OPeNDAP_DMRpp_DATA_ACCESS_URL` template). A local path or URL.
+    pub data_url: Option<String>,
+}
+
+/// Largest DMR++ document read (the biggest real ones are a few MB).
+const MAX_DMRPP_BYTES: u64 = 1 << 30;
+
+/// What parsing one input produced.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The mapped hierarchy; chunk references use source ids local to this input.
+    pub root: Group,
+    /// The data files those ids name, for inputs that describe other files (DMR++);
+    /// `None` when the input itself is the only source (HDF5).
+    pub data_files: Option<Vec<Url>>,
 }
 
 /// Errors that stop a whole `create` run.
@@ -102,32 +120,70 @@ pub fn open_source(meta: &Source, handle: &tokio::runtime::Handle) -> Result<Arc
     )))
 }
 
-/// Parse one source into a model group; refusals and warnings carry the source name.
+/// Parse one input into a model group; refusals and warnings carry the input's name.
 ///
-/// Runs the (synchronous) parser; call it from a blocking thread.
+/// Runs the (synchronous) parser; call it from a blocking thread. `url` is where the input
+/// is (DMR++ hrefs are resolved against it).
 ///
 /// # Errors
-/// [`CreateError::Parse`] if the file cannot be read at all.
+/// [`CreateError::Parse`] if the input cannot be read at all.
 pub fn parse_source(
     src: &dyn ReadAt,
     name: &str,
+    url: &Url,
     opts: &CreateOptions,
     report: &mut CreateReport,
-) -> Result<Group, CreateError> {
+) -> Result<Parsed, CreateError> {
     let parse_err = |reason: String| CreateError::Parse {
         source_url: name.into(),
         reason,
     };
-    match opts.format {
-        Format::Auto if !crate::hdf5::is_hdf5(src) => {
-            let head = src.read_at(0, src.size().min(4)).unwrap_or_default();
-            let what = match head.as_ref() {
-                [b'C', b'D', b'F', 1 | 2 | 5] => "a netCDF-3 classic file, not HDF5/netCDF-4",
+    let rec = |r: crate::model::Refusal| RefusalRecord {
+        source: name.into(),
+        path: r.path,
+        feature: r.feature,
+        reason: r.reason,
+    };
+    let head = src
+        .read_at(0, src.size().min(4096))
+        .map_err(|e| parse_err(e.to_string()))?;
+    let format = match opts.format {
+        Format::Auto if crate::hdf5::is_hdf5(src) => Format::Hdf5,
+        Format::Auto if crate::dmrpp::is_dmrpp(&head) => Format::Dmrpp,
+        Format::Auto => {
+            let what = match head.get(..4) {
+                Some([b'C', b'D', b'F', 1 | 2 | 5]) => "a netCDF-3 classic file, not HDF5/netCDF-4",
                 _ => "format not recognised",
             };
-            return Err(parse_err(format!("{what} (supported: HDF5 / netCDF-4)")));
+            return Err(parse_err(format!("{what} (supported: HDF5 / netCDF-4, DMR++)")));
         }
-        Format::Auto | Format::Hdf5 => {}
+        f => f,
+    };
+    if format == Format::Dmrpp {
+        if src.size() > MAX_DMRPP_BYTES {
+            return Err(parse_err(format!("DMR++ document larger than {MAX_DMRPP_BYTES} bytes")));
+        }
+        let xml = src.read_at(0, src.size()).map_err(|e| parse_err(e.to_string()))?;
+        let data_url = opts
+            .data_url
+            .as_deref()
+            .map(source::to_url)
+            .transpose()
+            .map_err(|e| parse_err(e.to_string()))?;
+        let out = crate::dmrpp::read(
+            &xml,
+            &crate::dmrpp::DmrppOptions {
+                dmrpp_url: Some(url.clone()),
+                data_url,
+            },
+        )
+        .map_err(|e| parse_err(e.to_string()))?;
+        report.refused.extend(out.refusals.into_iter().map(rec));
+        report.warnings.extend(out.warnings.into_iter().map(rec));
+        return Ok(Parsed {
+            root: out.root,
+            data_files: Some(out.sources),
+        });
     }
     let out = crate::hdf5::read(
         src,
@@ -136,19 +192,13 @@ pub fn parse_source(
         },
     )
     .map_err(|e| parse_err(e.to_string()))?;
-    let rec = |r: crate::model::Refusal| RefusalRecord {
-        source: name.into(),
-        path: r.path,
-        feature: r.feature,
-        reason: r.reason,
-    };
     report.refused.extend(out.refusals.into_iter().map(rec));
     report.warnings.extend(out.warnings.into_iter().map(rec));
     let mut root = out.root;
     if opts.inline_threshold > 0 {
         inline_small_chunks(&mut root, src, opts.inline_threshold).map_err(|e| parse_err(e.to_string()))?;
     }
-    Ok(root)
+    Ok(Parsed { root, data_files: None })
 }
 
 fn inline_small_chunks(g: &mut Group, src: &dyn ReadAt, threshold: u64) -> Result<(), crate::io::ReadError> {
@@ -169,18 +219,57 @@ fn inline_small_chunks(g: &mut Group, src: &dyn ReadAt, threshold: u64) -> Resul
     Ok(())
 }
 
-fn set_source(g: &mut Group, id: SourceId) {
+/// Point every virtual chunk reference at `ids[local id]`.
+fn remap_sources(g: &mut Group, ids: &[SourceId]) {
     for child in g.children.values_mut() {
         match child {
-            Node::Group(c) => set_source(c, id),
+            Node::Group(c) => remap_sources(c, ids),
             Node::Array(a) => {
                 for c in a.chunks.values_mut() {
                     if let ChunkRef::Virtual { source, .. } = c {
-                        *source = id;
+                        if let Some(&id) = ids.get(source.0 as usize) {
+                            *source = id;
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+/// Remove arrays with a chunk reference past the end of its source (a DMR++ that does not
+/// describe the file it names), listing them as refused.
+fn drop_out_of_bounds(g: &mut Group, path: &str, sources: &[Source], refused: &mut Vec<(String, String)>) {
+    let mut gone = Vec::new();
+    for (name, child) in &mut g.children {
+        let p = format!("{path}/{name}");
+        match child {
+            Node::Group(c) => drop_out_of_bounds(c, &p, sources, refused),
+            Node::Array(a) => {
+                let bad = a.chunks.iter().find_map(|(key, c)| match *c {
+                    ChunkRef::Virtual { source, offset, length } => {
+                        let s = sources.get(source.0 as usize)?;
+                        let size = s.size?;
+                        (offset.checked_add(length).is_none_or(|end| end > size)).then(|| {
+                            format!(
+                                "chunk {key:?} at bytes {offset}..{} lies past the end of {} ({size} bytes): \
+                                 the DMR++ does not describe this file",
+                                offset.saturating_add(length),
+                                s.url
+                            )
+                        })
+                    }
+                    _ => None,
+                });
+                if let Some(reason) = bad {
+                    refused.push((p, reason));
+                    gone.push(name.clone());
+                }
+            }
+        }
+    }
+    for n in gone {
+        g.children.remove(&n);
     }
 }
 
@@ -218,15 +307,21 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
     let handle = tokio::runtime::Handle::current();
     let mut report = CreateReport::default();
     let mut ds = VirtualDataset::default();
+    if opts.data_url.is_some() && inputs.len() > 1 {
+        return Err(CreateError::Usage(
+            "--data-url names the data file of a single DMR++ input".into(),
+        ));
+    }
     for input in inputs {
         let url = source::to_url(input)?;
         let meta = source::stat(&url).await?;
         let src = open_source(&meta, &handle)?;
         let name = input.clone();
         let o = opts.clone();
-        let (group, sub) = tokio::task::spawn_blocking(move || {
+        let u = url.clone();
+        let (parsed, sub) = tokio::task::spawn_blocking(move || {
             let mut r = CreateReport::default();
-            let g = parse_source(src.as_ref(), &name, &o, &mut r);
+            let g = parse_source(src.as_ref(), &name, &u, &o, &mut r);
             r.source_requests = src.requests();
             g.map(|g| (g, r))
         })
@@ -238,21 +333,75 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
         report.refused.extend(sub.refused);
         report.warnings.extend(sub.warnings);
         report.source_requests += sub.source_requests;
-        let id = SourceId(u32::try_from(ds.sources.len()).map_err(|_| CreateError::Usage("too many sources".into()))?);
-        let mut group = group;
-        set_source(&mut group, id);
-        let mut recorded = meta.clone();
-        if opts.relative {
-            recorded.url = location.url.make_relative(&url).ok_or_else(|| {
-                CreateError::Usage(format!("{input}: cannot be expressed relative to {}", location.url))
-            })?;
+        let Parsed { mut root, data_files } = parsed;
+        // The files this input's chunk references point into, with their identity.
+        let files = match data_files {
+            None => vec![meta.clone()],
+            Some(urls) => {
+                let mut v = Vec::with_capacity(urls.len());
+                for u in urls {
+                    report.source_requests += 1;
+                    match source::stat(&u).await {
+                        Ok(m) => v.push(m),
+                        Err(e) => {
+                            report.warnings.push(RefusalRecord {
+                                source: input.clone(),
+                                path: "/".into(),
+                                feature: "data file not reachable".into(),
+                                reason: format!(
+                                    "{e}; its size and ETag are not recorded and chunk ranges were not checked \
+                                     (give the data file with --data-url)"
+                                ),
+                            });
+                            v.push(Source {
+                                url: u.to_string(),
+                                size: None,
+                                etag: None,
+                                last_modified: None,
+                            });
+                        }
+                    }
+                }
+                v
+            }
+        };
+        let mut dropped = Vec::new();
+        drop_out_of_bounds(&mut root, "", &files, &mut dropped);
+        report
+            .refused
+            .extend(dropped.into_iter().map(|(path, reason)| RefusalRecord {
+                source: input.clone(),
+                path,
+                feature: "chunk past the end of the data file".into(),
+                reason,
+            }));
+        let mut ids = Vec::with_capacity(files.len());
+        for f in files {
+            let mut recorded = f;
+            if opts.relative {
+                let fu = Url::parse(&recorded.url).map_err(|e| CreateError::Usage(e.to_string()))?;
+                recorded.url = location.url.make_relative(&fu).ok_or_else(|| {
+                    CreateError::Usage(format!("{}: cannot be expressed relative to {}", fu, location.url))
+                })?;
+            }
+            let id = match ds.sources.iter().position(|s| s.url == recorded.url) {
+                Some(i) => SourceId(u32::try_from(i).map_err(|_| CreateError::Usage("too many sources".into()))?),
+                None => {
+                    ds.sources.push(recorded);
+                    SourceId(
+                        u32::try_from(ds.sources.len() - 1)
+                            .map_err(|_| CreateError::Usage("too many sources".into()))?,
+                    )
+                }
+            };
+            ids.push(id);
         }
-        ds.sources.push(recorded);
+        remap_sources(&mut root, &ids);
         if inputs.len() == 1 {
-            ds.root = group;
+            ds.root = root;
         } else {
             let n = group_name(&url, &ds.root.children);
-            ds.root.children.insert(n, Node::Group(group));
+            ds.root.children.insert(n, Node::Group(root));
         }
     }
     ds.root.walk(|_, n| {

@@ -38,6 +38,7 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod create;
+pub mod dmrpp;
 pub mod hdf5;
 pub mod io;
 pub mod model;

@@ -17,7 +17,8 @@ pub(super) struct Args {
     /// Input format.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     format: FormatArg,
-    /// Copy chunks of at most this many bytes into the manifest (compact data is always inline).
+    /// Copy chunks of at most this many bytes into the manifest (HDF5 input; compact data is
+    /// always inline).
     #[arg(long, default_value_t = 0, value_name = "BYTES")]
     inline_threshold: u64,
     /// Cut contiguous unfiltered datasets along the first axis into virtual chunks of about
@@ -30,14 +31,20 @@ pub(super) struct Args {
     /// Replace the output store if it exists.
     #[arg(long)]
     overwrite: bool,
+    /// DMR++ input: the data file it describes (local path or URL). Overrides the document's
+    /// `dmrpp:href`; required when that is the OPeNDAP_DMRpp_DATA_ACCESS_URL template.
+    #[arg(long, value_name = "URL")]
+    data_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum FormatArg {
-    /// Detect from the file's magic bytes.
+    /// Detect from the file's first bytes (HDF5 signature, or an XML `<Dataset>`).
     Auto,
     /// HDF5 / netCDF-4.
     Hdf5,
+    /// OPeNDAP DMR++ (the chunk table of an HDF5 / netCDF-4 file).
+    Dmrpp,
 }
 
 pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
@@ -45,11 +52,13 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
         format: match a.format {
             FormatArg::Auto => Format::Auto,
             FormatArg::Hdf5 => Format::Hdf5,
+            FormatArg::Dmrpp => Format::Dmrpp,
         },
         inline_threshold: a.inline_threshold,
         split_contiguous: a.split_contiguous.filter(|&b| b > 0),
         relative: a.relative,
         overwrite: a.overwrite,
+        data_url: a.data_url,
     };
     let spinner = std::io::stderr().is_terminal().then(|| {
         let pb = indicatif::ProgressBar::new_spinner();

@@ -21,6 +21,9 @@ pub(super) struct Args {
     /// Print JSON (stable, machine-readable) instead of text.
     #[arg(long)]
     json: bool,
+    /// DMR++ source: the data file it describes (see `vzarr create --data-url`).
+    #[arg(long, value_name = "URL")]
+    data_url: Option<String>,
 }
 
 /// The machine-readable output of `vzarr inspect --json`.
@@ -142,16 +145,35 @@ async fn inspect_store(target: &str) -> anyhow::Result<InspectReport> {
     })
 }
 
-async fn inspect_source(target: &str) -> anyhow::Result<InspectReport> {
+async fn inspect_source(target: &str, data_url: Option<String>) -> anyhow::Result<InspectReport> {
     let url = crate::source::to_url(target)?;
     let meta = crate::source::stat(&url).await?;
     let src = open_source(&meta, &tokio::runtime::Handle::current())?;
     let name = target.to_string();
-    let (root, report) = tokio::task::spawn_blocking(move || {
+    let opts = CreateOptions {
+        data_url,
+        ..CreateOptions::default()
+    };
+    let (parsed, report) = tokio::task::spawn_blocking(move || {
         let mut r = CreateReport::default();
-        parse_source(src.as_ref(), &name, &CreateOptions::default(), &mut r).map(|g| (g, r))
+        parse_source(src.as_ref(), &name, &url, &opts, &mut r).map(|g| (g, r))
     })
     .await??;
+    let root = parsed.root;
+    let sources = match &parsed.data_files {
+        None => vec![SourceEntry::from(&meta)],
+        Some(urls) => urls
+            .iter()
+            .map(|u| {
+                SourceEntry::from(&crate::model::Source {
+                    url: u.to_string(),
+                    size: None,
+                    etag: None,
+                    last_modified: None,
+                })
+            })
+            .collect(),
+    };
     let mut counts: BTreeMap<String, ChunkCounts> = BTreeMap::new();
     root.walk(|path, n| {
         if let NodeRef::Array(a) = n {
@@ -193,7 +215,7 @@ async fn inspect_source(target: &str) -> anyhow::Result<InspectReport> {
         kind: "source",
         target: target.into(),
         vzarr_format: None,
-        sources: vec![SourceEntry::from(&meta)],
+        sources,
         nodes,
         refused: report.refused,
         warnings: report.warnings,
@@ -280,7 +302,7 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     let r = if is_store {
         inspect_store(&a.target).await?
     } else {
-        inspect_source(&a.target).await?
+        inspect_source(&a.target, a.data_url.clone()).await?
     };
     let out = if a.json {
         format!("{}\n", serde_json::to_string_pretty(&r)?)

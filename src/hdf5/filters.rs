@@ -46,6 +46,43 @@ mod id {
     pub(super) const ZSTD: u16 = 32015;
 }
 
+/// A shuffle after a filter that changes the length (deflate then shuffle) works on a byte
+/// stream whose length need not be a multiple of the element size; libhdf5 leaves the tail
+/// unshuffled, numcodecs and zarrs reject it. Refused rather than read differently.
+pub(crate) fn check_shuffle_position(
+    codecs: &[Codec],
+    chunks: &std::collections::BTreeMap<Vec<u64>, crate::model::ChunkRef>,
+) -> Result<(), (String, String)> {
+    let mut seen_other = false;
+    for (i, c) in codecs.iter().enumerate() {
+        match c {
+            Codec::Bytes(_) => {}
+            Codec::Shuffle { element_size } if seen_other => {
+                // As the last codec, its input is the stored chunk: fine if every stored
+                // length is a whole number of elements.
+                let es = u64::from(*element_size).max(1);
+                let whole = i + 1 == codecs.len()
+                    && chunks.values().all(|c| match c {
+                        crate::model::ChunkRef::Virtual { length, .. } => length.is_multiple_of(es),
+                        crate::model::ChunkRef::Inline(b) => (b.len() as u64).is_multiple_of(es),
+                        crate::model::ChunkRef::Missing => true,
+                    });
+                if !whole {
+                    return Err((
+                        "shuffle after a compression filter".into(),
+                        "shuffle of compressed bytes leaves a tail libhdf5 does not shuffle; \
+                         numcodecs' shuffle cannot express it"
+                            .into(),
+                    ));
+                }
+            }
+            Codec::Shuffle { .. } => {}
+            _ => seen_other = true,
+        }
+    }
+    Ok(())
+}
+
 /// Client data value `i` of a filter, if present.
 fn cd(f: &Filter, i: usize) -> Option<u32> {
     f.client_data.get(i).copied()

@@ -31,7 +31,7 @@ pub(crate) mod btree;
 pub(crate) mod checksum;
 mod chunk_index;
 mod error;
-mod filters;
+pub(crate) mod filters;
 pub(crate) mod heap;
 pub(crate) mod messages;
 mod object_header;

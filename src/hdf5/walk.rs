@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use super::adapters::{self, ChunkRec};
 use super::chunk_index;
@@ -44,17 +44,6 @@ use crate::model::{Array, Attributes, ChunkRef, Codec, DataType, Endian, FillVal
 
 /// Deepest group nesting walked.
 pub(crate) const MAX_DEPTH: usize = 64;
-/// netCDF-4 internal attributes, hidden without a warning.
-pub(crate) const HIDDEN_ATTRIBUTES: [&str; 8] = [
-    "DIMENSION_LIST",
-    "REFERENCE_LIST",
-    "CLASS",
-    "NAME",
-    "_Netcdf4Dimid",
-    "_Netcdf4Coordinates",
-    "_nc3_strict",
-    "_NCProperties",
-];
 /// Most bytes of re-encoded (filter-masked) chunks kept inline per file.
 const MAX_REENCODED_BYTES: u64 = 256 << 20;
 /// Most virtual chunks produced by splitting one contiguous dataset.
@@ -680,7 +669,7 @@ impl<'a> Walker<'a> {
                 self.clean_strings(&mut chunks, *size, *pad, &filters)?;
             }
         }
-        check_shuffle_position(&codecs, &chunks)?;
+        filters::check_shuffle_position(&codecs, &chunks)?;
         let mut array = Array {
             shape,
             chunk_shape,
@@ -1189,7 +1178,7 @@ impl<'a> Walker<'a> {
                     self.max_dim_id = self.max_dim_id.max(id.unwrap_or(-1));
                 }
             }
-            if HIDDEN_ATTRIBUTES.contains(&a.name.as_str()) {
+            if crate::model::NETCDF_INTERNAL_ATTRIBUTES.contains(&a.name.as_str()) {
                 continue;
             }
             match self.attribute_value(&a) {
@@ -1277,7 +1266,7 @@ impl<'a> Walker<'a> {
                     8 => f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
                     _ => return Err(refuse(dt.feature(), "float size")),
                 };
-                Ok(float_json(v))
+                Ok(crate::model::float_json(v))
             }
             Datatype::String { pad, .. } => Ok(Value::String(strip_string(raw, *pad))),
             Datatype::VarLen { string: true, .. } => {
@@ -1491,39 +1480,6 @@ pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), 
             format!("no Zarr data type for HDF5 {}", other.feature()),
         )),
     }
-}
-
-/// A shuffle after a filter that changes the length (deflate then shuffle) works on a byte
-/// stream whose length need not be a multiple of the element size; libhdf5 leaves the tail
-/// unshuffled, numcodecs and zarrs reject it. Refused rather than read differently.
-fn check_shuffle_position(codecs: &[Codec], chunks: &BTreeMap<Vec<u64>, ChunkRef>) -> Result<(), Refuse> {
-    let mut seen_other = false;
-    for (i, c) in codecs.iter().enumerate() {
-        match c {
-            Codec::Bytes(_) => {}
-            Codec::Shuffle { element_size } if seen_other => {
-                // As the last codec, its input is the stored chunk: fine if every stored
-                // length is a whole number of elements.
-                let es = u64::from(*element_size).max(1);
-                let whole = i + 1 == codecs.len()
-                    && chunks.values().all(|c| match c {
-                        ChunkRef::Virtual { length, .. } => length.is_multiple_of(es),
-                        ChunkRef::Inline(b) => (b.len() as u64).is_multiple_of(es),
-                        ChunkRef::Missing => true,
-                    });
-                if !whole {
-                    return Err(refuse(
-                        "shuffle after a compression filter",
-                        "shuffle of compressed bytes leaves a tail libhdf5 does not shuffle; \
-                         numcodecs' shuffle cannot express it",
-                    ));
-                }
-            }
-            Codec::Shuffle { .. } => {}
-            _ => seen_other = true,
-        }
-    }
-    Ok(())
 }
 
 /// Every dataset of the file by group, for [`phony_dimensions`].
@@ -1744,18 +1700,6 @@ fn int_value(dt: &Datatype, raw: &[u8]) -> Option<Value> {
     }
 }
 
-fn float_json(v: f64) -> Value {
-    if v.is_nan() {
-        Value::String("NaN".into())
-    } else if v == f64::INFINITY {
-        Value::String("Infinity".into())
-    } else if v == f64::NEG_INFINITY {
-        Value::String("-Infinity".into())
-    } else {
-        Number::from_f64(v).map_or(Value::Null, Value::Number)
-    }
-}
-
 fn f16_to_f64(h: u16) -> f64 {
     let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
     let exp = i32::from((h >> 10) & 0x1f);
@@ -1809,8 +1753,11 @@ mod tests {
 
     #[test]
     fn json_conversions() {
-        assert_eq!(float_json(f64::NAN), Value::String("NaN".into()));
-        assert_eq!(float_json(f64::NEG_INFINITY), Value::String("-Infinity".into()));
+        assert_eq!(crate::model::float_json(f64::NAN), Value::String("NaN".into()));
+        assert_eq!(
+            crate::model::float_json(f64::NEG_INFINITY),
+            Value::String("-Infinity".into())
+        );
         assert_eq!(f16_to_f64(0x3c00), 1.0);
         assert_eq!(f16_to_f64(0xc000), -2.0);
         assert_eq!(strip_string(b"ab\0\0", str_pad::NULL_PAD), "ab");

@@ -12,6 +12,33 @@ use serde_json::{Map, Value};
 /// JSON attributes of a node, in insertion order.
 pub type Attributes = Map<String, Value>;
 
+/// netCDF-4 internal attributes, hidden without a warning by every reader.
+pub const NETCDF_INTERNAL_ATTRIBUTES: [&str; 8] = [
+    "DIMENSION_LIST",
+    "REFERENCE_LIST",
+    "CLASS",
+    "NAME",
+    "_Netcdf4Dimid",
+    "_Netcdf4Coordinates",
+    "_nc3_strict",
+    "_NCProperties",
+];
+
+/// A float attribute value as JSON: NaN and infinities (which JSON lacks) as the strings
+/// `"NaN"`, `"Infinity"` and `"-Infinity"`, as Zarr v3 writes float fill values.
+#[must_use]
+pub fn float_json(v: f64) -> Value {
+    if v.is_nan() {
+        Value::String("NaN".into())
+    } else if v == f64::INFINITY {
+        Value::String("Infinity".into())
+    } else if v == f64::NEG_INFINITY {
+        Value::String("-Infinity".into())
+    } else {
+        serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+    }
+}
+
 /// Index of a source in [`VirtualDataset::sources`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SourceId(pub u32);
