@@ -1,6 +1,7 @@
 //! The single integration-test binary (STYLE.md §11): one module per topic.
 
 mod common;
+mod dmrpp_corpus;
 mod hdf5_corpus;
 mod schema;
 mod store_roundtrip;

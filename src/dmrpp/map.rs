@@ -20,6 +20,8 @@ use crate::model::{
 
 /// Largest inline value decoded from the document (compact, missingdata, vlsa), per variable.
 const MAX_INLINE: u64 = 256 << 20;
+/// netCDF's default fill value of doubles (`NC_FILL_DOUBLE`).
+const NC_FILL_DOUBLE: f64 = 9.969_209_968_386_869e36;
 /// The data-URL template `build_dmrpp` writes when it is not given a URL.
 const DATA_TEMPLATE: &str = "OPeNDAP_DMRpp_DATA_ACCESS_URL";
 /// The sidecar ("missing variables") template.
@@ -42,6 +44,8 @@ struct Mapper<'a> {
     source_ids: HashMap<Url, SourceId>,
     refusals: Vec<Refusal>,
     warnings: Vec<Refusal>,
+    /// Arrays of multi-byte elements in chunks without a `byteOrder` (little-endian assumed).
+    no_byte_order: usize,
 }
 
 pub(super) fn map(doc: &Doc, opts: &DmrppOptions) -> Result<DmrppOutput, DmrppError> {
@@ -54,6 +58,7 @@ pub(super) fn map(doc: &Doc, opts: &DmrppOptions) -> Result<DmrppOutput, DmrppEr
         source_ids: HashMap::new(),
         refusals: Vec::new(),
         warnings: Vec::new(),
+        no_byte_order: 0,
     };
     for (what, line) in &doc.unknown {
         m.warnings.push(Refusal {
@@ -63,6 +68,17 @@ pub(super) fn map(doc: &Doc, opts: &DmrppOptions) -> Result<DmrppOutput, DmrppEr
         });
     }
     let root = m.group(&doc.root, 0);
+    if m.no_byte_order > 0 {
+        m.warnings.push(Refusal {
+            path: "/".into(),
+            feature: "byte order not recorded".into(),
+            reason: format!(
+                "{} array(s) of multi-byte elements have no byteOrder (a DMR++ older than build_dmrpp 3.20.9?): \
+                 read as little-endian, as BES does; big-endian data would read wrongly",
+                m.no_byte_order
+            ),
+        });
+    }
     if m.root_needed {
         if let Err(reason) = &m.root_url {
             return Err(DmrppError {
@@ -162,7 +178,19 @@ impl Mapper<'_> {
                 Ok(a) => {
                     g.children.insert(v.name.clone(), Node::Array(a));
                 }
-                Err((feature, reason)) => self.refusals.push(Refusal { path, feature, reason }),
+                Err((feature, mut reason)) => {
+                    // A DMR++ built with the CF option renames variables; say which one it was.
+                    let original = v
+                        .attrs
+                        .iter()
+                        .find(|a| a.name == "fullnamepath")
+                        .and_then(|a| a.values.first())
+                        .filter(|o| **o != path);
+                    if let Some(o) = original {
+                        reason.push_str(&format!(" (HDF5 path {o})"));
+                    }
+                    self.refusals.push(Refusal { path, feature, reason });
+                }
             }
         }
         for c in &spec.groups {
@@ -179,6 +207,13 @@ impl Mapper<'_> {
             g.children.insert(name, Node::Group(child));
         }
         g
+    }
+
+    fn dim_size(&self, d: &DimRef, group: &str) -> Option<u64> {
+        match d {
+            DimRef::Size(n) => Some(*n),
+            DimRef::Named(n) => Self::lookup(&self.doc.dims, n, group).map(|(_, &s)| s),
+        }
     }
 
     /// Look a declared name up: absolute, or relative to `group` and then its ancestors.
@@ -201,8 +236,8 @@ impl Mapper<'_> {
 
     #[allow(clippy::too_many_lines)]
     fn array(&mut self, v: &VarSpec, group: &GroupSpec) -> Result<Array, Refuse> {
-        if let Some(p) = &v.problem {
-            return Err(refuse("malformed DMR++ element", p.clone()));
+        if let Some((feature, reason)) = &v.problem {
+            return Err(refuse(feature.clone(), reason.clone()));
         }
         let at = |reason: String| format!("line {}: {reason}", v.line);
         let mut attributes = self.attributes(&v.attrs, &format!("{}/{}", group.path, v.name), false);
@@ -241,6 +276,16 @@ impl Mapper<'_> {
             .try_fold(1u64, |a, &d| a.checked_mul(d))
             .ok_or_else(|| refuse("corrupt shape", at("element count overflows".into())))?;
 
+        if v.chunks.is_none() && v.inline.is_none() {
+            return Err(refuse(
+                "no storage information",
+                at(
+                    "no dmrpp:chunks, dmrpp:compact, dmrpp:missingdata or dmrpp:vlsa: the DMR++ does not say \
+                    where the values are"
+                        .into(),
+                ),
+            ));
+        }
         // Element type.
         let chunks_spec = v.chunks.as_ref();
         let byte_order = chunks_spec.and_then(|c| c.byte_order.as_deref()).map(str::trim);
@@ -281,8 +326,17 @@ impl Mapper<'_> {
                         .map_err(|_| refuse("enumeration value", at(format!("EnumConst {name}={value:?}"))))?;
                     labels.insert(name.clone(), n);
                 }
-                attributes.insert("_hdf5_enum".into(), Value::Object(labels));
-                t
+                // As h5py (and the HDF5 reader): FALSE = 0, TRUE = 1 over one byte is bool.
+                let is_bool = t.size() == Some(1)
+                    && labels.len() == 2
+                    && labels.get("FALSE") == Some(&Value::from(0))
+                    && labels.get("TRUE") == Some(&Value::from(1));
+                if is_bool {
+                    DataType::Bool
+                } else {
+                    attributes.insert("_hdf5_enum".into(), Value::Object(labels));
+                    t
+                }
             }
             "String" => match (&v.inline, &v.fixed_string) {
                 (_, Some((n, _))) => DataType::FixedBytes(
@@ -293,6 +347,25 @@ impl Mapper<'_> {
                 ),
                 (Some(InlineData::Vlsa(_) | InlineData::Compact(_)), None) => DataType::VlenUtf8,
                 (_, None) if v.chunks.as_ref().is_none_or(|c| c.chunks.is_empty()) => DataType::VlenUtf8,
+                // A single fixed-length string in one unfiltered chunk (HDF-EOS StructMetadata,
+                // ICESat-2 control texts): the chunk is the string, as BES reads it. Only from a
+                // versioned build_dmrpp: older ones also wrote a variable-length string's heap
+                // reference as its chunk.
+                (None, None)
+                    if v.dims.iter().all(|d| self.dim_size(d, &group.path) == Some(1))
+                        && self.doc.version.is_some()
+                        && v.chunks
+                            .as_ref()
+                            .is_some_and(|c| c.chunks.len() == 1 && c.compression.is_empty()) =>
+                {
+                    let n = v.chunks.as_ref().map_or(0, |c| c.chunks[0].nbytes);
+                    DataType::FixedBytes(
+                        u32::try_from(n)
+                            .ok()
+                            .filter(|&n| n > 0)
+                            .ok_or_else(|| refuse("fixed-length string", at(format!("a {n}-byte string"))))?,
+                    )
+                }
                 _ => {
                     return Err(refuse(
                         "string without a length",
@@ -360,6 +433,9 @@ impl Mapper<'_> {
                 whole
             }
             (None, Some(cs)) if has_chunk_list => {
+                if byte_order.is_none() && multi_byte {
+                    self.no_byte_order += 1;
+                }
                 let elem =
                     elem.ok_or_else(|| refuse("variable-length type in chunks", at("no fixed element size".into())))?;
                 if let (DataType::FixedBytes(n), Some((_, pad))) = (&data_type, &v.fixed_string) {
@@ -906,7 +982,15 @@ fn fill_value(text: &str, dt: &DataType, endian: Endian) -> Result<FillValue, Re
             #[allow(clippy::cast_possible_truncation)]
             (parse_float(t).ok_or_else(bad)? as f32).to_le_bytes().to_vec(),
         ),
-        DataType::Float(64) => order(parse_float(t).ok_or_else(bad)?.to_le_bytes().to_vec()),
+        DataType::Float(64) => {
+            let mut f = parse_float(t).ok_or_else(bad)?;
+            // BES prints fill values with 6 significant digits; netCDF's default double fill
+            // (9.9692099683868690e+36) comes out as 9.96921e+36, which is another double.
+            if (f / NC_FILL_DOUBLE - 1.0).abs() < 1e-6 {
+                f = NC_FILL_DOUBLE;
+            }
+            order(f.to_le_bytes().to_vec())
+        }
         DataType::FixedBytes(n) => {
             let b = t.as_bytes();
             if b.is_empty() {

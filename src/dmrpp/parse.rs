@@ -228,14 +228,20 @@ pub(super) struct VarSpec {
     pub fixed_string: Option<(u64, String)>,
     /// Structure members.
     pub members: Vec<MemberSpec>,
-    /// The first problem found (element, line, reason): the variable is refused.
-    pub problem: Option<String>,
+    /// The first problem found (feature, "line, element: reason"): the variable is refused.
+    pub problem: Option<(String, String)>,
 }
 
 impl VarSpec {
+    /// Record a malformed element.
     fn fail(&mut self, line: usize, element: &str, reason: impl std::fmt::Display) {
+        self.unsupported(line, element, "malformed DMR++ element", reason);
+    }
+
+    /// Record an element the mapping cannot express.
+    fn unsupported(&mut self, line: usize, element: &str, feature: &str, reason: impl std::fmt::Display) {
         if self.problem.is_none() {
-            self.problem = Some(format!("line {line}, <{element}>: {reason}"));
+            self.problem = Some((feature.to_string(), format!("line {line}, <{element}>: {reason}")));
         }
     }
 }
@@ -752,15 +758,17 @@ impl Parser<'_> {
                             cs.chunks.push(c);
                         }
                     }
+                    Err(r) if r.contains("linked blocks") => v.unsupported(line, &element, "HDF4 linked blocks", r),
                     Err(r) => v.fail(line, &element, r),
                 }
                 Ok(Open::Other)
             }
             ("block", _) => {
-                v.fail(
+                v.unsupported(
                     line,
                     &element,
-                    "HDF4 linked blocks: a Zarr chunk cannot be several byte ranges",
+                    "HDF4 linked blocks",
+                    "a Zarr chunk cannot be several byte ranges",
                 );
                 Ok(Open::Other)
             }
@@ -790,9 +798,10 @@ impl Parser<'_> {
                 Ok(Open::Other)
             }
             ("specialstructuredata", Open::Var) => {
-                v.fail(
+                v.unsupported(
                     line,
                     &element,
+                    "structure with string members",
                     "packed structure values with strings (dmrpp:specialstructuredata) are not mapped",
                 );
                 Ok(Open::Other)
