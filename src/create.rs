@@ -349,8 +349,8 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
                                 path: "/".into(),
                                 feature: "data file not reachable".into(),
                                 reason: format!(
-                                    "{e}; its size and ETag are not recorded and chunk ranges were not checked \
-                                     (give the data file with --data-url)"
+                                    "data file not reachable ({e}): its size and ETag are not recorded and \
+                                     chunk ranges were not checked against it (see dmrpp:href, --data-url)"
                                 ),
                             });
                             v.push(Source {
