@@ -131,3 +131,38 @@ def test_changed_object_is_detected(s3, tmp_path):
 def test_missing_remote_source_is_a_clear_error(s3, tmp_path):
     p = vzarr("create", f"s3://{BUCKET}/nope/missing.h5", "-o", tmp_path / "s", check=2)
     assert "missing.h5" in p.stderr
+
+
+def test_dmrpp_on_s3_indexes_without_reading_the_data_file(s3, tmp_path):
+    corpus_or_skip()
+    [dmrpp] = [p for p in manifest_files({"dmrpp-pair-dmrpp"}) if p.name == "nc4_group_atomic.h5.dmrpp"]
+    h5 = dmrpp.with_name("nc4_group_atomic.h5")
+    s3.upload_file(str(h5), BUCKET, "dmrpp/nc4_group_atomic.h5")
+    text = dmrpp.read_text(encoding="latin-1")
+    # As NASA publishes them: the data URL is a template the user fills in.
+    templated = text.replace('dmrpp:href="data/dmrpp/nc4_group_atomic.h5"', 'dmrpp:href="OPeNDAP_DMRpp_DATA_ACCESS_URL"')
+    assert templated != text
+    s3.put_object(Bucket=BUCKET, Key="dmrpp/nc4_group_atomic.h5.dmrpp", Body=templated.encode("latin-1"))
+    src = f"s3://{BUCKET}/dmrpp/nc4_group_atomic.h5.dmrpp"
+    p = vzarr("create", src, "-o", tmp_path / "no-url", check=2)
+    assert "--data-url" in p.stderr
+    data = f"s3://{BUCKET}/dmrpp/nc4_group_atomic.h5"
+    p = vzarr("create", src, "--data-url", data, "-o", f"s3://{BUCKET}/stores/dmrpp", check=0)
+    # The DMR++ read once (HEAD + GET), the data file only stat'ed (HEAD): never parsed.
+    requests = int(p.stderr.rsplit("(", 1)[1].split()[0])
+    assert requests <= 2, p.stderr
+    info = json.loads(s3.get_object(Bucket=BUCKET, Key="stores/dmrpp/vzarr.json")["Body"].read())
+    assert [s["url"] for s in info["sources"]] == [data]
+    assert info["sources"][0]["size"] == h5.stat().st_size and info["sources"][0]["etag"]
+    compare_store(f"s3://{BUCKET}/stores/dmrpp", h5, tmp_path)
+    # Without an href the data file is the DMR++ URL minus .dmrpp; a relative href resolves
+    # against the DMR++ location.
+    for body, key in [
+        (text.replace(' dmrpp:href="data/dmrpp/nc4_group_atomic.h5"', ""), "dmrpp/nc4_group_atomic.h5.dmrpp"),
+        (text.replace('dmrpp:href="data/dmrpp/', 'dmrpp:href="../'), "dmrpp/x/nc4_group_atomic.h5.dmrpp"),
+    ]:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode("latin-1"))
+        vzarr("create", f"s3://{BUCKET}/{key}", "-o", tmp_path / "s", "--overwrite", check=0)
+        info = json.loads((tmp_path / "s" / "vzarr.json").read_text())
+        assert [s["url"] for s in info["sources"]] == [data], key
+        compare_store(tmp_path / "s", h5, tmp_path)
