@@ -1,6 +1,7 @@
 //! # vzarr: virtual Zarr v3 stores from archival files
 //!
-//! vzarr turns HDF5 / netCDF-4 files into *virtual Zarr v3 stores*: standard `zarr.json`
+//! vzarr turns HDF5 / netCDF-4 files (read natively, or through the DMR++ chunk tables OPeNDAP
+//! publishes beside them) into *virtual Zarr v3 stores*: standard `zarr.json`
 //! metadata plus a Parquet table of chunk references (URL, offset, length) into the original
 //! files. Nothing is copied. [`reader::VirtualStore`] resolves Zarr keys to byte ranges of the
 //! sources, so zarrs reads the original bytes directly, locally or on object stores.
@@ -8,7 +9,8 @@
 //! ```text
 //!  source bytes (path | s3:// | gs:// | az:// | http(s)://)    source, io
 //!    │
-//!    └─ hdf5      native reader of HDF5 internals (sans runtime, over io::ReadAt)
+//!    ├─ hdf5      native reader of HDF5 internals (sans runtime, over io::ReadAt)
+//!    └─ dmrpp     DMR++ XML (OPeNDAP build_dmrpp chunk tables), streaming with quick-xml
 //!    ▼
 //!  model          format-neutral groups, arrays, chunk refs {Virtual | Inline | Missing}
 //!    ▼
