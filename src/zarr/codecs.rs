@@ -133,7 +133,7 @@ pub fn codec_label(codec: &Codec) -> String {
 /// byte length and bytes (lengths as little-endian `u32`), as numcodecs' `VLenUTF8` and zarrs
 /// encode it. `None` if a count or length does not fit in 32 bits.
 #[must_use]
-pub fn vlen_utf8_chunk<'a>(items: &[&'a [u8]]) -> Option<Vec<u8>> {
+pub fn vlen_utf8_chunk(items: &[&[u8]]) -> Option<Vec<u8>> {
     let total: usize = items.iter().map(|s| s.len() + 4).sum();
     let mut out = Vec::with_capacity(4 + total);
     out.extend_from_slice(&u32::try_from(items.len()).ok()?.to_le_bytes());
