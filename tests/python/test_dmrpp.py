@@ -185,3 +185,37 @@ def test_dmrpp_errors_name_element_and_line(tmp_path):
     vzarr("create", src, "-o", tmp_path / "ok", check=0)
     vzarr("get", tmp_path / "ok", "a", "-o", tmp_path / "a.npy", check=0)
     assert np.load(tmp_path / "a.npy").tolist() == [0, 0]
+
+
+def test_relative_hrefs_and_sidecar_files(tmp_path):
+    """grid_1_2d.h5.dmrpp names its data file and, per chunk, BES's sidecar of derived
+    coordinates (`_mvs.h5`) by paths relative to the DMR++: laid out that way, one store reads
+    from both files."""
+    corpus_or_skip()
+    [dmrpp] = [p for p in manifest_files({"dmrpp-pair-dmrpp"}) if p.name == "grid_1_2d.h5.dmrpp"]
+    data = tmp_path / "data" / "dmrpp"
+    data.mkdir(parents=True)
+    for name in ("grid_1_2d.h5", "grid_1_2d.h5_mvs.h5"):
+        (data / name).symlink_to(dmrpp.with_name(name))
+    local = tmp_path / dmrpp.name
+    local.write_bytes(dmrpp.read_bytes())
+    store = tmp_path / "s"
+    vzarr("create", local, "-o", store, "--relative", check=0)
+    info = json.loads((store / "vzarr.json").read_text())
+    assert sorted(s["url"] for s in info["sources"]) == [
+        "../data/dmrpp/grid_1_2d.h5",
+        "../data/dmrpp/grid_1_2d.h5_mvs.h5",
+    ]
+    checks = {
+        "HDFEOS/GRIDS/GeoGrid/XDim": (data / "grid_1_2d.h5_mvs.h5", "HDFEOS/GRIDS/GeoGrid/XDim"),
+        "HDFEOS/GRIDS/GeoGrid/YDim": (data / "grid_1_2d.h5_mvs.h5", "HDFEOS/GRIDS/GeoGrid/YDim"),
+        "HDFEOS/GRIDS/GeoGrid/Data_Fields/temperature": (
+            data / "grid_1_2d.h5",
+            "HDFEOS/GRIDS/GeoGrid/Data Fields/temperature",
+        ),
+    }
+    for name, (h5, path) in checks.items():
+        vzarr("get", store, name, "-o", tmp_path / "v.npy", check=0)
+        with h5py.File(h5, "r") as f:
+            ok, why = same_bits(f[path][()], np.load(tmp_path / "v.npy"))
+        assert ok, f"{name}: {why}"
