@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 VZARR := $(CARGO_TARGET_DIR)/debug/vzarr
 export VZARR
 
-.PHONY: build venv demo test test-rust test-python lint bench venv-bench bench-peers clean
+.PHONY: build venv demo test test-rust test-python lint bench venv-bench bench-peers bench-dmrpp clean
 
 build:
 	cargo build
@@ -65,6 +65,14 @@ bench-peers: venv-bench
 	cargo build --release
 	$(VENV_BENCH)/bin/python scripts/bench_peers.py --vzarr $(CARGO_TARGET_DIR)/release/vzarr \
 		--out-dir $(CARGO_TARGET_DIR)/bench-peers $(BENCH_ARGS)
+
+# DMR++ parse time against VirtualiZarr's DMRPPParser (ATL08, AIRS, MERRA-2 DMR++ of the corpus):
+# the in-process parse (benches/dmrpp_parse.rs), `vzarr inspect`, and VirtualiZarr; prints the
+# table and writes its section of docs/benchmarks.md. The release build is made by `cargo bench
+# --profile release` (it builds the vzarr binary too), so the bench reuses it. BENCH_ARGS="--runs 9".
+bench-dmrpp: venv-bench
+	cargo bench --profile release --bench dmrpp_parse --no-run
+	$(VENV_BENCH)/bin/python scripts/bench_dmrpp.py --vzarr $(CARGO_TARGET_DIR)/release/vzarr $(BENCH_ARGS)
 
 clean:
 	rm -rf demo-out $(VENV)
