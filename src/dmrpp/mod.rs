@@ -149,7 +149,7 @@ fn to_utf8(xml: &[u8]) -> Result<std::borrow::Cow<'_, str>, DmrppError> {
                 .iter()
                 .any(|e| decl.contains(&format!("encoding=\"{e}\"")) || decl.contains(&format!("encoding='{e}'")))
         });
-    if declared_latin1 {
+    if declared_latin1 && !xml.is_ascii() {
         // Every byte is one code point (windows-1252's 0x80–0x9F read as C1 controls).
         return Ok(std::borrow::Cow::Owned(xml.iter().map(|&b| char::from(b)).collect()));
     }

@@ -540,8 +540,9 @@ impl Parser<'_> {
                 format!("elements nested deeper than {MAX_DEPTH}"),
             ));
         }
-        let qname = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-        let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+        let (qn, ln) = (e.name(), e.local_name());
+        let qname = String::from_utf8_lossy(qn.as_ref());
+        let local = String::from_utf8_lossy(ln.as_ref());
         let is_dmrpp =
             e.name().prefix().is_some_and(|p| p.as_ref() == b"dmrpp") || ns.is_some_and(|u| DMRPP_NS.contains(&u));
         let parent = self.open.last().copied().unwrap_or(Open::Other);
@@ -944,35 +945,48 @@ impl Parser<'_> {
 }
 
 fn chunk(e: &BytesStart<'_>, line: usize) -> Result<ChunkSpec, String> {
-    let get = |n: &str| attr(e, n, line).map_err(|err| err.to_string());
-    let offset = get("offset")?.ok_or("missing required attribute `offset`")?;
-    let nbytes = get("nBytes")?.ok_or("missing required attribute `nBytes`")?;
-    let offset = parse_u64(&offset).map_err(|r| format!("offset {r}"))?;
-    let nbytes = parse_u64(&nbytes).map_err(|r| format!("nBytes {r}"))?;
+    // One pass over the attributes: chunk elements are most of a large DMR++.
+    let (mut offset, mut nbytes, mut position, mut fm, mut href) = (None, None, None, None, None);
+    for a in e.attributes() {
+        let a = a.map_err(|err| format!("bad attribute: {err}"))?;
+        let key = a.key.as_ref();
+        if !matches!(
+            key,
+            b"offset" | b"nBytes" | b"chunkPositionInArray" | b"fm" | b"href" | b"LinkedBlockIndex"
+        ) {
+            continue;
+        }
+        let v = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|err| format!("bad attribute value: {err}"))?;
+        match key {
+            b"offset" => offset = Some(parse_u64(&v).map_err(|r| format!("offset {r}"))?),
+            b"nBytes" => nbytes = Some(parse_u64(&v).map_err(|r| format!("nBytes {r}"))?),
+            b"chunkPositionInArray" => {
+                position = Some(parse_position(&v).map_err(|r| format!("chunkPositionInArray {r}"))?);
+            }
+            b"fm" => {
+                fm = Some(
+                    v.trim()
+                        .parse::<u32>()
+                        .map_err(|_| format!("fm {v:?} is not a 32-bit filter mask"))?,
+                );
+            }
+            b"href" => href = Some(v.into_owned()),
+            _ => return Err("HDF4 linked blocks: a Zarr chunk cannot be several byte ranges".into()),
+        }
+    }
+    let offset = offset.ok_or("missing required attribute `offset`")?;
+    let nbytes = nbytes.ok_or("missing required attribute `nBytes`")?;
     if offset.checked_add(nbytes).is_none() {
         return Err(format!("offset {offset} + nBytes {nbytes} overflows"));
-    }
-    let position = get("chunkPositionInArray")?
-        .map(|s| parse_position(&s))
-        .transpose()
-        .map_err(|r| format!("chunkPositionInArray {r}"))?;
-    let filter_mask = get("fm")?
-        .map(|s| {
-            s.trim()
-                .parse::<u32>()
-                .map_err(|_| format!("fm {s:?} is not a 32-bit filter mask"))
-        })
-        .transpose()?
-        .unwrap_or(0);
-    if get("LinkedBlockIndex")?.is_some() {
-        return Err("HDF4 linked blocks: a Zarr chunk cannot be several byte ranges".into());
     }
     Ok(ChunkSpec {
         offset,
         nbytes,
         position,
-        filter_mask,
-        href: get("href")?,
+        filter_mask: fm.unwrap_or(0),
+        href,
         line,
     })
 }
