@@ -869,7 +869,14 @@ def main():
     print(md)
     (out_dir / "results.json").write_text(json.dumps({"files": results, "s3": s3}, default=str))
     if args.doc:
-        pathlib.Path(args.doc).write_text(md)
+        doc = pathlib.Path(args.doc)
+        # Keep the sections other benchmark scripts own (scripts/bench_dmrpp.py's DMR++ table).
+        old = doc.read_text() if doc.exists() else ""
+        start = old.find("<!-- bench-dmrpp:start")
+        end = old.find("<!-- bench-dmrpp:end -->")
+        if start >= 0 and end > start:
+            md = md.rstrip("\n") + "\n\n" + old[start:end + len("<!-- bench-dmrpp:end -->")] + "\n"
+        doc.write_text(md)
         print(f"wrote {args.doc}", file=sys.stderr)
 
 
