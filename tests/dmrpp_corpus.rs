@@ -104,7 +104,6 @@ fn key(path: &str) -> String {
 fn strings(a: &Array) -> Option<Vec<Vec<u8>>> {
     let n: u64 = a.shape.iter().product();
     let mut out = vec![Vec::new(); usize::try_from(n).ok()?];
-    let grid = a.chunk_grid_shape();
     let per: u64 = a.chunk_shape.iter().product();
     for (k, c) in &a.chunks {
         let ChunkRef::Inline(b) = c else { return None };
@@ -144,7 +143,6 @@ fn strings(a: &Array) -> Option<Vec<Vec<u8>>> {
                 *out.get_mut(usize::try_from(flat).ok()?)? = item;
             }
         }
-        let _ = &grid;
     }
     Some(out)
 }

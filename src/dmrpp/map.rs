@@ -377,7 +377,7 @@ impl Mapper<'_> {
                     ))
                 }
             },
-            "Structure" => self.structure(v, chunks_spec, endian).map_err(|(f, r)| (f, at(r)))?,
+            "Structure" => Self::structure(v, chunks_spec, endian).map_err(|(f, r)| (f, at(r)))?,
             t => atomic(t).ok_or_else(|| {
                 refuse(
                     format!("DAP4 {t} variable"),
@@ -420,9 +420,7 @@ impl Mapper<'_> {
                 ))
             }
             (Some(inline), _) => {
-                let bytes = self
-                    .inline_chunk(inline, &data_type, nelem, v)
-                    .map_err(|(f, r)| (f, at(r)))?;
+                let bytes = Self::inline_chunk(inline, &data_type, nelem, v).map_err(|(f, r)| (f, at(r)))?;
                 if nelem > 0 {
                     chunks.insert(zeros, ChunkRef::Inline(bytes));
                 }
@@ -472,7 +470,7 @@ impl Mapper<'_> {
     }
 
     /// A Structure → structured type: atomic members, packed, little-endian (or single bytes).
-    fn structure(&self, v: &VarSpec, cs: Option<&ChunksSpec>, endian: Endian) -> Result<DataType, Refuse> {
+    fn structure(v: &VarSpec, cs: Option<&ChunksSpec>, endian: Endian) -> Result<DataType, Refuse> {
         let mut fields = Vec::new();
         let mut size = 0u64;
         for m in &v.members {
@@ -702,7 +700,7 @@ impl Mapper<'_> {
     }
 
     /// The one inline chunk of a variable whose values are in the document.
-    fn inline_chunk(&self, inline: &InlineData, dt: &DataType, nelem: u64, v: &VarSpec) -> Result<Bytes, Refuse> {
+    fn inline_chunk(inline: &InlineData, dt: &DataType, nelem: u64, v: &VarSpec) -> Result<Bytes, Refuse> {
         let b64 = |s: &str| {
             let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             base64::engine::general_purpose::STANDARD

@@ -329,12 +329,11 @@ pub(super) fn parse(input: &str) -> Result<Doc, DmrppError> {
                 return Err(DmrppError::element(line, &name, "content after the end of <Dataset>"));
             }
             Event::Start(e) => {
-                let empty = false;
                 if !seen_root {
                     p.root(&reader, &e, ns_uri.as_deref(), line)?;
                     seen_root = true;
                 } else {
-                    p.start(&reader, &e, ns_uri.as_deref(), line, empty)?;
+                    p.start(&e, ns_uri.as_deref(), line)?;
                 }
             }
             Event::Empty(e) => {
@@ -343,7 +342,7 @@ pub(super) fn parse(input: &str) -> Result<Doc, DmrppError> {
                     seen_root = true;
                     p.end(line)?;
                 } else {
-                    p.start(&reader, &e, ns_uri.as_deref(), line, true)?;
+                    p.start(&e, ns_uri.as_deref(), line)?;
                     p.end(line)?;
                 }
             }
@@ -409,6 +408,12 @@ fn attr(e: &BytesStart<'_>, name: &str, line: usize) -> Result<Option<String>, D
         }
     }
     Ok(None)
+}
+
+/// Text of attribute `name`, which `element` must have.
+fn required(e: &BytesStart<'_>, name: &str, line: usize, element: &str) -> Result<String, DmrppError> {
+    attr(e, name, line)?
+        .ok_or_else(|| DmrppError::element(line, element, format!("missing required attribute `{name}`")))
 }
 
 /// Text of a `dmrpp:`-namespaced attribute (by prefix `dmrpp` or by the dmrpp URI).
@@ -512,8 +517,7 @@ impl Parser<'_> {
                 ));
             }
         }
-        self.doc.name = attr(e, "name", line)?
-            .ok_or_else(|| DmrppError::element(line, "Dataset", "missing required attribute `name`"))?;
+        self.doc.name = required(e, "name", line, "Dataset")?;
         self.doc.href = dmrpp_attr(reader, e, "href", line)?;
         self.doc.version = dmrpp_attr(reader, e, "version", line)?;
         self.groups.push(GroupSpec::default());
@@ -526,14 +530,7 @@ impl Parser<'_> {
     }
 
     #[allow(clippy::too_many_lines)]
-    fn start(
-        &mut self,
-        reader: &NsReader<&[u8]>,
-        e: &BytesStart<'_>,
-        ns: Option<&str>,
-        line: usize,
-        empty: bool,
-    ) -> Result<(), DmrppError> {
+    fn start(&mut self, e: &BytesStart<'_>, ns: Option<&str>, line: usize) -> Result<(), DmrppError> {
         if self.open.len() >= MAX_DEPTH {
             return Err(DmrppError::xml(
                 line,
@@ -554,28 +551,24 @@ impl Parser<'_> {
         } else if is_dmrpp {
             self.start_dmrpp(e, &local, line, parent)?
         } else {
-            self.start_dap(reader, e, &qname, &local, line, parent, empty)?
+            self.start_dap(e, &qname, &local, line, parent)?
         };
         self.open.push(kind);
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn start_dap(
         &mut self,
-        _reader: &NsReader<&[u8]>,
         e: &BytesStart<'_>,
         qname: &str,
         local: &str,
         line: usize,
         parent: Open,
-        _empty: bool,
     ) -> Result<Open, DmrppError> {
         let in_container = matches!(parent, Open::Dataset | Open::Group);
         match local {
             "Group" if in_container => {
-                let name = attr(e, "name", line)?
-                    .ok_or_else(|| DmrppError::element(line, qname, "missing required attribute `name`"))?;
+                let name = required(e, "name", line, qname)?;
                 check_name(&name, line, qname)?;
                 let path = format!("{}/{name}", self.group_path());
                 self.groups.push(GroupSpec {
@@ -585,20 +578,16 @@ impl Parser<'_> {
                 Ok(Open::Group)
             }
             "Dimension" if in_container => {
-                let name = attr(e, "name", line)?
-                    .ok_or_else(|| DmrppError::element(line, qname, "missing required attribute `name`"))?;
-                let size = attr(e, "size", line)?
-                    .ok_or_else(|| DmrppError::element(line, qname, "missing required attribute `size`"))?;
+                let name = required(e, "name", line, qname)?;
+                let size = required(e, "size", line, qname)?;
                 let size = parse_u64(&size).map_err(|r| DmrppError::element(line, qname, format!("size {r}")))?;
                 let path = format!("{}/{name}", self.group_path());
                 self.doc.dims.insert(path, size);
                 Ok(Open::Dimension)
             }
             "Enumeration" if in_container => {
-                let name = attr(e, "name", line)?
-                    .ok_or_else(|| DmrppError::element(line, qname, "missing required attribute `name`"))?;
-                let basetype = attr(e, "basetype", line)?
-                    .ok_or_else(|| DmrppError::element(line, qname, "missing required attribute `basetype`"))?;
+                let name = required(e, "name", line, qname)?;
+                let basetype = required(e, "basetype", line, qname)?;
                 self.enum_open = Some((
                     format!("{}/{name}", self.group_path()),
                     EnumSpec {
@@ -609,20 +598,16 @@ impl Parser<'_> {
                 Ok(Open::Enumeration)
             }
             "EnumConst" if parent == Open::Enumeration => {
-                let name = attr(e, "name", line)?
-                    .ok_or_else(|| DmrppError::element(line, qname, "missing required attribute `name`"))?;
-                let value = attr(e, "value", line)?
-                    .ok_or_else(|| DmrppError::element(line, qname, "missing required attribute `value`"))?;
+                let name = required(e, "name", line, qname)?;
+                let value = required(e, "value", line, qname)?;
                 if let Some((_, en)) = &mut self.enum_open {
                     en.consts.push((name, value));
                 }
                 Ok(Open::Other)
             }
             "Attribute" if matches!(parent, Open::Dataset | Open::Group | Open::Var | Open::Attribute) => {
-                let name = attr(e, "name", line)?
-                    .ok_or_else(|| DmrppError::element(line, qname, "missing required attribute `name`"))?;
-                let type_name = attr(e, "type", line)?
-                    .ok_or_else(|| DmrppError::element(line, qname, "missing required attribute `type`"))?;
+                let name = required(e, "name", line, qname)?;
+                let type_name = required(e, "type", line, qname)?;
                 self.attrs.push(AttrSpec {
                     name,
                     type_name,
@@ -652,8 +637,7 @@ impl Parser<'_> {
             }
             "Map" if parent == Open::Var => Ok(Open::Other),
             t if VARIABLE_ELEMENTS.contains(&t) && in_container => {
-                let name = attr(e, "name", line)?
-                    .ok_or_else(|| DmrppError::element(line, qname, "missing required attribute `name`"))?;
+                let name = required(e, "name", line, qname)?;
                 check_name(&name, line, qname)?;
                 self.var = Some(VarSpec {
                     name,

@@ -837,8 +837,7 @@ impl<'a> Walker<'a> {
                     format!("chunk {key:?} has {} bytes, {} expected", raw.len(), per_chunk * elem),
                 ));
             }
-            let mut out = Vec::with_capacity(4 + per_chunk * 8);
-            out.extend_from_slice(&u32::try_from(per_chunk).unwrap_or(u32::MAX).to_le_bytes());
+            let mut items: Vec<Bytes> = Vec::with_capacity(per_chunk);
             let mut idx = vec![0u64; chunk_shape.len()];
             for i in 0..per_chunk {
                 // The element's position in the array; outside it (edge chunks) reads as "".
@@ -871,8 +870,7 @@ impl<'a> Walker<'a> {
                         format!("more than {MAX_STRING_CLEAN} bytes of strings"),
                     ));
                 }
-                out.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
-                out.extend_from_slice(s);
+                items.push(bytes.slice(..end));
                 for d in (0..idx.len()).rev() {
                     idx[d] += 1;
                     if idx[d] < chunk_shape[d] {
@@ -881,6 +879,9 @@ impl<'a> Walker<'a> {
                     idx[d] = 0;
                 }
             }
+            let slices: Vec<&[u8]> = items.iter().map(|b| &b[..]).collect();
+            let out = crate::zarr::codecs::vlen_utf8_chunk(&slices)
+                .ok_or_else(|| refuse("variable-length strings too large to inline", "over 4 GiB"))?;
             *c = ChunkRef::Inline(Bytes::from(out));
         }
         Ok(())
