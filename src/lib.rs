@@ -42,7 +42,11 @@ pub mod cli;
 pub mod create;
 pub mod dmrpp;
 pub mod hdf5;
+#[cfg(feature = "icechunk")]
+pub mod icechunk;
+pub mod interop;
 pub mod io;
+pub mod kerchunk;
 pub mod model;
 pub mod reader;
 pub mod source;

@@ -1,7 +1,9 @@
 //! The `vzarr` command line: one file per subcommand; the binary only calls [`run`].
 
 mod create;
+mod export;
 mod get;
+mod import;
 mod inspect;
 pub mod npy;
 
@@ -33,6 +35,10 @@ enum Command {
     Inspect(inspect::Args),
     /// Read an array (or a slice of it) through the store and write it as a NumPy .npy file.
     Get(get::Args),
+    /// Export a store as kerchunk references (JSON or Parquet) or an Icechunk repository.
+    Export(export::Args),
+    /// Make a store from kerchunk references (JSON or Parquet, from kerchunk or VirtualiZarr).
+    Import(import::Args),
 }
 
 /// An error and its causes on one line, skipping causes whose text the previous one already
@@ -75,6 +81,8 @@ pub fn run() -> i32 {
             Command::Create(a) => create::run(a).await,
             Command::Inspect(a) => inspect::run(a).await,
             Command::Get(a) => get::run(a).await,
+            Command::Export(a) => export::run(a).await,
+            Command::Import(a) => import::run(a).await,
         }
     });
     match result {

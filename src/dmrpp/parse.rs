@@ -353,7 +353,7 @@ pub(super) fn parse(input: &str) -> Result<Doc, DmrppError> {
                         .xml10_content()
                         .map_err(|e| DmrppError::xml(line, format!("bad text: {e}")))?;
                     p.text.push_str(&s);
-                } else if p.open.is_empty() && !t.as_ref().iter().all(u8::is_ascii_whitespace) {
+                } else if p.open.is_empty() && !t.iter().all(u8::is_ascii_whitespace) {
                     return Err(DmrppError::xml(line, "text outside the <Dataset> element"));
                 }
             }

@@ -335,6 +335,103 @@ impl VirtualStore {
             .ok_or_else(|| ReadError::UnknownSource(url.to_string()))
     }
 
+    /// The whole store as a model [`VirtualDataset`](crate::model::VirtualDataset): the
+    /// hierarchy from the consolidated root `zarr.json`, every array's chunk references from
+    /// the manifest, and the sources with their URLs made absolute (a relative source is
+    /// resolved against the store location). Exports start from this.
+    ///
+    /// # Errors
+    /// [`ReadError::Store`] if a node's metadata is not what vzarr writes (naming the node and
+    /// field), or the manifest names a chunk outside its array's grid.
+    pub async fn dataset(&self) -> Result<crate::model::VirtualDataset, ReadError> {
+        use crate::model::{ChunkRef, Group, Node, Source, SourceId, VirtualDataset};
+        let invalid = |node: &str, reason: String| StoreError::InvalidStore {
+            path: self.location.display(&Key::Metadata(node.to_string()).to_string()),
+            reason,
+        };
+        let root_doc: serde_json::Value = {
+            let b = self.metadata("").await?.unwrap_or_default();
+            serde_json::from_slice(&b).map_err(|e| invalid("", e.to_string()))?
+        };
+        let mut sources = Vec::with_capacity(self.info.sources.len());
+        let mut source_ids: HashMap<&str, SourceId> = HashMap::new();
+        for (i, s) in self.info.sources.iter().enumerate() {
+            let resolved = self.source(&s.url)?;
+            source_ids.insert(s.url.as_str(), SourceId(u32::try_from(i).unwrap_or(u32::MAX)));
+            sources.push(Source {
+                url: resolved.url.clone(),
+                size: s.size,
+                etag: s.etag.clone(),
+                last_modified: s.last_modified.clone(),
+            });
+        }
+        let consolidated = root_doc
+            .pointer("/consolidated_metadata/metadata")
+            .and_then(serde_json::Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut docs: Vec<(String, serde_json::Value)> = vec![(String::new(), root_doc)];
+        docs.extend(consolidated);
+        // Parents before children: sort by depth, then path.
+        docs.sort_by(|a, b| {
+            (a.0.matches('/').count(), !a.0.is_empty(), &a.0).cmp(&(b.0.matches('/').count(), !b.0.is_empty(), &b.0))
+        });
+        let mut root = Group::default();
+        for (path, doc) in docs {
+            let node = if doc.get("node_type").and_then(serde_json::Value::as_str) == Some("array") {
+                let mut a = crate::zarr::parse::array_from_metadata(&doc).map_err(|e| invalid(&path, e.to_string()))?;
+                let grid = a.chunk_grid_shape();
+                for (key, entry) in self.array_entries(&path)?.iter() {
+                    let Ok(Key::Chunk(ck)) = self.parse_key(key) else {
+                        return Err(
+                            invalid(&path, format!("manifest key {key:?} is not a chunk key of the array")).into(),
+                        );
+                    };
+                    if ck.coords.len() != grid.len() || ck.coords.iter().zip(&grid).any(|(c, n)| c >= n) {
+                        return Err(invalid(&path, format!("manifest key {key:?} lies outside the chunk grid")).into());
+                    }
+                    let r = match entry {
+                        Entry::Inline(b) => ChunkRef::Inline(b.clone()),
+                        Entry::Virtual { source, offset, length } => ChunkRef::Virtual {
+                            source: *source_ids
+                                .get(&**source)
+                                .ok_or_else(|| ReadError::UnknownSource(source.to_string()))?,
+                            offset: *offset,
+                            length: *length,
+                        },
+                    };
+                    a.chunks.insert(ck.coords, r);
+                }
+                Node::Array(a)
+            } else {
+                let mut g = Group::default();
+                g.attributes = crate::zarr::parse::attributes(&doc);
+                Node::Group(g)
+            };
+            if path.is_empty() {
+                match node {
+                    Node::Group(g) => root.attributes = g.attributes,
+                    Node::Array(_) => {
+                        return Err(invalid("", "a store whose root is an array cannot be exported".into()).into())
+                    }
+                }
+                continue;
+            }
+            let (parent, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+            let mut g = &mut root;
+            for seg in parent.split('/').filter(|s| !s.is_empty()) {
+                g = match g.children.get_mut(seg) {
+                    Some(Node::Group(c)) => c,
+                    _ => {
+                        return Err(invalid(&path, "parent group missing from the consolidated metadata".into()).into())
+                    }
+                };
+            }
+            g.children.insert(name.to_string(), node);
+        }
+        Ok(VirtualDataset { sources, root })
+    }
+
     /// Every key of the store: node `zarr.json`s and the chunk keys of stored chunks.
     ///
     /// # Errors

@@ -7,6 +7,7 @@ pub mod ext;
 pub mod filters_ext;
 pub mod key;
 pub mod metadata;
+pub mod parse;
 
 pub use key::{ChunkKey, Key, KeyError};
 pub use metadata::{array_metadata, group_metadata};
