@@ -191,6 +191,9 @@ fn parse_typestr(s: &str) -> Result<(DataType, Option<Endian>), V2Error> {
         _ => return bail(format!("dtype {s:?} has no byte-order character")),
     };
     let kind = bytes[1] as char;
+    if kind == 'O' && bytes.len() == 2 {
+        return Ok((DataType::VlenUtf8, None));
+    }
     let n: u32 = s[2..].parse().map_err(|_| V2Error(format!("dtype {s:?}: bad size")))?;
     let bits = |allowed: &[u32]| -> Result<u8, V2Error> {
         if allowed.contains(&n) {
@@ -207,17 +210,18 @@ fn parse_typestr(s: &str) -> Result<(DataType, Option<Endian>), V2Error> {
         'c' => DataType::Complex(bits(&[8, 16])?),
         'S' if n > 0 => DataType::FixedBytes(n),
         'V' if n > 0 => DataType::RawBytes(n),
-        'O' => DataType::VlenUtf8,
         _ => {
             return bail(format!(
                 "dtype {s:?} is not supported (only bool, int, uint, float, complex, S, V and vlen-utf8 objects)"
             ))
         }
     };
-    let endian = if dt.size() == Some(1) || dt.size().is_none() {
-        None
-    } else {
-        endian.or(Some(Endian::Little))
+    // Byte order matters only for multi-byte numbers.
+    let endian = match dt {
+        DataType::Int(_) | DataType::UInt(_) | DataType::Float(_) | DataType::Complex(_) if n > 1 => {
+            endian.or(Some(Endian::Little))
+        }
+        _ => None,
     };
     Ok((dt, endian))
 }
