@@ -39,6 +39,7 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod ceos;
 pub mod create;
 pub mod dmrpp;
 pub mod hdf5;

@@ -1,0 +1,1 @@
+//! Unit tests of the CEOS reader (filled in below).
