@@ -372,9 +372,9 @@ def make_product(out, *, level="1.5", mode="stripmap", hemisphere="north", lines
     vol.a(28, 2, "A")
     vol.a(30, 2, "A")
     vol.a(32, 12, "003.000")
-    vol.a(44, 16, f"AL2SAR{start:%Y%m%d}")
-    vol.a(60, 16, "ALOS2  SAR")
-    vol.a(76, 16, "")
+    vol.a(44, 16, "EICS")  # physical volume id (as in JAXA's files)
+    vol.a(60, 16, f"AL2SAR{start:%Y%m%d}")  # logical volume id
+    vol.a(76, 16, "ALOS2  SAR")  # volume set id
     vol.i(92, 2, 1)
     vol.i(94, 2, 1)
     vol.i(96, 2, 1)

@@ -281,20 +281,24 @@ pub fn sniff(head: &[u8]) -> Option<CeosHead> {
     let volume_directory = codes[0] == 192;
     let t = |off, len| records::text(head, off, len).unwrap_or_default();
     let ids = if volume_directory {
-        vec![t(16, 12), t(44, 16), t(60, 16)]
+        // Document id, physical / logical volume id, volume set id.
+        vec![t(16, 12), t(44, 16), t(60, 16), t(76, 16)]
     } else {
+        // Document id, file id.
         vec![t(16, 12), t(48, 16)]
     };
     let alos2 = !byte_swapped
-        && if volume_directory {
-            ids[1].starts_with("AL2") || ids[2].starts_with("ALOS2")
-        } else {
-            ids[1].starts_with("AL2")
-        };
+        && ids[1..]
+            .iter()
+            .any(|s| s.starts_with("AL2") || s.starts_with("ALOS2"));
     let mission = if alos2 {
         "ALOS-2".to_string()
     } else {
-        guess_mission(&ids)
+        // The identifiers first, then any text of the head (a volume directory's file pointers
+        // name the files: "ERS2.SAR.RAWLEAD").
+        guess_mission(&ids.join(" "))
+            .or_else(|| guess_mission(&String::from_utf8_lossy(head)))
+            .unwrap_or_else(|| "an unidentified mission".to_string())
     };
     Some(CeosHead {
         byte_swapped,
@@ -306,28 +310,29 @@ pub fn sniff(head: &[u8]) -> Option<CeosHead> {
     })
 }
 
-fn guess_mission(ids: &[String]) -> String {
-    let all = ids.join(" ").to_ascii_uppercase();
+fn guess_mission(text: &str) -> Option<String> {
+    let all = text.to_ascii_uppercase();
+    // Longer / more specific names first ("JERS" before "ERS", "ERS2" before "RS2").
     let known = [
-        ("RSAT-2", "RADARSAT-2"),
-        ("RS2", "RADARSAT-2"),
-        ("R1_", "RADARSAT-1"),
-        ("RSAT", "RADARSAT-1"),
-        ("RADARSAT", "RADARSAT-1"),
         ("JERS", "JERS-1"),
         ("ERS1", "ERS-1"),
         ("ERS-1", "ERS-1"),
         ("ERS2", "ERS-2"),
         ("ERS-2", "ERS-2"),
+        ("RSAT-2", "RADARSAT-2"),
+        ("RADARSAT-2", "RADARSAT-2"),
+        ("R1_", "RADARSAT-1"),
+        ("RSAT", "RADARSAT-1"),
+        ("RADARSAT", "RADARSAT-1"),
         ("ENVISAT", "ENVISAT"),
         ("ALOS-", "ALOS (PALSAR)"),
-        ("PSR", "ALOS (PALSAR)"),
-        ("IRS", "IRS"),
+        ("IRSDDPF", "IRS"),
+        ("IRS-", "IRS"),
     ];
     known
         .iter()
         .find(|(k, _)| all.contains(k))
-        .map_or_else(|| "an unidentified mission".to_string(), |(_, m)| (*m).to_string())
+        .map(|(_, m)| (*m).to_string())
 }
 
 /// Read a whole ALOS-2 product into the model.
