@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import CORPUS, corpus_or_skip, vzarr
+from test_s3 import BUCKET, s3  # noqa: F401 - the moto server fixture
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "scripts"))
 import make_alos2  # noqa: E402
@@ -230,3 +231,26 @@ def test_corpus_real_alos2_headers_and_other_missions(tmp_path):
         for fmt in ("auto", "ceos"):
             p = vzarr("create", CORPUS / f, "-o", tmp_path / "x", "--format", fmt, check=2)
             assert mission in p.stderr and "not an ALOS-2" in p.stderr, p.stderr
+
+
+def test_product_on_s3(s3, tmp_path):
+    """A product under an s3:// prefix (moto server on 127.0.0.1): listed once, each image
+    referenced from one ranged read of its descriptor; values equal the generator's."""
+    truth = make_alos2.make_product(tmp_path / "p", level="1.1", mode="scansar", hemisphere="south", scans=2)
+    for f in truth["files"]:
+        s3.upload_file(str(tmp_path / "p" / f), BUCKET, f"alos2/product/{f}")
+    prefix = f"s3://{BUCKET}/alos2/product/"
+    n = len(truth["images"])
+    p = vzarr("create", prefix, "-o", tmp_path / "none", "--line-metadata", "none", check=0)
+    # One LIST, VOL, LED, summary.txt, the trailer's descriptor, one read per image.
+    assert requests_of(p.stderr) == 1 + 4 + n, p.stderr
+    vol = next(f for f in truth["files"] if f.startswith("VOL-"))
+    vzarr("create", prefix + vol, "-o", f"s3://{BUCKET}/stores/alos2", check=0)
+    for store in (tmp_path / "none", f"s3://{BUCKET}/stores/alos2"):
+        for group, im in truth["images"].items():
+            assert get(store, f"imagery/{group}/data", tmp_path).tobytes() == im["pixels"].tobytes()
+    lat = get(f"s3://{BUCKET}/stores/alos2", f"imagery/{group}/latitude_of_first_pixel", tmp_path)
+    assert np.array_equal(lat, im["lines"]["lat_first"] / 1e6) and (lat < 0).all()
+    info = json.loads(s3.get_object(Bucket=BUCKET, Key="stores/alos2/vzarr.json")["Body"].read())
+    assert sorted(s["url"] for s in info["sources"]) == sorted(prefix + im["file"] for im in truth["images"].values())
+    assert all(s["etag"] for s in info["sources"])
