@@ -37,9 +37,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod ceos;
 #[cfg(feature = "cli")]
 pub mod cli;
-pub mod ceos;
 pub mod create;
 pub mod dmrpp;
 pub mod hdf5;

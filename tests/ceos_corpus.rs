@@ -55,7 +55,11 @@ fn real_alos2_l15_headers_parse_and_truncated_images_are_refused() {
         "data_quality_summary",
         "trailer",
     ] {
-        assert!(meta.children.contains_key(kind), "{kind} missing: {:?}", meta.children.keys());
+        assert!(
+            meta.children.contains_key(kind),
+            "{kind} missing: {:?}",
+            meta.children.keys()
+        );
     }
     assert_eq!(
         meta.attributes["facility_related_data_record_lengths"],
@@ -68,7 +72,10 @@ fn real_alos2_l15_headers_parse_and_truncated_images_are_refused() {
     assert_eq!(ds["product_level_code"], "1.5");
     let lat = ds["scene_center_latitude"].as_f64().unwrap();
     let lon = ds["scene_center_longitude"].as_f64().unwrap();
-    assert!((lat - -11.051).abs() < 1e-3 && (lon - -62.532).abs() < 1e-3, "{lat} {lon}");
+    assert!(
+        (lat - -11.051).abs() < 1e-3 && (lon - -62.532).abs() < 1e-3,
+        "{lat} {lon}"
+    );
     let pp = group(&out.root, "metadata/platform_position");
     assert_eq!(pp.attributes["number_of_data_points"], 28);
     for v in ["x", "y", "z", "vx", "vy", "vz", "time"] {
@@ -98,7 +105,9 @@ fn real_alos2_l15_headers_parse_and_truncated_images_are_refused() {
     for (r, pol) in out.refusals.iter().zip(["HH", "HV"]) {
         assert_eq!(r.path, format!("/imagery/{pol}"));
         assert!(
-            r.reason.contains("truncated") && r.reason.contains(&format!("expected {expected} bytes")) && r.reason.contains("has 720"),
+            r.reason.contains("truncated")
+                && r.reason.contains(&format!("expected {expected} bytes"))
+                && r.reason.contains("has 720"),
             "{}",
             r.reason
         );
@@ -109,10 +118,22 @@ fn other_ceos() -> Vec<(PathBuf, &'static str)> {
     let Some(c) = corpus() else { return Vec::new() };
     let ers = "sar-helpers/src/main/tests/artifacts/ER02_SAR_RAW_0P_20100118T174929_20100118T174945_ESR_77106.CEOS";
     vec![
-        (c.join("gdal-autotest/autotest/gdrivers/data/sar_ceos/R1_26161_FN1_F164.D"), "RADARSAT-1"),
-        (c.join("gdal-autotest/autotest/gdrivers/data/sar_ceos/R1_26161_FN1_F164.L"), "RADARSAT-1"),
-        (c.join("gdal-autotest/autotest/gdrivers/data/sar_ceos/ottawa_patch.img"), "RADARSAT-1"),
-        (c.join("gdal-autotest/autotest/gdrivers/data/ceos/IMAGERY-75K.L-3"), "IRS"),
+        (
+            c.join("gdal-autotest/autotest/gdrivers/data/sar_ceos/R1_26161_FN1_F164.D"),
+            "RADARSAT-1",
+        ),
+        (
+            c.join("gdal-autotest/autotest/gdrivers/data/sar_ceos/R1_26161_FN1_F164.L"),
+            "RADARSAT-1",
+        ),
+        (
+            c.join("gdal-autotest/autotest/gdrivers/data/sar_ceos/ottawa_patch.img"),
+            "RADARSAT-1",
+        ),
+        (
+            c.join("gdal-autotest/autotest/gdrivers/data/ceos/IMAGERY-75K.L-3"),
+            "IRS",
+        ),
         (c.join(format!("{ers}/DAT_01.001")), "ERS-2"),
         (c.join(format!("{ers}/LEA_01.001")), "ERS-2"),
         (c.join(format!("{ers}/VDF_DAT.001")), "ERS-2"),
@@ -123,7 +144,8 @@ fn other_ceos() -> Vec<(PathBuf, &'static str)> {
 fn other_missions_are_recognised_as_ceos_but_not_alos2() {
     for (path, mission) in other_ceos() {
         let head = std::fs::read(&path).unwrap();
-        let h = ceos::sniff(&head[..head.len().min(732)]).unwrap_or_else(|| panic!("{}: not recognised", path.display()));
+        let h =
+            ceos::sniff(&head[..head.len().min(732)]).unwrap_or_else(|| panic!("{}: not recognised", path.display()));
         assert!(!h.alos2, "{}", path.display());
         assert_eq!(h.mission, mission, "{}", path.display());
         assert_eq!(h.byte_swapped, mission == "IRS", "{}", path.display());
@@ -133,7 +155,8 @@ fn other_missions_are_recognised_as_ceos_but_not_alos2() {
 #[test]
 fn ers_product_directory_is_refused_by_name() {
     let Some(c) = corpus() else { return };
-    let dir = c.join("sar-helpers/src/main/tests/artifacts/ER02_SAR_RAW_0P_20100118T174929_20100118T174945_ESR_77106.CEOS");
+    let dir =
+        c.join("sar-helpers/src/main/tests/artifacts/ER02_SAR_RAW_0P_20100118T174929_20100118T174945_ESR_77106.CEOS");
     // No VOL- file: the directory is not an ALOS-2 product.
     let e = ceos::read(&MemProduct::new(product_files(&dir)), &CeosOptions::default()).unwrap_err();
     assert!(e.reason.contains("no volume directory"), "{e}");

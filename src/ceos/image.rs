@@ -89,8 +89,18 @@ fn need(file: &str, head: &[u8], off: usize, len: usize, name: &str) -> Result<i
     match records::int(head, off, len) {
         Ok(Some(v)) if v >= 0 => Ok(v),
         Ok(Some(v)) => Err(CeosError::record(file, 1, 0, format!("{name} is negative ({v})"))),
-        Ok(None) => Err(CeosError::record(file, 1, 0, format!("{name} (bytes {off}..{}) is blank", off + len))),
-        Err(e) => Err(CeosError::record(file, 1, 0, format!("{name} (bytes {off}..{}): {e}", off + len))),
+        Ok(None) => Err(CeosError::record(
+            file,
+            1,
+            0,
+            format!("{name} (bytes {off}..{}) is blank", off + len),
+        )),
+        Err(e) => Err(CeosError::record(
+            file,
+            1,
+            0,
+            format!("{name} (bytes {off}..{}): {e}", off + len),
+        )),
     }
 }
 
@@ -184,7 +194,9 @@ pub fn parse_descriptor(file: &str, head: &[u8], size: u64) -> Result<ImageDescr
         ));
     }
     if prefix < 12 {
-        return bad(format!("prefix of {prefix} bytes cannot hold the 12-byte record header"));
+        return bad(format!(
+            "prefix of {prefix} bytes cannot hold the 12-byte record header"
+        ));
     }
     let expected = n.checked_mul(l).and_then(|v| v.checked_add(fdl));
     match expected {
@@ -212,7 +224,11 @@ pub fn parse_descriptor(file: &str, head: &[u8], size: u64) -> Result<ImageDescr
     }
     // The first line record's header, when it is in `head`.
     if n > 0 {
-        if let Some(first) = usize::try_from(fdl).ok().and_then(|f| head.get(f..)).and_then(RecordHeader::parse) {
+        if let Some(first) = usize::try_from(fdl)
+            .ok()
+            .and_then(|f| head.get(f..))
+            .and_then(RecordHeader::parse)
+        {
             check_line_header(file, &first, 2, fdl, l, format)?;
         }
     }
@@ -481,10 +497,8 @@ fn decode_line(rec: &[u8], table: &[LineField], format: PixelFormat, out: &mut L
         if format == PixelFormat::C8 {
             out.constants.insert("alos2_frame_number".into(), json!(i32_at(284)));
         } else {
-            out.constants.insert(
-                "geographic_reference_parameter_update_flag".into(),
-                json!(i32_at(128)),
-            );
+            out.constants
+                .insert("geographic_reference_parameter_update_flag".into(), json!(i32_at(128)));
         }
     }
 }

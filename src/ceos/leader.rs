@@ -187,7 +187,10 @@ pub fn parse(file: &str, data: &[u8]) -> Result<Leader, CeosError> {
                     "incidence_angle_coefficients".into(),
                     Value::Array(floats(r.bytes, 1886, 20, 6)),
                 );
-                out.level = attrs.get("product_level_code").and_then(Value::as_str).map(str::to_string);
+                out.level = attrs
+                    .get("product_level_code")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 if year_hint.is_none() {
                     year_hint = attrs
                         .get("scene_center_time")
@@ -195,7 +198,9 @@ pub fn parse(file: &str, data: &[u8]) -> Result<Leader, CeosError> {
                         .and_then(|s| s.get(..4))
                         .and_then(|y| y.parse().ok());
                 }
-                out.group.children.insert("dataset_summary".into(), Node::Group(attrs_group(attrs)));
+                out.group
+                    .children
+                    .insert("dataset_summary".into(), Node::Group(attrs_group(attrs)));
             }
             20 => {
                 records::attributes(r.bytes, &MAP_PROJECTION, &mut attrs, &mut bad);
@@ -215,7 +220,9 @@ pub fn parse(file: &str, data: &[u8]) -> Result<Leader, CeosError> {
                     "pixel_to_map_coefficients".into(),
                     Value::Array(floats(r.bytes, 1424, 20, 8)),
                 );
-                out.group.children.insert("map_projection".into(), Node::Group(attrs_group(attrs)));
+                out.group
+                    .children
+                    .insert("map_projection".into(), Node::Group(attrs_group(attrs)));
             }
             30 => {
                 let (g, y) = platform_position(r.bytes, &mut bad);
@@ -233,9 +240,14 @@ pub fn parse(file: &str, data: &[u8]) -> Result<Leader, CeosError> {
                 records::attributes(r.bytes, &RADIOMETRIC, &mut attrs, &mut bad);
                 let m = floats(r.bytes, 36, 16, 16);
                 let pairs: Vec<Value> = m.chunks(2).map(|p| Value::Array(p.to_vec())).collect();
-                attrs.insert("transmission_distortion_matrix".into(), Value::Array(pairs[..4].to_vec()));
+                attrs.insert(
+                    "transmission_distortion_matrix".into(),
+                    Value::Array(pairs[..4].to_vec()),
+                );
                 attrs.insert("reception_distortion_matrix".into(), Value::Array(pairs[4..].to_vec()));
-                out.group.children.insert("radiometric_data".into(), Node::Group(attrs_group(attrs)));
+                out.group
+                    .children
+                    .insert("radiometric_data".into(), Node::Group(attrs_group(attrs)));
             }
             60 => {
                 records::attributes(r.bytes, &DATA_QUALITY, &mut attrs, &mut bad);

@@ -35,17 +35,35 @@ fn inline_array(bytes: Vec<u8>, n: usize, data_type: DataType, dim: &str, attrs:
 
 /// A 1-D float64 array stored inline (one chunk).
 pub fn f64_array(v: &[f64], dim: &str, attrs: Value) -> Array {
-    inline_array(v.iter().flat_map(|x| x.to_le_bytes()).collect(), v.len(), DataType::Float(64), dim, attrs)
+    inline_array(
+        v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        v.len(),
+        DataType::Float(64),
+        dim,
+        attrs,
+    )
 }
 
 /// A 1-D int32 array stored inline (one chunk).
 pub fn i32_array(v: &[i32], dim: &str, attrs: Value) -> Array {
-    inline_array(v.iter().flat_map(|x| x.to_le_bytes()).collect(), v.len(), DataType::Int(32), dim, attrs)
+    inline_array(
+        v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        v.len(),
+        DataType::Int(32),
+        dim,
+        attrs,
+    )
 }
 
 /// A 1-D int64 array stored inline (one chunk).
 pub fn i64_array(v: &[i64], dim: &str, attrs: Value) -> Array {
-    inline_array(v.iter().flat_map(|x| x.to_le_bytes()).collect(), v.len(), DataType::Int(64), dim, attrs)
+    inline_array(
+        v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        v.len(),
+        DataType::Int(64),
+        dim,
+        attrs,
+    )
 }
 
 /// An image file of the product, from its name `IMG-<POL>-<scene>-<product>[-<B|F><n>]`.
@@ -93,7 +111,10 @@ fn image_file(index: usize, name: &str, suffix: &str) -> Option<ImageFile> {
 fn read_whole(product: &dyn ProductReader, index: usize, name: &str, cap: u64) -> Result<Bytes, CeosError> {
     let size = product.files()[index].size;
     if size > cap {
-        return Err(CeosError::file(name, format!("{size} bytes, more than the {cap} read for this kind of file")));
+        return Err(CeosError::file(
+            name,
+            format!("{size} bytes, more than the {cap} read for this kind of file"),
+        ));
     }
     product
         .read(index, 0, size)
@@ -105,9 +126,15 @@ fn check_alos2(name: &str, data: &[u8]) -> Result<(), CeosError> {
         Some(h) if h.alos2 => Ok(()),
         Some(h) => Err(CeosError::file(
             name,
-            format!("{}: not an ALOS-2 PALSAR-2 product, which is the only CEOS product vzarr reads", h.describe()),
+            format!(
+                "{}: not an ALOS-2 PALSAR-2 product, which is the only CEOS product vzarr reads",
+                h.describe()
+            ),
         )),
-        None => Err(CeosError::file(name, "not a CEOS file (no CEOS descriptor record header)")),
+        None => Err(CeosError::file(
+            name,
+            "not a CEOS file (no CEOS descriptor record header)",
+        )),
     }
 }
 
@@ -118,7 +145,9 @@ pub(super) fn read_product(product: &dyn ProductReader, opts: &CeosOptions) -> R
     let vol_index = match &opts.volume_file {
         Some(v) => find(v).ok_or_else(|| CeosError::file(v, "no such file in the product directory"))?,
         None => {
-            let vols: Vec<usize> = (0..files.len()).filter(|&i| files[i].name.starts_with("VOL-")).collect();
+            let vols: Vec<usize> = (0..files.len())
+                .filter(|&i| files[i].name.starts_with("VOL-"))
+                .collect();
             match vols.as_slice() {
                 [one] => *one,
                 [] => {
@@ -136,7 +165,10 @@ pub(super) fn read_product(product: &dyn ProductReader, opts: &CeosOptions) -> R
                         format!(
                             "{} volume directory files ({}): give the VOL- file of the product to read",
                             many.len(),
-                            many.iter().map(|&i| files[i].name.as_str()).collect::<Vec<_>>().join(", ")
+                            many.iter()
+                                .map(|&i| files[i].name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     ))
                 }
@@ -158,15 +190,24 @@ pub(super) fn read_product(product: &dyn ProductReader, opts: &CeosOptions) -> R
     // The SAR leader.
     let led_name = format!("LED-{suffix}");
     let led_index = find(&led_name).ok_or_else(|| {
-        CeosError::file(&led_name, "missing: the SAR leader file of this volume directory is not in the directory")
+        CeosError::file(
+            &led_name,
+            "missing: the SAR leader file of this volume directory is not in the directory",
+        )
     })?;
     let led_bytes = read_whole(product, led_index, &led_name, leader::MAX_LEADER_BYTES)?;
     check_alos2(&led_name, &led_bytes)?;
     let led = leader::parse(&led_name, &led_bytes)?;
-    warnings.extend(led.warnings.iter().map(|w| warn("/metadata", "leader record", w.clone())));
+    warnings.extend(
+        led.warnings
+            .iter()
+            .map(|w| warn("/metadata", "leader record", w.clone())),
+    );
 
-    let mut root = Group::default();
-    root.attributes = vol.attrs.clone();
+    let mut root = Group {
+        attributes: vol.attrs.clone(),
+        ..Group::default()
+    };
     root.attributes.insert(
         "reference_document".into(),
         json!("https://www.eorc.jaxa.jp/ALOS-2/en/doc/fdata/PALSAR-2_xx_Format_CEOS_E_f.pdf"),
@@ -202,7 +243,11 @@ pub(super) fn read_product(product: &dyn ProductReader, opts: &CeosOptions) -> R
                     .map(|s| warn("/summary", "summary.txt line", format!("summary.txt: {s} (skipped)"))),
             );
         }
-        None => warnings.push(warn("/summary", "summary.txt", "no summary.txt in the product: /summary left out".into())),
+        None => warnings.push(warn(
+            "/summary",
+            "summary.txt",
+            "no summary.txt in the product: /summary left out".into(),
+        )),
     }
 
     // The trailer: its file descriptor only (the quick-look images are left out).
@@ -232,7 +277,11 @@ pub(super) fn read_product(product: &dyn ProductReader, opts: &CeosOptions) -> R
                 }),
             );
         }
-        None => warnings.push(warn("/metadata", "trailer", format!("{trl_name} missing: trailer left out"))),
+        None => warnings.push(warn(
+            "/metadata",
+            "trailer",
+            format!("{trl_name} missing: trailer left out"),
+        )),
     }
     root.children.insert("metadata".into(), Node::Group(metadata));
 
@@ -242,7 +291,13 @@ pub(super) fn read_product(product: &dyn ProductReader, opts: &CeosOptions) -> R
         .enumerate()
         .filter_map(|(i, f)| image_file(i, &f.name, &suffix))
         .collect();
-    images.sort_by_key(|im| (POLS.iter().position(|p| *p == im.pol).unwrap_or(4), im.pol.clone(), im.scan));
+    images.sort_by_key(|im| {
+        (
+            POLS.iter().position(|p| *p == im.pol).unwrap_or(4),
+            im.pol.clone(),
+            im.scan,
+        )
+    });
     let image_pointers: Vec<&volume::FilePointer> = vol
         .pointers
         .iter()
@@ -345,7 +400,11 @@ fn image_group(im: &ImageFile, d: &ImageDescriptor, lines: Option<&Lines>, sourc
         g.attributes.insert("scan_number".into(), json!(n));
         g.attributes.insert(
             "processing_method".into(),
-            json!(if method == 'B' { "SPECAN method" } else { "full aperture method" }),
+            json!(if method == 'B' {
+                "SPECAN method"
+            } else {
+                "full aperture method"
+            }),
         );
     }
     g.attributes.extend(d.attrs.clone());
@@ -365,13 +424,21 @@ fn image_group(im: &ImageFile, d: &ImageDescriptor, lines: Option<&Lines>, sourc
         g.attributes.extend(l.constants.clone());
         g.children.insert(
             "rows".into(),
-            Node::Array(i32_array(&l.rows, "rows", json!({"long_name": "SAR image data line number"}))),
+            Node::Array(i32_array(
+                &l.rows,
+                "rows",
+                json!({"long_name": "SAR image data line number"}),
+            )),
         );
         match acquisition_times(&l.time) {
             Ok((t, units)) => {
                 g.children.insert(
                     "sensor_acquisition_date".into(),
-                    Node::Array(i64_array(&t, "rows", json!({"units": units, "calendar": "proleptic_gregorian"}))),
+                    Node::Array(i64_array(
+                        &t,
+                        "rows",
+                        json!({"units": units, "calendar": "proleptic_gregorian"}),
+                    )),
                 );
                 coords.push("sensor_acquisition_date".to_string());
             }
@@ -434,5 +501,8 @@ fn acquisition_times(t: &[(i32, i32, i64)]) -> Result<(Vec<i64>, String), String
         let days = (date(y, d)? - reference).num_days();
         out.push(days * 86_400_000_000 + us);
     }
-    Ok((out, format!("microseconds since {}T00:00:00", reference.format("%Y-%m-%d"))))
+    Ok((
+        out,
+        format!("microseconds since {}T00:00:00", reference.format("%Y-%m-%d")),
+    ))
 }

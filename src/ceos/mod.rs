@@ -133,7 +133,10 @@ impl ProductReader for MemProduct {
 
     fn read(&self, file: usize, offset: u64, len: u64) -> Result<Bytes, ReadError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let b = self.data.get(file).ok_or_else(|| ReadError::Remote(format!("no file {file}")))?;
+        let b = self
+            .data
+            .get(file)
+            .ok_or_else(|| ReadError::Remote(format!("no file {file}")))?;
         crate::io::ReadAt::read_at(b, offset, len)
     }
 
@@ -287,10 +290,7 @@ pub fn sniff(head: &[u8]) -> Option<CeosHead> {
         // Document id, file id.
         vec![t(16, 12), t(48, 16)]
     };
-    let alos2 = !byte_swapped
-        && ids[1..]
-            .iter()
-            .any(|s| s.starts_with("AL2") || s.starts_with("ALOS2"));
+    let alos2 = !byte_swapped && ids[1..].iter().any(|s| s.starts_with("AL2") || s.starts_with("ALOS2"));
     let mission = if alos2 {
         "ALOS-2".to_string()
     } else {

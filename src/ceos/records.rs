@@ -83,16 +83,13 @@ pub fn walk<'a>(file: &str, data: &'a [u8], max_records: usize) -> Result<Vec<Re
         if len < HEADER_LEN {
             return Err(err(format!("record length {len} is shorter than its own header")));
         }
-        let end = pos
-            .checked_add(len)
-            .filter(|&e| e <= data.len())
-            .ok_or_else(|| {
-                err(format!(
-                    "record of {len} bytes (type {}) runs past the end of the file ({} bytes)",
-                    header.codes_text(),
-                    data.len()
-                ))
-            })?;
+        let end = pos.checked_add(len).filter(|&e| e <= data.len()).ok_or_else(|| {
+            err(format!(
+                "record of {len} bytes (type {}) runs past the end of the file ({} bytes)",
+                header.codes_text(),
+                data.len()
+            ))
+        })?;
         out.push(Record {
             header,
             offset: pos as u64,
@@ -121,7 +118,9 @@ pub fn int(rec: &[u8], off: usize, len: usize) -> Result<Option<i64>, String> {
     if t.is_empty() {
         return Ok(None);
     }
-    t.parse::<i64>().map(Some).map_err(|_| format!("{t:?} is not an integer"))
+    t.parse::<i64>()
+        .map(Some)
+        .map_err(|_| format!("{t:?} is not an integer"))
 }
 
 /// An ASCII float (`F`, `E`) field: `Ok(None)` when blank.

@@ -118,9 +118,18 @@ fn volume(images: usize) -> Vec<u8> {
         .collect();
     for (j, c) in classes.iter().enumerate() {
         let n = if *c == "IMOP" { LINES as i64 + 1 } else { 4 };
-        out.extend(Rec::new(2 + j as u32, [219, 192, 18, 18], 360).a(64, 4, c).i(100, 8, n).0);
+        out.extend(
+            Rec::new(2 + j as u32, [219, 192, 18, 18], 360)
+                .a(64, 4, c)
+                .i(100, 8, n)
+                .0,
+        );
     }
-    out.extend(Rec::new(3 + classes.len() as u32, [18, 192, 18, 18], 360).a(156, 40, "ALOS2012345670-150410").0);
+    out.extend(
+        Rec::new(3 + classes.len() as u32, [18, 192, 18, 18], 360)
+            .a(156, 40, "ALOS2012345670-150410")
+            .0,
+    );
     out
 }
 
@@ -163,10 +172,7 @@ fn array<'a>(g: &'a Group, path: &str) -> &'a crate::model::Array {
 
 fn inline_values_f64(a: &crate::model::Array) -> Vec<f64> {
     match a.chunks.get(&vec![0]) {
-        Some(ChunkRef::Inline(b)) => b
-            .chunks(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-            .collect(),
+        Some(ChunkRef::Inline(b)) => b.chunks(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
         other => panic!("not inline: {other:?}"),
     }
 }
@@ -207,7 +213,11 @@ fn image_lines_are_chunks_of_pixel_bytes_and_lat_lon_signed() {
         panic!()
     };
     assert_eq!(scs.attributes["SceneID"], "ALOS2012345670-150410");
-    assert!(out.warnings.iter().any(|w| w.reason.contains("line 2")), "{:?}", out.warnings);
+    assert!(
+        out.warnings.iter().any(|w| w.reason.contains("line 2")),
+        "{:?}",
+        out.warnings
+    );
 }
 
 #[test]
@@ -264,7 +274,9 @@ fn truncated_image_is_refused_with_expected_and_actual_size() {
     let full = 720 + LINES * L;
     let r = refusal_of(img);
     assert!(
-        r.contains("truncated") && r.contains(&format!("expected {full} bytes")) && r.contains(&format!("has {}", full - 5)),
+        r.contains("truncated")
+            && r.contains(&format!("expected {full} bytes"))
+            && r.contains(&format!("has {}", full - 5)),
         "{r}"
     );
 }
@@ -358,7 +370,10 @@ fn hostile_products_never_panic() {
     for (k, (_, bytes)) in base.iter().enumerate() {
         let len = bytes.len();
         // Truncations at every record boundary and a few odd places.
-        let cuts: Vec<usize> = (0..len).step_by(97).chain([0, 11, 12, 359, 360, 719, 720, 731]).collect();
+        let cuts: Vec<usize> = (0..len)
+            .step_by(97)
+            .chain([0, 11, 12, 359, 360, 719, 720, 731])
+            .collect();
         for cut in cuts.into_iter().filter(|&c| c <= len) {
             let mut files = base.clone();
             files[k].1 = bytes.slice(..cut);

@@ -59,7 +59,9 @@ pub struct Volume {
 /// [`CeosError`] if the records do not walk or the first is not a volume descriptor.
 pub fn parse(file: &str, data: &[u8]) -> Result<Volume, CeosError> {
     let recs = records::walk(file, data, 10_000)?;
-    let first = recs.first().ok_or_else(|| CeosError::file(file, "empty volume directory"))?;
+    let first = recs
+        .first()
+        .ok_or_else(|| CeosError::file(file, "empty volume directory"))?;
     if first.header.codes[..2] != [192, 192] {
         return Err(CeosError::record(
             file,

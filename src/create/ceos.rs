@@ -230,7 +230,10 @@ impl ProductReader for DirProduct {
             len,
             size: self.files.get(file).map_or(0, |f| f.size),
         })?;
-        Ok(self.fetch(file, &[offset..end])?.pop().unwrap_or_default())
+        Ok(self
+            .fetch(file, std::slice::from_ref(&(offset..end)))?
+            .pop()
+            .unwrap_or_default())
     }
 
     fn read_ranges(&self, file: usize, ranges: &[Range<u64>]) -> Result<Vec<Bytes>, ReadError> {
@@ -290,7 +293,11 @@ pub async fn read_ceos_input(input: &str, url: &Url, opts: &CreateOptions) -> Re
         report.source_requests += 1 + head.1;
         let head = head.0.map_err(|e| parse_err(e.to_string()))?;
         match crate::ceos::sniff(&head) {
-            None => return Err(parse_err("not a CEOS file (no CEOS descriptor record header at byte 0)".into())),
+            None => {
+                return Err(parse_err(
+                    "not a CEOS file (no CEOS descriptor record header at byte 0)".into(),
+                ))
+            }
             Some(h) if !h.alos2 => {
                 return Err(parse_err(format!(
                     "{}: not an ALOS-2 PALSAR-2 product, which is the only CEOS product vzarr reads",
