@@ -254,3 +254,15 @@ def test_product_on_s3(s3, tmp_path):
     info = json.loads(s3.get_object(Bucket=BUCKET, Key="stores/alos2/vzarr.json")["Body"].read())
     assert sorted(s["url"] for s in info["sources"]) == sorted(prefix + im["file"] for im in truth["images"].values())
     assert all(s["etag"] for s in info["sources"])
+
+
+def test_inspect_a_product_directory(tmp_path):
+    truth = make_alos2.make_product(tmp_path / "p", level="3.1", hemisphere="north")
+    report = json.loads(vzarr("inspect", tmp_path / "p", "--json", check=0).stdout)
+    assert report["kind"] == "source"
+    arrays = {n["path"]: n["chunks"] for n in report["nodes"] if n["node_type"] == "array"}
+    for group, im in truth["images"].items():
+        c = arrays[f"imagery/{group}/data"]
+        assert c["virtual_refs"] == im["shape"][0] and c["bytes"] == im["shape"][0] * im["shape"][1] * 2
+    assert sorted(s["url"].rsplit("/", 1)[1] for s in report["sources"]) == sorted(
+        im["file"] for im in truth["images"].values())
