@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
 use super::{CreateError, CreateOptions, CreateReport, Format};
@@ -118,14 +118,25 @@ impl DirProduct {
         } else {
             let (store, prefix) = source::resolve(dir)?;
             out.requests.fetch_add(1, Ordering::Relaxed);
-            let listing = store
-                .list_with_delimiter(Some(&prefix))
-                .await
-                .map_err(|e| SourceError::Access {
-                    url: dir.to_string(),
-                    source: e,
-                })?;
-            for m in listing.objects {
+            let listing = match store.list_with_delimiter(Some(&prefix)).await {
+                Ok(l) => l.objects,
+                // A plain HTTP server cannot list: take the names from summary.txt.
+                Err(e) if matches!(dir.scheme(), "http" | "https") => {
+                    Self::names_from_summary(&store, &prefix, &out.requests)
+                        .await
+                        .map_err(|_| SourceError::Access {
+                            url: dir.to_string(),
+                            source: e,
+                        })?
+                }
+                Err(e) => {
+                    return Err(SourceError::Access {
+                        url: dir.to_string(),
+                        source: e,
+                    })
+                }
+            };
+            for m in listing {
                 let Some(name) = m.location.filename().map(str::to_string) else {
                     continue;
                 };
@@ -153,6 +164,36 @@ impl DirProduct {
             });
             out.meta.push(meta);
             out.locations.push(loc);
+        }
+        Ok(out)
+    }
+
+    /// The product's files as `summary.txt` lists them (`Pdi_…ProductFileName…` entries, and
+    /// `summary.txt` itself), each stat'ed with a HEAD request.
+    async fn names_from_summary(
+        store: &Arc<dyn ObjectStore>,
+        prefix: &ObjectPath,
+        requests: &AtomicU64,
+    ) -> Result<Vec<object_store::ObjectMeta>, object_store::Error> {
+        let summary = prefix.clone().join("summary.txt");
+        requests.fetch_add(2, Ordering::Relaxed);
+        let text = store.get_opts(&summary, Default::default()).await?.bytes().await?;
+        let mut names = vec!["summary.txt".to_string()];
+        for line in String::from_utf8_lossy(&text).lines() {
+            if let Some((key, value)) = line.split_once('=') {
+                let value = value.trim().trim_matches('"');
+                if key.starts_with("Pdi_") && key.contains("ProductFileName") && !key.contains("CntOf") {
+                    // Names only: nothing that could leave the directory.
+                    if !value.is_empty() && !value.contains('/') && !value.contains("..") {
+                        names.push(value.to_string());
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(names.len());
+        for n in names {
+            requests.fetch_add(1, Ordering::Relaxed);
+            out.push(store.head(&prefix.clone().join(n.as_str())).await?);
         }
         Ok(out)
     }

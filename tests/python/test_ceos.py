@@ -266,3 +266,21 @@ def test_inspect_a_product_directory(tmp_path):
         assert c["virtual_refs"] == im["shape"][0] and c["bytes"] == im["shape"][0] * im["shape"][1] * 2
     assert sorted(s["url"].rsplit("/", 1)[1] for s in report["sources"]) == sorted(
         im["file"] for im in truth["images"].values())
+
+
+def test_product_over_plain_http(tmp_path):
+    """A server that cannot list (plain HTTP with ranges): the files come from summary.txt."""
+    import bench_peers  # scripts/: its counting file server (HEAD and single byte ranges)
+
+    truth = make_alos2.make_product(tmp_path / "p", level="1.5", hemisphere="south")
+    mapping = tmp_path / "map.json"
+    mapping.write_text(json.dumps({f"prod/{f}": str(tmp_path / "p" / f) for f in truth["files"]}))
+    srv = bench_peers.Server(["--serve-files", str(mapping)])
+    try:
+        vzarr("create", f"{srv.base}/prod/", "-o", tmp_path / "s", check=0)
+        for group, im in truth["images"].items():
+            assert get(tmp_path / "s", f"imagery/{group}/data", tmp_path).tobytes() == im["pixels"].tobytes()
+        lat = get(tmp_path / "s", f"imagery/{group}/latitude_of_last_pixel", tmp_path)
+        assert np.array_equal(lat, im["lines"]["lat_last"] / 1e6)
+    finally:
+        srv.close()
