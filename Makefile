@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 VZARR := $(CARGO_TARGET_DIR)/debug/vzarr
 export VZARR
 
-.PHONY: build venv demo test test-rust test-python lint bench venv-bench bench-peers bench-dmrpp clean
+.PHONY: build venv demo test test-rust test-python lint bench venv-bench bench-peers bench-dmrpp bench-ceos clean
 
 build:
 	cargo build
@@ -73,6 +73,12 @@ bench-peers: venv-bench
 bench-dmrpp: venv-bench
 	cargo bench --profile release --bench dmrpp_parse --no-run
 	$(VENV_BENCH)/bin/python scripts/bench_dmrpp.py --vzarr $(CARGO_TARGET_DIR)/release/vzarr $(BENCH_ARGS)
+
+# CEOS ALOS-2: vzarr create (debug build) on a synthetic ScanSAR L1.1 product on the moto S3
+# emulator, --line-metadata none and full, against xarray-ceos-alos2 opening it; prints the
+# table (README "CEOS ALOS-2"). BENCH_ARGS="--lines 35000 --pixels 64 --scans 5 --pols HH".
+bench-ceos: build venv
+	$(PY) scripts/bench_ceos.py --vzarr $(VZARR) $(BENCH_ARGS)
 
 clean:
 	rm -rf demo-out $(VENV)

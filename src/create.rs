@@ -10,6 +10,9 @@ use crate::model::{ChunkRef, Group, Node, RefusalRecord, Source, SourceId, Virtu
 use crate::source::{self, ObjectReadAt, SourceError};
 use crate::store::{self, StoreError, StoreLocation, WriteOptions};
 
+mod ceos;
+pub use ceos::{is_ceos_input, read_ceos_input, CeosInput, DirProduct};
+
 /// Input format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
@@ -20,6 +23,8 @@ pub enum Format {
     Hdf5,
     /// An OPeNDAP DMR++ document describing an HDF5 / netCDF-4 file.
     Dmrpp,
+    /// A CEOS ALOS-2 PALSAR-2 product: its directory (or prefix) or its `VOL-…` file.
+    Ceos,
 }
 
 /// Options of [`create`].
@@ -38,6 +43,10 @@ pub struct CreateOptions {
     /// DMR++ input: the data file, overriding the document's root `dmrpp:href` (required when
     /// that is the `OPeNDAP_DMRpp_DATA_ACCESS_URL` template). A local path or URL.
     pub data_url: Option<String>,
+    /// CEOS input: whether to read the per-line metadata of the image files.
+    pub line_metadata: crate::ceos::LineMetadata,
+    /// CEOS input: records per request when reading per-line metadata (`None`: about 16 MiB).
+    pub records_per_chunk: Option<u64>,
 }
 
 /// Largest DMR++ document read (the biggest real ones are a few MB).
@@ -151,11 +160,22 @@ pub fn parse_source(
         Format::Auto if crate::hdf5::is_hdf5(src) => Format::Hdf5,
         Format::Auto if crate::dmrpp::is_dmrpp(&head) => Format::Dmrpp,
         Format::Auto => {
+            if let Some(h) = crate::ceos::sniff(&head) {
+                return Err(parse_err(ceos_file_message(&h)));
+            }
             let what = match head.get(..4) {
                 Some([b'C', b'D', b'F', 1 | 2 | 5]) => "a netCDF-3 classic file, not HDF5/netCDF-4",
                 _ => "format not recognised",
             };
-            return Err(parse_err(format!("{what} (supported: HDF5 / netCDF-4, DMR++)")));
+            return Err(parse_err(format!(
+                "{what} (supported: HDF5 / netCDF-4, DMR++, CEOS ALOS-2 products)"
+            )));
+        }
+        Format::Ceos => {
+            return Err(parse_err(match crate::ceos::sniff(&head) {
+                Some(h) => ceos_file_message(&h),
+                None => "not a CEOS file (no CEOS descriptor record header at byte 0)".into(),
+            }))
         }
         f => f,
     };
@@ -199,6 +219,21 @@ pub fn parse_source(
         inline_small_chunks(&mut root, src, opts.inline_threshold).map_err(|e| parse_err(e.to_string()))?;
     }
     Ok(Parsed { root, data_files: None })
+}
+
+/// Why a single CEOS file cannot be parsed on its own.
+fn ceos_file_message(h: &crate::ceos::CeosHead) -> String {
+    if h.alos2 {
+        format!(
+            "{}: an ALOS-2 product is read as a whole: give its directory or its VOL- file",
+            h.describe()
+        )
+    } else {
+        format!(
+            "{}: not an ALOS-2 PALSAR-2 product, which is the only CEOS product vzarr reads",
+            h.describe()
+        )
+    }
 }
 
 fn inline_small_chunks(g: &mut Group, src: &dyn ReadAt, threshold: u64) -> Result<(), crate::io::ReadError> {
@@ -314,6 +349,10 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
     }
     for input in inputs {
         let url = source::to_url(input)?;
+        if is_ceos_input(&url, opts.format) {
+            ceos::add_input(&mut ds, &mut report, input, &url, opts, &location, inputs.len()).await?;
+            continue;
+        }
         let meta = source::stat(&url).await?;
         let src = open_source(&meta, &handle)?;
         let name = input.clone();

@@ -1,7 +1,7 @@
 //! # vzarr: virtual Zarr v3 stores from archival files
 //!
 //! vzarr turns HDF5 / netCDF-4 files (read natively, or through the DMR++ chunk tables OPeNDAP
-//! publishes beside them) into *virtual Zarr v3 stores*: standard `zarr.json`
+//! publishes beside them) and ALOS-2 PALSAR-2 CEOS products into *virtual Zarr v3 stores*: standard `zarr.json`
 //! metadata plus a Parquet table of chunk references (URL, offset, length) into the original
 //! files. Nothing is copied. [`reader::VirtualStore`] resolves Zarr keys to byte ranges of the
 //! sources, so zarrs reads the original bytes directly, locally or on object stores.
@@ -10,7 +10,8 @@
 //!  source bytes (path | s3:// | gs:// | az:// | http(s)://)    source, io
 //!    │
 //!    ├─ hdf5      native reader of HDF5 internals (sans runtime, over io::ReadAt)
-//!    └─ dmrpp     DMR++ XML (OPeNDAP build_dmrpp chunk tables), streaming with quick-xml
+//!    ├─ dmrpp     DMR++ XML (OPeNDAP build_dmrpp chunk tables), streaming with quick-xml
+//!    └─ ceos      CEOS ALOS-2 products: volume directory, leader, image lines as chunks
 //!    ▼
 //!  model          format-neutral groups, arrays, chunk refs {Virtual | Inline | Missing}
 //!    ▼
@@ -37,6 +38,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod ceos;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod create;

@@ -1,5 +1,6 @@
 //! The single integration-test binary (STYLE.md §11): one module per topic.
 
+mod ceos_corpus;
 mod common;
 mod dmrpp_corpus;
 mod hdf5_corpus;

@@ -35,16 +35,39 @@ pub(super) struct Args {
     /// `dmrpp:href`; required when that is the OPeNDAP_DMRpp_DATA_ACCESS_URL template.
     #[arg(long, value_name = "URL")]
     data_url: Option<String>,
+    /// CEOS input: read the per-line metadata of the image files (line numbers, times, slant
+    /// ranges, first/centre/last latitude and longitude, burst numbers) into small coordinate
+    /// arrays (`full`, reads every image once), or only reference the pixels (`none`, one small
+    /// read per image file).
+    #[arg(long, value_enum, default_value_t = LineMetadataArg::Full)]
+    line_metadata: LineMetadataArg,
+    /// CEOS input: line records per request when reading per-line metadata (default: about
+    /// 16 MiB per request; 4 requests in flight).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    records_per_chunk: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LineMetadataArg {
+    /// Coordinate arrays over `rows` from every line record's prefix.
+    Full,
+    /// No per-line metadata.
+    None,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum FormatArg {
-    /// Detect from the file's first bytes (HDF5 signature, or an XML `<Dataset>`).
+    /// Detect from the file's first bytes (HDF5 signature, or an XML `<Dataset>`); a directory
+    /// or a VOL-/LED-/IMG-/TRL- file is a CEOS product.
     Auto,
     /// HDF5 / netCDF-4.
     Hdf5,
     /// OPeNDAP DMR++ (the chunk table of an HDF5 / netCDF-4 file).
     Dmrpp,
+    /// CEOS ALOS-2 PALSAR-2 product (levels 1.1, 1.5, 3.1): its directory, an object-store
+    /// prefix ending in `/`, or its VOL- file. Auto-detected for directories and VOL-/LED-/
+    /// IMG-/TRL- file names.
+    Ceos,
 }
 
 pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
@@ -53,12 +76,18 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
             FormatArg::Auto => Format::Auto,
             FormatArg::Hdf5 => Format::Hdf5,
             FormatArg::Dmrpp => Format::Dmrpp,
+            FormatArg::Ceos => Format::Ceos,
         },
         inline_threshold: a.inline_threshold,
         split_contiguous: a.split_contiguous.filter(|&b| b > 0),
         relative: a.relative,
         overwrite: a.overwrite,
         data_url: a.data_url,
+        line_metadata: match a.line_metadata {
+            LineMetadataArg::Full => crate::ceos::LineMetadata::Full,
+            LineMetadataArg::None => crate::ceos::LineMetadata::None,
+        },
+        records_per_chunk: a.records_per_chunk,
     };
     let spinner = std::io::stderr().is_terminal().then(|| {
         let pb = indicatif::ProgressBar::new_spinner();

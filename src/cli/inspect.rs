@@ -147,6 +147,11 @@ async fn inspect_store(target: &str) -> anyhow::Result<InspectReport> {
 
 async fn inspect_source(target: &str, data_url: Option<String>) -> anyhow::Result<InspectReport> {
     let url = crate::source::to_url(target)?;
+    if crate::create::is_ceos_input(&url, crate::create::Format::Auto) {
+        let c = crate::create::read_ceos_input(target, &url, &CreateOptions::default()).await?;
+        let sources = c.files.iter().map(SourceEntry::from).collect();
+        return Ok(source_report(target, &c.root, sources, c.report));
+    }
     let meta = crate::source::stat(&url).await?;
     let src = open_source(&meta, &tokio::runtime::Handle::current())?;
     let name = target.to_string();
@@ -174,6 +179,16 @@ async fn inspect_source(target: &str, data_url: Option<String>) -> anyhow::Resul
             })
             .collect(),
     };
+    Ok(source_report(target, &root, sources, report))
+}
+
+/// The report of a parsed source: its tree, the files its chunks point into, refusals.
+fn source_report(
+    target: &str,
+    root: &crate::model::Group,
+    sources: Vec<SourceEntry>,
+    report: CreateReport,
+) -> InspectReport {
     let mut counts: BTreeMap<String, ChunkCounts> = BTreeMap::new();
     root.walk(|path, n| {
         if let NodeRef::Array(a) = n {
@@ -198,7 +213,7 @@ async fn inspect_source(target: &str, data_url: Option<String>) -> anyhow::Resul
             counts.insert(path.to_string(), c);
         }
     });
-    let nodes = all_node_metadata(&root)
+    let nodes = all_node_metadata(root)
         .into_iter()
         .map(|(path, metadata)| {
             let chunks = counts.remove(&path);
@@ -211,7 +226,7 @@ async fn inspect_source(target: &str, data_url: Option<String>) -> anyhow::Resul
             }
         })
         .collect();
-    Ok(InspectReport {
+    InspectReport {
         kind: "source",
         target: target.into(),
         vzarr_format: None,
@@ -219,7 +234,7 @@ async fn inspect_source(target: &str, data_url: Option<String>) -> anyhow::Resul
         nodes,
         refused: report.refused,
         warnings: report.warnings,
-    })
+    }
 }
 
 fn text(r: &InspectReport) -> String {

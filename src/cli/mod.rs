@@ -19,7 +19,7 @@ pub mod exit {
     pub const ERROR: i32 = 2;
 }
 
-/// Virtual Zarr v3 stores from archival files (HDF5 / netCDF-4).
+/// Virtual Zarr v3 stores from archival files (HDF5 / netCDF-4, DMR++, CEOS ALOS-2).
 #[derive(Debug, Parser)]
 #[command(name = "vzarr", version, about, long_about = None)]
 pub struct Cli {
