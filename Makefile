@@ -30,13 +30,30 @@ demo: build venv
 	$(VZARR) get demo-out/demo.vzarr measurements/temperature --slice 0:3,: -o demo-out/temperature.npy
 	$(PY) scripts/compare_npy.py demo-out/temperature.npy demo-out/demo.h5 measurements/temperature 0:3,:
 
-test: test-rust test-python
+test: test-rust test-python test-interop
 
 test-rust: venv
 	cargo test --all-targets
 
 test-python: build venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/python
+
+# Interop readers that need Python 3.12 (VirtualiZarr, icechunk) and pandas 3: the interop tests
+# again in a second venv (the first run, in .venv, is under pandas 2). PYTHON_INTEROP, else
+# pyenv's 3.12, else python3.12 on PATH.
+VENV_INTEROP := .venv-interop
+PYTHON_INTEROP ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null))
+venv-interop: $(VENV_INTEROP)/.stamp
+$(VENV_INTEROP)/.stamp: manifests/requirements-interop.txt
+	@test -n "$(PYTHON_INTEROP)" || { echo "venv-interop: Python 3.12 not found; set PYTHON_INTEROP=/path/to/python3.12"; exit 2; }
+	$(PYTHON_INTEROP) -m venv $(VENV_INTEROP)
+	echo '*' > $(VENV_INTEROP)/.gitignore
+	$(VENV_INTEROP)/bin/pip install --quiet --upgrade pip
+	$(VENV_INTEROP)/bin/pip install --quiet -r manifests/requirements-interop.txt
+	touch $@
+
+test-interop: build venv-interop
+	VZARR_INTEROP_REQUIRED=1 $(VENV_INTEROP)/bin/python -m pytest -q -p no:cacheprovider -p no:warnings tests/python/test_interop.py
 
 lint:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
@@ -81,4 +98,4 @@ bench-ceos: build venv
 	$(PY) scripts/bench_ceos.py --vzarr $(VZARR) $(BENCH_ARGS)
 
 clean:
-	rm -rf demo-out $(VENV)
+	rm -rf demo-out $(VENV) $(VENV_INTEROP)

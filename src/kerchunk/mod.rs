@@ -227,14 +227,27 @@ impl KerchunkRefs {
                 };
                 if let Some(refs) = self.arrays.get(&path) {
                     let grid = a.chunk_grid_shape();
+                    if let Some(c) = refs
+                        .chunks
+                        .keys()
+                        .find(|c| c.len() != grid.len() || c.iter().zip(&grid).any(|(c, n)| c >= n))
+                    {
+                        // A reference the array cannot hold: refuse the array, never drop data.
+                        refusals.push(Refusal {
+                            path: format!("/{path}"),
+                            feature: "chunk outside the grid".into(),
+                            reason: format!(
+                                "reference {} lies outside the array's chunk grid {grid:?}",
+                                chunk_store_key(&path, c)
+                            ),
+                        });
+                        continue;
+                    }
                     for (coords, r) in &refs.chunks {
-                        if coords.len() != grid.len() || coords.iter().zip(&grid).any(|(c, n)| c >= n) {
-                            return Err(invalid(
-                                &chunk_store_key(&path, coords),
-                                "chunk lies outside the array's chunk grid".into(),
-                            ));
-                        }
                         let c = match r {
+                            // No chunk is zero bytes long: kerchunk writes these for datasets
+                            // with no storage allocated, which read as the fill value.
+                            Reference::Range { length: 0, .. } => continue,
                             Reference::Inline(b) => ChunkRef::Inline(b.clone()),
                             Reference::Range { url, offset, length } => ChunkRef::Virtual {
                                 source: source_id(&mut ds, &mut source_ids, url),

@@ -51,6 +51,21 @@ fn fill_v2(a: &Array, endian: Option<Endian>) -> Value {
             _ => Value::Null,
         };
     }
+    let zero = match &a.fill_value {
+        FillValue::Bytes(b) => b.iter().all(|&x| x == 0),
+        FillValue::Default => true,
+    };
+    if zero
+        && matches!(
+            a.data_type,
+            DataType::FixedBytes(_) | DataType::RawBytes(_) | DataType::Structured(_) | DataType::Complex(_)
+        )
+    {
+        // All-zero: null, the Zarr v2 default. zarr-python decodes base64 (S, V, structured)
+        // and [re, im] (complex) fill values, but VirtualiZarr's kerchunk parser takes the
+        // base64 text for the bytes and cannot convert a list.
+        return Value::Null;
+    }
     let v3 = fill_value_metadata(&a.data_type, &a.fill_value, endian);
     let nan = |v: Value| match v {
         Value::String(s) if s.starts_with("0x") => json!("NaN"),
@@ -366,8 +381,11 @@ pub fn array_from_v2(zarray: &Value, zattrs: Option<&Value>) -> Result<Array, V2
     };
     let shape = list("shape")?;
     let chunk_shape = list("chunks")?;
-    if shape.len() != chunk_shape.len() || chunk_shape.contains(&0) && !shape.contains(&0) {
+    if shape.len() != chunk_shape.len() {
         return bail(".zarray chunks do not match shape");
+    }
+    if chunk_shape.contains(&0) {
+        return bail(".zarray chunks has a zero length (Zarr v3 chunk shapes are positive)");
     }
     let (data_type, endian) = parse_dtype(zarray.get("dtype").unwrap_or(&Value::Null))?;
     let mut steps: Vec<&Value> = zarray
@@ -400,7 +418,7 @@ pub fn array_from_v2(zarray: &Value, zattrs: Option<&Value>) -> Result<Array, V2
     let fill_value = fill_from_v2(zarray.get("fill_value").unwrap_or(&Value::Null), &data_type, endian)?;
     let mut attributes: Attributes = zattrs.and_then(Value::as_object).cloned().unwrap_or_else(Map::new);
     let dimension_names = match attributes.remove(DIMENSIONS_ATTR) {
-        Some(Value::Array(names)) if names.len() == shape.len() => {
+        Some(Value::Array(names)) if names.len() == shape.len() && !names.is_empty() => {
             Some(names.iter().map(|n| n.as_str().map(str::to_string)).collect())
         }
         _ => None,

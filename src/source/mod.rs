@@ -80,6 +80,21 @@ pub fn to_url(s: &str) -> Result<Url, SourceError> {
         path: s.into(),
         reason: e.to_string(),
     })?;
+    // `..` segments are not allowed in object-store paths: resolve them (through the file
+    // system when the path exists, so symbolic links mean what they mean to the kernel).
+    let abs = std::fs::canonicalize(&abs).unwrap_or_else(|_| {
+        let mut out = std::path::PathBuf::new();
+        for c in abs.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                c => out.push(c),
+            }
+        }
+        out
+    });
     Url::from_file_path(&abs).map_err(|()| SourceError::Path {
         path: s.into(),
         reason: "cannot form a file URL".into(),
