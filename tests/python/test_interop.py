@@ -132,12 +132,12 @@ def check_export(src, work):
                         if n not in ds.variables:
                             out[key] = ("WRONG", "not in the xarray dataset")
                             continue
-                        h5ds = f[path]
                         var = ds.variables[n]
                         sel = ()
-                        if h5ds.size * h5ds.dtype.itemsize > LARGE:
-                            sel = (slice(0, 4096),)
                         try:
+                            h5ds = f[path]
+                            if h5ds.size * h5ds.dtype.itemsize > LARGE:
+                                sel = (slice(0, 4096),)
                             exp = h5ds[sel] if sel else h5ds[()]
                         except Exception:  # noqa: BLE001 - h5py cannot read it
                             out[key] = ("h5py cannot read", "")
