@@ -250,7 +250,7 @@ where
     Ok(out)
 }
 
-fn column<'a>(batch: &'a RecordBatch, name: &str, to: &ArrowType) -> Result<Option<ArrayRef>, String> {
+fn column(batch: &RecordBatch, name: &str, to: &ArrowType) -> Result<Option<ArrayRef>, String> {
     let Some(c) = batch.column_by_name(name) else {
         return Ok(None);
     };

@@ -404,9 +404,10 @@ impl VirtualStore {
                 }
                 Node::Array(a)
             } else {
-                let mut g = Group::default();
-                g.attributes = crate::zarr::parse::attributes(&doc);
-                Node::Group(g)
+                Node::Group(Group {
+                    attributes: crate::zarr::parse::attributes(&doc),
+                    ..Default::default()
+                })
             };
             if path.is_empty() {
                 match node {
