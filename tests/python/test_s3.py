@@ -166,3 +166,28 @@ def test_dmrpp_on_s3_indexes_without_reading_the_data_file(s3, tmp_path):
         info = json.loads((tmp_path / "s" / "vzarr.json").read_text())
         assert [s["url"] for s in info["sources"]] == [data], key
         compare_store(tmp_path / "s", h5, tmp_path)
+
+
+def test_export_and_import_on_s3(s3, tmp_path):
+    """A store on S3 exported to kerchunk JSON and Parquet on S3, and imported back from there
+    into a local store, reads like h5py; the references name the s3:// source."""
+    local = corpus_file("issue23_A.nc")
+    s3.upload_file(str(local), BUCKET, "interop/issue23_A.nc")
+    src = f"s3://{BUCKET}/interop/issue23_A.nc"
+    vzarr("create", src, "-o", f"s3://{BUCKET}/interop/store", check=0)
+    vzarr("export", f"s3://{BUCKET}/interop/store", "--to", "kerchunk-json", "-o", f"s3://{BUCKET}/interop/refs.json", check=0)
+    vzarr("export", f"s3://{BUCKET}/interop/store", "--to", "kerchunk-parquet", "-o", f"s3://{BUCKET}/interop/refs.parq", check=0)
+    refs = json.loads(s3.get_object(Bucket=BUCKET, Key="interop/refs.json")["Body"].read())
+    ranges = [v for k, v in refs["refs"].items() if isinstance(v, list)]
+    assert ranges and all(v[0] == src for v in ranges)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="interop/refs.parq/")["Contents"]}
+    assert "interop/refs.parq/.zmetadata" in keys
+    # Exporting onto an existing object needs --overwrite.
+    p = vzarr("export", f"s3://{BUCKET}/interop/store", "--to", "kerchunk-json", "-o", f"s3://{BUCKET}/interop/refs.json", check=2)
+    assert "refs.json" in p.stderr
+    for name in ("refs.json", "refs.parq"):
+        out = tmp_path / f"imported-{name}"
+        vzarr("import", f"s3://{BUCKET}/interop/{name}", "-o", out, check=0)
+        info = json.loads((out / "vzarr.json").read_text())
+        assert [s["url"] for s in info["sources"]] == [src] and info["sources"][0]["etag"]
+        compare_store(out, local, tmp_path)
