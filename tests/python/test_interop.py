@@ -198,7 +198,24 @@ def check_export(src, work):
     return out
 
 
-def test_corpus_exports_read_by_xarray_identical_to_h5py(capsys):
+@pytest.fixture
+def bounded_memory():
+    """Some corpus files declare arrays far larger than memory (tiny_huge_1d_over_maxint.hdf5):
+    xarray loads a dimension coordinate whole to index it. Cap this process's address space so
+    such an allocation fails as a MemoryError (recorded) instead of waking the OOM killer."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = 12 << 30
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def test_corpus_exports_read_by_xarray_identical_to_h5py(capsys, bounded_memory):
     files = manifest_files(CATEGORIES)
     assert files
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="vzarr-interop-"))
@@ -526,7 +543,7 @@ def _registry():
     return ObjectStoreRegistry({"file://": LocalStore()})
 
 
-def test_virtualizarr_parsers_read_both_exports(tmp_path, capsys):
+def test_virtualizarr_parsers_read_both_exports(tmp_path, capsys, bounded_memory):
     need("virtualizarr")
     from virtualizarr.parsers import KerchunkJSONParser, KerchunkParquetParser
 
