@@ -18,6 +18,7 @@
 //!  store          zarr.json per node (zarr) + manifest.parquet + vzarr.json
 //!    ▼
 //!  reader         VirtualStore: zarrs storage traits (async, and sync via SyncVirtualStore)
+//!  serve          the same stores as a read-only HTTP Zarr v3 endpoint (feature `serve`)
 //! ```
 //!
 //! [`create::create`] runs the whole write path; the `vzarr` binary (feature `cli`) is a thin
@@ -51,6 +52,8 @@ pub mod io;
 pub mod kerchunk;
 pub mod model;
 pub mod reader;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod source;
 pub mod store;
 pub mod zarr;

@@ -219,6 +219,7 @@ async fn allow_list_refuses_sources_outside_it() {
     let (store, _) = make_store(dir.path(), false).await;
     let opts = OpenOptions {
         allow_prefixes: vec!["s3://somewhere-else/".into()],
+        ..Default::default()
     };
     let e = VirtualStore::open(store.to_str().unwrap(), &opts).await.unwrap_err();
     assert!(matches!(e, ReadError::NotAllowed { .. }), "{e}");

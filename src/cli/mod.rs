@@ -5,6 +5,7 @@ mod export;
 mod get;
 mod import;
 mod inspect;
+mod serve;
 pub mod npy;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,8 @@ enum Command {
     Export(export::Args),
     /// Make a store from kerchunk references (JSON or Parquet, from kerchunk or VirtualiZarr).
     Import(import::Args),
+    /// Serve stores read-only over HTTP as Zarr v3 stores (zarr-python, xarray, zarr.js, browsers).
+    Serve(serve::Args),
 }
 
 /// An error and its causes on one line, skipping causes whose text the previous one already
@@ -83,6 +86,7 @@ pub fn run() -> i32 {
             Command::Get(a) => get::run(a).await,
             Command::Export(a) => export::run(a).await,
             Command::Import(a) => import::run(a).await,
+            Command::Serve(a) => serve::run(a).await,
         }
     });
     match result {

@@ -104,6 +104,9 @@ pub(crate) struct ResolvedSource {
     path: ObjectPath,
     entry: SourceEntry,
     relative: bool,
+    /// Set when the source is outside the caller's allow-list and the store was opened with
+    /// [`OpenOptions::refuse_on_read`]: reading any chunk of it fails with this error.
+    denied: Option<String>,
 }
 
 /// Options for opening a store.
@@ -112,6 +115,10 @@ pub struct OpenOptions {
     /// If not empty, sources are read only from under these URL prefixes (in any case only
     /// sources listed in the store's sources table are read).
     pub allow_prefixes: Vec<String>,
+    /// With an allow-list: open the store even if some sources lie outside it, and refuse
+    /// only the reads of their chunks ([`ReadError::NotAllowed`]) — what a server wants, so
+    /// one bad source does not take down the store's other arrays. Off: opening fails.
+    pub refuse_on_read: bool,
 }
 
 /// A read-only view of a vzarr store as a plain Zarr v3 store.
@@ -183,7 +190,11 @@ impl VirtualStore {
         let mut sources = HashMap::new();
         for s in &info.sources {
             let (url, relative) = absolute_source_url(&location.url, &s.url)?;
-            check_allowed(&url, &opts.allow_prefixes)?;
+            let denied = match check_allowed(&url, &opts.allow_prefixes) {
+                Ok(()) => None,
+                Err(ReadError::NotAllowed { allowed, .. }) if opts.refuse_on_read => Some(allowed),
+                Err(e) => return Err(e),
+            };
             let (store, path) = crate::source::resolve(&url)?;
             sources.insert(
                 s.url.clone(),
@@ -193,6 +204,7 @@ impl VirtualStore {
                     path,
                     entry: s.clone(),
                     relative,
+                    denied,
                 }),
             );
         }
@@ -207,6 +219,12 @@ impl VirtualStore {
             prefetched: Mutex::default(),
             stats: fetch::Stats::default(),
         })
+    }
+
+    /// Where the store lives.
+    #[must_use]
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
     }
 
     /// The store's `vzarr.json`.
@@ -329,10 +347,36 @@ impl VirtualStore {
     }
 
     fn source(&self, url: &str) -> Result<Arc<ResolvedSource>, ReadError> {
-        self.sources
+        let src = self
+            .sources
             .get(url)
             .cloned()
-            .ok_or_else(|| ReadError::UnknownSource(url.to_string()))
+            .ok_or_else(|| ReadError::UnknownSource(url.to_string()))?;
+        if let Some(allowed) = &src.denied {
+            return Err(ReadError::NotAllowed {
+                url: src.url.clone(),
+                allowed: allowed.clone(),
+            });
+        }
+        Ok(src)
+    }
+
+    /// The store's sources as absolute URLs (relative ones resolved against the store), in
+    /// the order of its sources table.
+    #[must_use]
+    pub fn source_urls(&self) -> Vec<String> {
+        self.info
+            .sources
+            .iter()
+            .filter_map(|s| self.sources.get(&s.url).map(|r| r.url.clone()))
+            .collect()
+    }
+
+    /// The recorded identity of a source (size, ETag, last-modified), by the URL the manifest
+    /// uses for it.
+    #[must_use]
+    pub fn source_entry(&self, recorded_url: &str) -> Option<&SourceEntry> {
+        self.sources.get(recorded_url).map(|r| &r.entry)
     }
 
     /// The whole store as a model [`VirtualDataset`](crate::model::VirtualDataset): the

@@ -14,6 +14,10 @@ pub struct KeyError {
     pub reason: &'static str,
 }
 
+/// The [`KeyError::reason`] of a well-formed key that names no node's metadata and no chunk
+/// of a known array.
+pub const UNKNOWN_KEY: &str = "neither a metadata key nor a chunk key of a known array";
+
 /// A chunk of an array: the array's path and its chunk grid coordinates.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChunkKey {
@@ -107,7 +111,7 @@ impl Key {
             }
             return Ok(Key::Chunk(ChunkKey { array, coords }));
         }
-        err("neither a metadata key nor a chunk key of a known array")
+        err(UNKNOWN_KEY)
     }
 }
 
