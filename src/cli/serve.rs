@@ -52,5 +52,6 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     serve_until(listener, router(stores, &opts), shutdown_signal())
         .await
         .context("server failed")?;
+    eprintln!("stopped: requests in flight were finished");
     Ok(exit::OK)
 }

@@ -32,7 +32,7 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use zarrs_storage::byte_range::ByteRange;
 
 use crate::reader::{OpenOptions, ReadError, VirtualStore};
@@ -187,7 +187,11 @@ pub fn router(stores: Vec<(String, Arc<VirtualStore>)>, opts: &ServeOptions) -> 
         .with_state(app)
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(opts.max_concurrent_requests.max(1)))
         .layer(cors)
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
 }
 
 /// Serve `app` on `listener` until `shutdown` completes; requests in flight are finished.
@@ -222,7 +226,6 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 fn error(status: StatusCode, msg: &str) -> Response {
@@ -380,10 +383,14 @@ async fn value(
             r
         };
         let Ok(text) = r.to_str() else { return unsatisfiable() };
-        match http_range_header::parse_range_header(text).and_then(|p| p.validate(len)) {
-            Ok(v) if v.len() == 1 => range = Some(v[0].clone()),
-            Ok(_) => {}
-            Err(_) => return unsatisfiable(),
+        // Ranges in other units are ignored (RFC 9110 §14.2); malformed or unsatisfiable byte
+        // ranges are answered 416 with the value's length.
+        if text.trim_start().starts_with("bytes=") {
+            match http_range_header::parse_range_header(text).and_then(|p| p.validate(len)) {
+                Ok(v) if v.len() == 1 => range = Some(v[0].clone()),
+                Ok(_) => {}
+                Err(_) => return unsatisfiable(),
+            }
         }
     }
     let (status, start, n) = match &range {
