@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 VZARR := $(CARGO_TARGET_DIR)/debug/vzarr
 export VZARR
 
-.PHONY: build venv demo test test-rust test-python lint bench venv-bench bench-peers bench-dmrpp bench-ceos clean
+.PHONY: build venv demo test test-rust test-python lint bench venv-bench bench-peers bench-dmrpp bench-ceos bench-serve clean
 
 build:
 	cargo build
@@ -96,6 +96,12 @@ bench-dmrpp: venv-bench
 # table (README "CEOS ALOS-2"). BENCH_ARGS="--lines 35000 --pixels 64 --scans 5 --pols HH".
 bench-ceos: build venv
 	$(PY) scripts/bench_ceos.py --vzarr $(VZARR) $(BENCH_ARGS)
+
+# `vzarr serve` load test (loopback): 64 concurrent clients reading random chunks for 30 s,
+# every body checked against the source; prints throughput and p50/p99 latency, fails on any
+# error or wrong byte. BENCH_ARGS="--clients 64 --seconds 30 --chunks 4000".
+bench-serve: build venv
+	$(PY) scripts/bench_serve.py --vzarr $(VZARR) $(BENCH_ARGS)
 
 clean:
 	rm -rf demo-out $(VENV) $(VENV_INTEROP)

@@ -5,4 +5,6 @@ mod common;
 mod dmrpp_corpus;
 mod hdf5_corpus;
 mod schema;
+#[cfg(feature = "serve")]
+mod serve;
 mod store_roundtrip;

@@ -1,8 +1,9 @@
 //! The `vzarr` command: all logic lives in `vzarr::cli`.
 
 fn main() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VZARR_LOG")
-        .unwrap_or_else(|_| "warn,tower_http::trace=info,icechunk=error,icechunk_arrow_object_store=error,icechunk_storage=error".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VZARR_LOG").unwrap_or_else(|_| {
+        "warn,tower_http::trace=info,icechunk=error,icechunk_arrow_object_store=error,icechunk_storage=error".into()
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

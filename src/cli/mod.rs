@@ -5,8 +5,8 @@ mod export;
 mod get;
 mod import;
 mod inspect;
-mod serve;
 pub mod npy;
+mod serve;
 
 use clap::{Parser, Subcommand};
 

@@ -89,7 +89,10 @@ pub(crate) fn store_page(served: &Served, root: &[u8]) -> Result<String, ReadErr
     let root: Value = serde_json::from_slice(root).unwrap_or(Value::Null);
     let mut nodes: BTreeMap<String, Value> = BTreeMap::new();
     nodes.insert(String::new(), root.clone());
-    if let Some(m) = root.pointer("/consolidated_metadata/metadata").and_then(Value::as_object) {
+    if let Some(m) = root
+        .pointer("/consolidated_metadata/metadata")
+        .and_then(Value::as_object)
+    {
         for (k, v) in m {
             nodes.insert(k.clone(), v.clone());
         }
@@ -114,13 +117,30 @@ pub(crate) fn store_page(served: &Served, root: &[u8]) -> Result<String, ReadErr
         esc(&info.vzarr_format),
         esc(&info.created_by)
     );
-    b.push_str("<h2>Hierarchy</h2>\n<table id=\"hierarchy\"><tr><th>node</th><th>shape</th><th>data type</th>\
-                <th>chunk shape</th><th>codecs</th><th>chunks referenced</th><th>sources</th></tr>\n");
+    b.push_str(
+        "<h2>Hierarchy</h2>\n<table id=\"hierarchy\"><tr><th>node</th><th>shape</th><th>data type</th>\
+                <th>chunk shape</th><th>codecs</th><th>chunks referenced</th><th>sources</th></tr>\n",
+    );
     for (path, meta) in &nodes {
-        let depth = if path.is_empty() { 0 } else { path.matches('/').count() + 1 };
-        let name = if path.is_empty() { "/".to_string() } else { path.rsplit('/').next().unwrap_or(path).to_string() };
+        let depth = if path.is_empty() {
+            0
+        } else {
+            path.matches('/').count() + 1
+        };
+        let name = if path.is_empty() {
+            "/".to_string()
+        } else {
+            path.rsplit('/').next().unwrap_or(path).to_string()
+        };
         let indent = "&nbsp;&nbsp;".repeat(depth);
-        let meta_link = format!("{base}/{}zarr.json", if path.is_empty() { String::new() } else { format!("{path}/") });
+        let meta_link = format!(
+            "{base}/{}zarr.json",
+            if path.is_empty() {
+                String::new()
+            } else {
+                format!("{path}/")
+            }
+        );
         if !is_array(meta) {
             let _ = writeln!(
                 b,
@@ -180,7 +200,11 @@ pub(crate) fn store_page(served: &Served, root: &[u8]) -> Result<String, ReadErr
     }
     b.push_str("</table>\n");
     if !info.refused.is_empty() {
-        let _ = writeln!(b, "<h2>Left out by <code>vzarr create</code> ({})</h2>\n<ul id=\"refused\">", info.refused.len());
+        let _ = writeln!(
+            b,
+            "<h2>Left out by <code>vzarr create</code> ({})</h2>\n<ul id=\"refused\">",
+            info.refused.len()
+        );
         for r in &info.refused {
             let _ = writeln!(b, "<li><code>{}</code>: {}</li>", esc(&r.path), esc(&r.reason));
         }

@@ -102,17 +102,22 @@ struct App {
 ///
 /// # Errors
 /// [`ServeError`] if a store cannot be opened or two stores share a name.
-pub async fn open_stores(locations: &[String], opts: &ServeOptions) -> Result<Vec<(String, Arc<VirtualStore>)>, ServeError> {
+pub async fn open_stores(
+    locations: &[String],
+    opts: &ServeOptions,
+) -> Result<Vec<(String, Arc<VirtualStore>)>, ServeError> {
     let open = OpenOptions {
         allow_prefixes: opts.allow_sources.clone(),
         refuse_on_read: true,
     };
     let mut out: Vec<(String, Arc<VirtualStore>)> = Vec::new();
     for loc in locations {
-        let store = VirtualStore::open(loc, &open).await.map_err(|source| ServeError::Open {
-            store: loc.clone(),
-            source,
-        })?;
+        let store = VirtualStore::open(loc, &open)
+            .await
+            .map_err(|source| ServeError::Open {
+                store: loc.clone(),
+                source,
+            })?;
         let name = store_name(store.location().url.path()).ok_or_else(|| ServeError::BadName(loc.clone()))?;
         if out.iter().any(|(n, _)| *n == name) {
             return Err(ServeError::DuplicateName(name));
@@ -130,7 +135,9 @@ fn store_name(path: &str) -> Option<String> {
     let ok = !name.is_empty()
         && name != "."
         && name != ".."
-        && name.chars().all(|c| !c.is_control() && c != '/' && c != '\\' && c != '%');
+        && name
+            .chars()
+            .all(|c| !c.is_control() && c != '/' && c != '\\' && c != '%');
     ok.then_some(name)
 }
 
@@ -185,7 +192,9 @@ pub fn router(stores: Vec<(String, Arc<VirtualStore>)>, opts: &ServeOptions) -> 
         .route("/{store}/{*key}", get(value).head(value))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })
         .with_state(app)
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(opts.max_concurrent_requests.max(1)))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            opts.max_concurrent_requests.max(1),
+        ))
         .layer(cors)
         .layer(
             TraceLayer::new_for_http()
@@ -230,8 +239,10 @@ pub async fn shutdown_signal() {
 
 fn error(status: StatusCode, msg: &str) -> Response {
     let mut r = (status, format!("{msg}\n")).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -366,7 +377,10 @@ async fn value(
     h.insert(header::ETAG, header_value(&etag));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CACHE_CONTROL, header_value(&format!("public, max-age={}", app.opts.max_age)));
+    h.insert(
+        header::CACHE_CONTROL,
+        header_value(&format!("public, max-age={}", app.opts.max_age)),
+    );
     if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         if inm.split(',').any(|t| t.trim() == etag || t.trim() == "*") {
             return (StatusCode::NOT_MODIFIED, h).into_response();
@@ -411,7 +425,10 @@ async fn value(
         Found::Bytes(b, _) => b.slice(usize::try_from(start).unwrap_or(0)..usize::try_from(start + n).unwrap_or(0)),
         Found::Virtual { .. } => {
             let canonical = parsed.to_string();
-            match vs.get_ranges(&canonical, vec![ByteRange::FromStart(start, Some(n))]).await {
+            match vs
+                .get_ranges(&canonical, vec![ByteRange::FromStart(start, Some(n))])
+                .await
+            {
                 Ok(Some(mut v)) if v.len() == 1 => v.pop().unwrap_or_default(),
                 Ok(_) => return error(StatusCode::NOT_FOUND, "chunk not stored"),
                 Err(e) => return read_error(&store, &key, &e),
@@ -443,11 +460,22 @@ fn key_error(e: &KeyError) -> Response {
 fn read_error(store: &str, key: &str, e: &ReadError) -> Response {
     let (status, msg) = match e {
         ReadError::InvalidRange { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable"),
-        ReadError::NotAllowed { .. } => (StatusCode::FORBIDDEN, "the chunk's source is not under an allowed prefix"),
-        ReadError::SourceModified { .. } => (StatusCode::BAD_GATEWAY, "the chunk's source changed since the store was created"),
-        ReadError::UnknownSource(_) => (StatusCode::BAD_GATEWAY, "the manifest names a source the store does not list"),
+        ReadError::NotAllowed { .. } => (
+            StatusCode::FORBIDDEN,
+            "the chunk's source is not under an allowed prefix",
+        ),
+        ReadError::SourceModified { .. } => (
+            StatusCode::BAD_GATEWAY,
+            "the chunk's source changed since the store was created",
+        ),
+        ReadError::UnknownSource(_) => (
+            StatusCode::BAD_GATEWAY,
+            "the manifest names a source the store does not list",
+        ),
         ReadError::ShortRead { .. } => (StatusCode::BAD_GATEWAY, "the chunk's source returned a wrong length"),
-        ReadError::Source { .. } | ReadError::Resolve(_) => (StatusCode::BAD_GATEWAY, "the chunk's source cannot be read"),
+        ReadError::Source { .. } | ReadError::Resolve(_) => {
+            (StatusCode::BAD_GATEWAY, "the chunk's source cannot be read")
+        }
         ReadError::Key(k) => return key_error(k),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "the store cannot be read"),
     };
