@@ -7,6 +7,7 @@ mod import;
 mod inspect;
 pub mod npy;
 mod serve;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -42,6 +43,8 @@ enum Command {
     Import(import::Args),
     /// Serve stores read-only over HTTP as Zarr v3 stores (zarr-python, xarray, zarr.js, browsers).
     Serve(serve::Args),
+    /// Check that a store's sources are unchanged since `create` (and, with --decode, that every chunk decodes).
+    Verify(verify::Args),
 }
 
 /// An error and its causes on one line, skipping causes whose text the previous one already
@@ -87,6 +90,7 @@ pub fn run() -> i32 {
             Command::Export(a) => export::run(a).await,
             Command::Import(a) => import::run(a).await,
             Command::Serve(a) => serve::run(a).await,
+            Command::Verify(a) => verify::run(a).await,
         }
     });
     match result {

@@ -109,6 +109,36 @@ pub(crate) struct ResolvedSource {
     denied: Option<String>,
 }
 
+/// The result of checking one source against the store's record ([`VirtualStore::check_sources`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceCheck {
+    /// The source, absolute.
+    pub url: String,
+    /// `None` if it is as recorded; otherwise what differs or why it cannot be checked.
+    pub problem: Option<String>,
+}
+
+/// What differs between a recorded source and its current state, if anything.
+fn source_difference(rec: &SourceEntry, now: &crate::model::Source, relative: bool) -> Option<String> {
+    if let (Some(a), Some(b)) = (rec.size, now.size) {
+        if a != b {
+            return Some(format!("size is {b} bytes, was {a}"));
+        }
+    }
+    if relative {
+        return None;
+    }
+    match (&rec.etag, &now.etag) {
+        (Some(a), Some(b)) if a != b => return Some(format!("ETag is {b}, was {a}")),
+        (Some(_), _) => return None,
+        _ => {}
+    }
+    match (&rec.last_modified, &now.last_modified) {
+        (Some(a), Some(b)) if a != b => Some(format!("last modified {b}, was {a}")),
+        _ => None,
+    }
+}
+
 /// Options for opening a store.
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
@@ -359,6 +389,28 @@ impl VirtualStore {
             });
         }
         Ok(src)
+    }
+
+    /// Compare every source with what `vzarr create` recorded (one HEAD request each): size,
+    /// and for absolute sources the ETag (or, without one, the last-modified time). Relative
+    /// sources move with the store, so only their size is compared (as on reads).
+    pub async fn check_sources(&self) -> Vec<SourceCheck> {
+        let mut out = Vec::with_capacity(self.info.sources.len());
+        for s in &self.info.sources {
+            let Some(r) = self.sources.get(&s.url) else { continue };
+            let problem = match url::Url::parse(&r.url) {
+                Err(e) => Some(format!("not a URL: {e}")),
+                Ok(u) => match crate::source::stat(&u).await {
+                    Err(e) => Some(format!("cannot be read: {e}")),
+                    Ok(now) => source_difference(&r.entry, &now, r.relative),
+                },
+            };
+            out.push(SourceCheck {
+                url: r.url.clone(),
+                problem,
+            });
+        }
+        out
     }
 
     /// The store's sources as absolute URLs (relative ones resolved against the store), in
