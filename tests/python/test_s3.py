@@ -191,3 +191,36 @@ def test_export_and_import_on_s3(s3, tmp_path):
         info = json.loads((out / "vzarr.json").read_text())
         assert [s["url"] for s in info["sources"]] == [src] and info["sources"][0]["etag"]
         compare_store(out, local, tmp_path)
+
+
+def test_serve_a_store_on_s3_over_sources_on_s3(s3, tmp_path):
+    """`vzarr serve s3://…/store`: zarr-python reads every array over HTTP, bytes from the
+    emulator identical to h5py's; --allow-source for another bucket refuses the chunks (403)."""
+    import zarr
+    from test_serve import Server, as_text, request
+
+    local = corpus_file("ATL03_gt1l.h5")
+    s3.upload_file(str(local), BUCKET, "serve/ATL03_gt1l.h5")
+    store = f"s3://{BUCKET}/serve/atl03.vzarr"
+    vzarr("create", f"s3://{BUCKET}/serve/ATL03_gt1l.h5", "-o", store, check=0)
+    server = Server([store], tmp_path / "serve.log")
+    try:
+        g = zarr.open_group(f"{server.base}/atl03.vzarr/", mode="r", zarr_format=3)
+        with h5py.File(local) as f:
+            dsets = h5_datasets(f)
+            assert len(dsets) == 80
+            for name, ds in dsets.items():
+                ok, why = same_bits(ds[()], as_text(np.asarray(g[name][()])))
+                assert ok, f"{name}: {why}"
+    finally:
+        assert server.stop()[0] == 0
+    server = Server([store], tmp_path / "serve2.log", "--allow-source", "s3://another-bucket/")
+    try:
+        meta = json.loads(request(f"{server.base}/atl03.vzarr/zarr.json")[2])
+        arrays = [k for k, v in meta["consolidated_metadata"]["metadata"].items() if v["node_type"] == "array"]
+        s, _, body = request(f"{server.base}/atl03.vzarr/{arrays[0]}/c/0")
+        assert s in (403, 200), s  # 200 only for an inline chunk
+        statuses = {request(f"{server.base}/atl03.vzarr/{a}/c/0")[0] for a in arrays}
+        assert 403 in statuses and BUCKET.encode() not in body
+    finally:
+        server.stop()
