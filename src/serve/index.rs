@@ -121,7 +121,11 @@ pub(crate) fn store_page(served: &Served, root: &[u8]) -> Result<String, ReadErr
         "<h2>Hierarchy</h2>\n<table id=\"hierarchy\"><tr><th>node</th><th>shape</th><th>data type</th>\
                 <th>chunk shape</th><th>codecs</th><th>chunks referenced</th><th>sources</th></tr>\n",
     );
-    for (path, meta) in &nodes {
+    // Parents before children, siblings by name: order by path segments, not by string
+    // (`a-b` would otherwise fall between `a` and `a/c`).
+    let mut ordered: Vec<(&String, &Value)> = nodes.iter().collect();
+    ordered.sort_by(|a, b| tree_order(a.0, b.0));
+    for (path, meta) in ordered {
         let depth = if path.is_empty() {
             0
         } else {
@@ -213,6 +217,11 @@ pub(crate) fn store_page(served: &Served, root: &[u8]) -> Result<String, ReadErr
     Ok(page(&served.name, &b))
 }
 
+/// Order node paths as a tree: by segments, so a parent comes right before its children.
+fn tree_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
 fn is_array(v: &Value) -> bool {
     v.get("node_type").and_then(Value::as_str) == Some("array")
 }
@@ -226,5 +235,8 @@ mod tests {
         assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
         assert_eq!(url_path("a b/<c>"), "/a%20b%2F%3Cc%3E");
         assert!(root_page(&["<script>"]).contains("&lt;script&gt;"));
+        let mut v = vec!["a/c", "a-b", "", "a", "a/b/x", "a/b"];
+        v.sort_by(|x, y| tree_order(x, y));
+        assert_eq!(v, ["", "a", "a/b", "a/b/x", "a/c", "a-b"]);
     }
 }
