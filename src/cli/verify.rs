@@ -72,7 +72,7 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
                         .async_retrieve_chunk::<ArrayBytes<'static>>(&c)
                         .await
                         .map(|_| ())
-                        .map_err(|e| error_chain(&e));
+                        .map_err(|e| super::std_error_chain(&e));
                     (c, r)
                 }
             })
@@ -107,18 +107,4 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     } else {
         exit::INCOMPLETE
     })
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
 }
