@@ -41,7 +41,7 @@ enum Command {
     Export(export::Args),
     /// Make a store from kerchunk references (JSON or Parquet, from kerchunk or VirtualiZarr).
     Import(import::Args),
-    /// Serve stores read-only over HTTP as Zarr v3 stores (zarr-python, xarray, zarr.js, browsers).
+    /// Serve stores read-only over HTTP as Zarr v3 stores, for any Zarr v3 reader (and an index page for browsers).
     Serve(serve::Args),
     /// Check that a store's sources are unchanged since `create` (and, with --decode, that every chunk decodes).
     Verify(verify::Args),
