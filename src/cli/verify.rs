@@ -45,7 +45,8 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
         return Ok(if problems == 0 { exit::OK } else { exit::INCOMPLETE });
     }
     let (mut chunks, mut failed_chunks, mut failed_arrays) = (0usize, 0usize, 0usize);
-    for path in store.arrays() {
+    let arrays = store.arrays();
+    for path in &arrays {
         let array = match Array::async_open(store.clone(), &format!("/{path}")).await {
             Ok(x) => x,
             Err(e) => {
@@ -55,7 +56,7 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
             }
         };
         let entries = store
-            .array_entries(&path)
+            .array_entries(path)
             .with_context(|| format!("{}: manifest rows of /{path}", a.store))?;
         let coords: Vec<Vec<u64>> = entries
             .keys()
@@ -100,7 +101,7 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     eprintln!(
         "{}: {chunks} chunks of {} arrays decoded, {failed_chunks} failed ({failed_arrays} arrays)",
         a.store,
-        store.arrays().len()
+        arrays.len()
     );
     Ok(if problems == 0 && failed_arrays == 0 {
         exit::OK

@@ -413,17 +413,6 @@ impl VirtualStore {
         out
     }
 
-    /// The store's sources as absolute URLs (relative ones resolved against the store), in
-    /// the order of its sources table.
-    #[must_use]
-    pub fn source_urls(&self) -> Vec<String> {
-        self.info
-            .sources
-            .iter()
-            .filter_map(|s| self.sources.get(&s.url).map(|r| r.url.clone()))
-            .collect()
-    }
-
     /// The recorded identity of a source (size, ETag, last-modified), by the URL the manifest
     /// uses for it.
     #[must_use]

@@ -58,22 +58,37 @@ impl VirtualStore {
                         if ranges.len() == 1 && ranges[0] == ByteRange::FromStart(0, None) {
                             return Ok(self.chunk(&ck).await?.map(|b| vec![b]));
                         }
-                        let src = self.source(source)?;
-                        let abs: Vec<_> = ranges
-                            .iter()
-                            .map(|r| {
-                                map_range(*r, *offset, *length).ok_or_else(|| ReadError::InvalidRange {
-                                    key: k.clone(),
-                                    range: format!("{r:?}"),
-                                    len: *length,
-                                })
-                            })
-                            .collect::<Result<_, _>>()?;
-                        fetch_ranges(&src, &abs, &self.stats).await.map(Some)
+                        self.virtual_ranges(&k, source, *offset, *length, &ranges)
+                            .await
+                            .map(Some)
                     }
                 }
             }
         }
+    }
+
+    /// Byte ranges, relative to the chunk, of the virtual chunk `key` stored as `length`
+    /// bytes at `offset` in `source` (a manifest [`Entry::Virtual`]).
+    pub(crate) async fn virtual_ranges(
+        &self,
+        key: &str,
+        source: &str,
+        offset: u64,
+        length: u64,
+        ranges: &[ByteRange],
+    ) -> Result<Vec<bytes::Bytes>, ReadError> {
+        let src = self.source(source)?;
+        let abs: Vec<_> = ranges
+            .iter()
+            .map(|r| {
+                map_range(*r, offset, length).ok_or_else(|| ReadError::InvalidRange {
+                    key: key.into(),
+                    range: format!("{r:?}"),
+                    len: length,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        fetch_ranges(&src, &abs, &self.stats).await
     }
 
     pub(crate) fn key_size(&self, key: &str) -> Result<Option<u64>, ReadError> {

@@ -36,16 +36,15 @@ pub(crate) fn esc(s: &str) -> String {
 /// segment (`a b` → `/a%20b`).
 #[must_use]
 pub fn url_path(name: &str) -> String {
-    let mut o = String::from("/");
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            o.push(char::from(b));
-        } else {
-            let _ = write!(o, "%{b:02X}");
-        }
-    }
-    o
+    format!("/{}", percent_encoding::utf8_percent_encode(name, PATH_SEGMENT))
 }
+
+/// What [`url_path`] escapes: all but RFC 3986's unreserved characters.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 fn page(title: &str, body: &str) -> String {
     format!(

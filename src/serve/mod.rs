@@ -131,31 +131,14 @@ pub async fn open_stores(
 /// plain name (no `%`, no control characters).
 fn store_name(path: &str) -> Option<String> {
     let last = path.trim_end_matches('/').rsplit('/').next()?;
-    let name = percent_decode(last)?;
+    let name = percent_encoding::percent_decode_str(last).decode_utf8().ok()?;
     let ok = !name.is_empty()
         && name != "."
         && name != ".."
         && name
             .chars()
             .all(|c| !c.is_control() && c != '/' && c != '\\' && c != '%');
-    ok.then_some(name)
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    ok.then(|| name.into_owned())
 }
 
 /// The HTTP application serving `stores` (from [`open_stores`]).
@@ -295,7 +278,7 @@ fn no_cache(mut r: Response) -> Response {
 /// A value found for a key: its bytes (or how to read them) and its validator.
 enum Found {
     Bytes(Bytes, &'static str),
-    Virtual { len: u64 },
+    Virtual { source: Arc<str>, offset: u64, len: u64 },
 }
 
 async fn value(
@@ -360,14 +343,19 @@ async fn value(
                             &length.to_le_bytes()
                         ])
                     );
-                    (Found::Virtual { len: *length }, etag)
+                    let found = Found::Virtual {
+                        source: source.clone(),
+                        offset: *offset,
+                        len: *length,
+                    };
+                    (found, etag)
                 }
             }
         }
     };
     let len = match &found {
         Found::Bytes(b, _) => b.len() as u64,
-        Found::Virtual { len } => *len,
+        Found::Virtual { len, .. } => *len,
     };
     let content_type = match &found {
         Found::Bytes(_, ct) => *ct,
@@ -423,14 +411,11 @@ async fn value(
     }
     let body = match found {
         Found::Bytes(b, _) => b.slice(usize::try_from(start).unwrap_or(0)..usize::try_from(start + n).unwrap_or(0)),
-        Found::Virtual { .. } => {
+        Found::Virtual { source, offset, len } => {
             let canonical = parsed.to_string();
-            match vs
-                .get_ranges(&canonical, vec![ByteRange::FromStart(start, Some(n))])
-                .await
-            {
-                Ok(Some(mut v)) if v.len() == 1 => v.pop().unwrap_or_default(),
-                Ok(_) => return error(StatusCode::NOT_FOUND, "chunk not stored"),
+            let range = [ByteRange::FromStart(start, Some(n))];
+            match vs.virtual_ranges(&canonical, &source, offset, len, &range).await {
+                Ok(mut v) => v.pop().unwrap_or_default(),
                 Err(e) => return read_error(&store, &key, &e),
             }
         }
