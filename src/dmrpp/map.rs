@@ -67,7 +67,7 @@ pub(super) fn map(doc: &Doc, opts: &DmrppOptions) -> Result<DmrppOutput, DmrppEr
             reason: format!("line {line}: {what} ignored"),
         });
     }
-    let root = m.group(&doc.root, 0);
+    let mut root = m.group(&doc.root, 0);
     if m.no_byte_order > 0 {
         m.warnings.push(Refusal {
             path: "/".into(),
@@ -88,6 +88,7 @@ pub(super) fn map(doc: &Doc, opts: &DmrppOptions) -> Result<DmrppOutput, DmrppEr
             });
         }
     }
+    crate::zarr::cf::encode_fill_values(&mut root);
     Ok(DmrppOutput {
         root,
         sources: m.sources,

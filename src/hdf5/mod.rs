@@ -80,7 +80,8 @@ pub fn is_hdf5(src: &dyn ReadAt) -> bool {
 pub fn read(src: &dyn ReadAt, opts: &Hdf5Options) -> Result<Hdf5Output, Hdf5Error> {
     let sb = superblock::read(src)?;
     let mut w = walk::Walker::new(src, &sb, opts);
-    let root = w.walk_root(&sb)?;
+    let mut root = w.walk_root(&sb)?;
+    crate::zarr::cf::encode_fill_values(&mut root);
     Ok(Hdf5Output {
         root,
         refusals: w.refusals,

@@ -216,6 +216,7 @@ impl<'a> Walker<'a> {
         };
         let mut count = 0i64;
         phony_dimensions(root, "", &known, self.max_dim_id, &mut count);
+        name_remaining_axes(root, self.max_dim_id, &mut count);
     }
 
     /// Decode a `DIMENSION_LIST` attribute: per axis, a variable-length list of object
@@ -1569,6 +1570,49 @@ fn phony_dimensions(g: &mut Group, path: &str, known: &Datasets, max_dim_id: i64
         if let Node::Group(sub) = node {
             let p = join(path, name);
             phony_dimensions(sub, &p, known, max_dim_id, count);
+        }
+    }
+}
+
+/// Names for the axes [`phony_dimensions`] leaves unnamed — axes added for an HDF5 array
+/// datatype, axes of labeled datasets without a scale of their own — so that every axis has a
+/// name, as xarray requires. They come after all netCDF-style phony dimensions of the file, so
+/// those keep netCDF-C's numbers: per group (same order), a dataset's j-th unnamed axis of
+/// length `n` takes the group's j-th such dimension of length `n`, created as `phony_dim_<k>`
+/// with `k` counting on. Rank-0 arrays get an empty list.
+fn name_remaining_axes(g: &mut Group, max_dim_id: i64, count: &mut i64) {
+    let mut dims: Vec<(String, u64)> = Vec::new();
+    for node in g.children.values_mut() {
+        let Node::Array(a) = node else { continue };
+        let names = a.dimension_names.get_or_insert_with(Vec::new);
+        names.resize(a.shape.len(), None);
+        let mut seen: Vec<(u64, usize)> = Vec::new();
+        for (name, &n) in names.iter_mut().zip(&a.shape) {
+            if name.is_some() {
+                continue;
+            }
+            let j = match seen.iter_mut().find(|(m, _)| *m == n) {
+                Some(e) => {
+                    e.1 += 1;
+                    e.1 - 1
+                }
+                None => {
+                    seen.push((n, 1));
+                    0
+                }
+            };
+            let have = dims.iter().filter(|(_, m)| *m == n).count();
+            for _ in have..=j {
+                let id = count.saturating_add(max_dim_id).saturating_add(1);
+                dims.push((format!("phony_dim_{id}"), n));
+                *count += 1;
+            }
+            *name = dims.iter().filter(|(_, m)| *m == n).nth(j).map(|(d, _)| d.clone());
+        }
+    }
+    for node in g.children.values_mut() {
+        if let Node::Group(sub) = node {
+            name_remaining_axes(sub, max_dim_id, count);
         }
     }
 }

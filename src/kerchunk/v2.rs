@@ -11,6 +11,7 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use crate::model::{Array, Attributes, BloscCompressor, BloscShuffle, Codec, DataType, Endian, FillValue};
+use crate::zarr::cf;
 use crate::zarr::dtype::{fill_value_metadata, numpy_dtype};
 
 /// xarray's attribute for dimension names in Zarr v2.
@@ -178,6 +179,9 @@ pub fn zarray(a: &Array) -> Value {
 #[must_use]
 pub fn zattrs(a: &Array) -> Value {
     let mut m = a.attributes.clone();
+    if let Some(v) = m.get_mut(cf::FILL_VALUE_ATTR) {
+        *v = cf::decode_fill_value(v, &a.data_type);
+    }
     m.insert(DIMENSIONS_ATTR.into(), json!(dimension_names(a)));
     Value::Object(m)
 }
@@ -423,6 +427,11 @@ pub fn array_from_v2(zarray: &Value, zattrs: Option<&Value>) -> Result<Array, V2
         }
         _ => None,
     };
+    if let Some(v) = attributes.get_mut(cf::FILL_VALUE_ATTR) {
+        if let Some(enc) = cf::encode_fill_value(v, &data_type) {
+            *v = enc;
+        }
+    }
     Ok(Array {
         shape,
         chunk_shape,

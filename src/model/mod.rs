@@ -339,6 +339,16 @@ impl Group {
         }
         rec(self, "", &mut f);
     }
+
+    /// Call `f` on every array below this group, depth-first, with mutable access.
+    pub fn for_each_array_mut(&mut self, f: &mut impl FnMut(&mut Array)) {
+        for child in self.children.values_mut() {
+            match child {
+                Node::Group(g) => g.for_each_array_mut(f),
+                Node::Array(a) => f(a),
+            }
+        }
+    }
 }
 
 /// A borrowed node, as yielded by [`Group::walk`].

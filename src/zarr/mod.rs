@@ -1,5 +1,6 @@
 //! Zarr v3 side of the model: `zarr.json` documents, data type names, codec names, chunk keys.
 
+pub mod cf;
 pub mod codecs;
 pub mod data_types;
 pub mod dtype;
