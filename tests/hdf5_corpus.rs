@@ -87,7 +87,10 @@ fn unopenable(root: &Path, failed: &[String]) -> Vec<String> {
         .iter()
         .filter(|f| {
             notes.lines().any(|l| {
-                l.contains("h5py CANNOT open") && l.split('`').nth(1).is_some_and(|p| !p.is_empty() && f.ends_with(p))
+                // h5py cannot open it, or opens it but reaches no object at all.
+                let unreadable = l.contains("h5py CANNOT open")
+                    || (l.contains("0 datasets, 0 groups") && l.contains("h5py errors on"));
+                unreadable && l.split('`').nth(1).is_some_and(|p| !p.is_empty() && f.ends_with(p))
             })
         })
         .cloned()

@@ -312,7 +312,12 @@ fn text(r: &InspectReport) -> String {
 pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     let is_store = {
         let loc = crate::store::StoreLocation::parse(&a.target)?;
-        loc.read(crate::store::format::INFO_FILE).await.ok().flatten().is_some()
+        let is_store = loc.read(crate::store::format::INFO_FILE).await.ok().flatten().is_some();
+        if !is_store && loc.read("zarr.json").await.ok().flatten().is_some() {
+            // Zarr metadata without vzarr.json: a store whose writing was cut off.
+            return Err(crate::reader::ReadError::NotAStore(loc.display("")).into());
+        }
+        is_store
     };
     let r = if is_store {
         inspect_store(&a.target).await?

@@ -50,27 +50,7 @@ enum Command {
 /// An error and its causes on one line, skipping causes whose text the previous one already
 /// contains (object_store and zarrs repeat their sources in their messages).
 fn error_chain(e: &anyhow::Error) -> String {
-    causes_text(e.chain().map(ToString::to_string))
-}
-
-/// [`error_chain`] for any error.
-fn std_error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    causes_text(std::iter::successors(Some(e), |c| c.source()).map(ToString::to_string))
-}
-
-fn causes_text(causes: impl Iterator<Item = String>) -> String {
-    let mut out = String::new();
-    let mut last = String::new();
-    for s in causes {
-        if !last.contains(&s) {
-            if !out.is_empty() {
-                out.push_str(": ");
-            }
-            out.push_str(&s);
-        }
-        last = s;
-    }
-    out
+    crate::io::causes_text(e.chain().map(ToString::to_string))
 }
 
 /// Parse arguments and run; returns the process exit status.

@@ -73,7 +73,7 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
                         .async_retrieve_chunk::<ArrayBytes<'static>>(&c)
                         .await
                         .map(|_| ())
-                        .map_err(|e| super::std_error_chain(&e));
+                        .map_err(|e| crate::io::error_chain(&e));
                     (c, r)
                 }
             })

@@ -15,6 +15,30 @@ use bytes::Bytes;
 
 pub use block_cache::BlockCache;
 
+/// An error and its causes on one line, skipping causes whose text the previous one already
+/// contains (object_store, reqwest and zarrs repeat their sources in their messages).
+#[must_use]
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    causes_text(std::iter::successors(Some(e), |c| c.source()).map(ToString::to_string))
+}
+
+/// [`error_chain`] over already formatted causes, outermost first.
+#[must_use]
+pub fn causes_text(causes: impl Iterator<Item = String>) -> String {
+    let mut out = String::new();
+    let mut last = String::new();
+    for s in causes {
+        if !last.contains(&s) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&s);
+        }
+        last = s;
+    }
+    out
+}
+
 /// Errors from reading source bytes.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -70,7 +70,8 @@ fn chunk_total(grid: &[u64]) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// Every file of the Parquet reference directory, as `(relative path, bytes)`.
+/// Every file of the Parquet reference directory, as `(relative path, bytes)`, `.zmetadata`
+/// last (readers open it first, so a writer puts it last).
 ///
 /// # Errors
 /// [`KerchunkError::Parquet`] if encoding fails, [`KerchunkError::Unexpressible`] for offsets
@@ -80,10 +81,6 @@ pub fn write(refs: &KerchunkRefs, record_size: u64) -> Result<Vec<(String, Bytes
     let mut files = Vec::new();
     let meta: Map<String, Value> = refs.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let zmeta = json!({"metadata": meta, "record_size": record_size});
-    files.push((
-        ".zmetadata".to_string(),
-        Bytes::from(serde_json::to_vec(&zmeta).unwrap_or_default()),
-    ));
     let props = WriterProperties::builder()
         .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
         .set_statistics_enabled(EnabledStatistics::Chunk)
@@ -168,6 +165,10 @@ pub fn write(refs: &KerchunkRefs, record_size: u64) -> Result<Vec<(String, Bytes
             files.push((name, Bytes::from(buf)));
         }
     }
+    files.push((
+        ".zmetadata".to_string(),
+        Bytes::from(serde_json::to_vec(&zmeta).unwrap_or_default()),
+    ));
     Ok(files)
 }
 
@@ -348,11 +349,10 @@ mod tests {
             .insert(vec![2, 0], Reference::Inline(Bytes::from_static(b"\x00\x01")));
         a.chunks.insert(vec![2, 1], Reference::Whole("s3://b/y.h5".into()));
         refs.arrays.insert("g/a".into(), a);
-        let files: BTreeMap<String, Bytes> = write(&refs, 4).unwrap().into_iter().collect();
-        assert_eq!(
-            files.keys().cloned().collect::<Vec<_>>(),
-            vec![".zmetadata", "g/a/refs.0.parq", "g/a/refs.1.parq"]
-        );
+        let written = write(&refs, 4).unwrap();
+        let names: Vec<String> = written.iter().map(|(n, _)| n.clone()).collect();
+        let files: BTreeMap<String, Bytes> = written.into_iter().collect();
+        assert_eq!(names, vec!["g/a/refs.0.parq", "g/a/refs.1.parq", ".zmetadata"]);
         for f in ["g/a/refs.0.parq", "g/a/refs.1.parq"] {
             let n: i64 = ParquetRecordBatchReaderBuilder::try_new(files[f].clone())
                 .unwrap()

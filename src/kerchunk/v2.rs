@@ -422,7 +422,7 @@ pub fn array_from_v2(zarray: &Value, zattrs: Option<&Value>) -> Result<Array, V2
     let fill_value = fill_from_v2(zarray.get("fill_value").unwrap_or(&Value::Null), &data_type, endian)?;
     let mut attributes: Attributes = zattrs.and_then(Value::as_object).cloned().unwrap_or_else(Map::new);
     let dimension_names = match attributes.remove(DIMENSIONS_ATTR) {
-        Some(Value::Array(names)) if names.len() == shape.len() && !names.is_empty() => {
+        Some(Value::Array(names)) if names.len() == shape.len() => {
             Some(names.iter().map(|n| n.as_str().map(str::to_string)).collect())
         }
         _ => None,

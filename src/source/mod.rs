@@ -275,7 +275,7 @@ impl ReadAt for ObjectReadAt {
         let bytes = self
             .handle
             .block_on(fut)
-            .map_err(|e| ReadError::Remote(format!("{}: {e}", self.url)))?;
+            .map_err(|e| ReadError::Remote(format!("{}: {}", self.url, crate::io::error_chain(&e))))?;
         if bytes.len() as u64 != len {
             return Err(ReadError::Remote(format!(
                 "{}: short read at {offset}: asked {len} bytes, got {}",

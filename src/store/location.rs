@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use url::Url;
@@ -88,19 +89,132 @@ impl StoreLocation {
         }
     }
 
+    /// Write a whole store (or reference directory); the last of `files` is its commit marker
+    /// (`vzarr.json`, `.zmetadata`), the file readers open first.
+    ///
+    /// A local directory is written as a temporary sibling renamed into place. An object-store
+    /// prefix has no rename: a new prefix gets every file with the marker put last (an
+    /// interrupted run leaves no marker, so readers refuse it); an existing one (only with
+    /// `overwrite`) is replaced through a staging prefix beside it — the new files are put
+    /// there first, so a failed upload leaves the previous store as it was; then the old marker
+    /// is deleted, the files are copied into place (server side), the new marker is copied
+    /// last, and objects of the previous store that the new one lacks are deleted.
     pub(crate) async fn write_all(&self, files: Vec<(String, Bytes)>, overwrite: bool) -> Result<(), StoreError> {
         if let Some(dir) = &self.local {
             return write_local(dir, files, overwrite);
         }
         let (store, prefix) = self.object_store()?;
-        for (name, bytes) in files {
-            store
-                .put(&join(&prefix, &name), PutPayload::from_bytes(bytes))
-                .await
-                .map_err(|e| io(self.display(&name), e))?;
+        let existing: Vec<ObjectPath> = store
+            .list(Some(&prefix))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .map_err(|e| io(self.url.as_str(), e))?;
+        if existing.is_empty() {
+            return self.put_all(&store, &prefix, &files).await;
+        }
+        if !overwrite {
+            return Err(StoreError::InvalidStore {
+                path: self.url.to_string(),
+                reason: "already exists (use --overwrite to replace it)".into(),
+            });
+        }
+        let Some((marker, _)) = files.last() else {
+            return Ok(());
+        };
+        if !existing.contains(&join(&prefix, marker)) && !existing.contains(&join(&prefix, "zarr.json")) {
+            // Never delete objects that are not a store's: overwrite replaces stores only
+            // (a root zarr.json without the marker is a store whose replacement was cut off).
+            return Err(StoreError::InvalidStore {
+                path: self.url.to_string(),
+                reason: format!("already has objects but no {marker} or zarr.json: not a store, so it is not replaced"),
+            });
+        }
+        let staging = staging_prefix(&prefix);
+        let staged = StoreLocation {
+            url: self
+                .url
+                .join(&format!("../{}/", staging.filename().unwrap_or_default()))
+                .unwrap_or_else(|_| self.url.clone()),
+            local: None,
+        };
+        if let Err(e) = staged.put_all(&store, &staging, &files).await {
+            return Err(StoreError::Replace {
+                path: self.url.to_string(),
+                state: "not replaced; the previous store is unchanged".into(),
+                source: Box::new(e),
+            });
+        }
+        let moved = async {
+            match store.delete(&join(&prefix, marker)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(io(self.display(marker), e)),
+            }
+            for (name, _) in &files {
+                store
+                    .copy(&join(&staging, name), &join(&prefix, name))
+                    .await
+                    .map_err(|e| io(self.display(name), e))?;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = moved {
+            return Err(StoreError::Replace {
+                path: self.url.to_string(),
+                state: format!(
+                    "replacing the store failed midway: it has no {marker} now, so readers refuse it; write it again (the new files are staged at {})",
+                    staged.url
+                ),
+                source: Box::new(e),
+            });
+        }
+        let keep: std::collections::HashSet<ObjectPath> = files.iter().map(|(n, _)| join(&prefix, n)).collect();
+        let stale = existing.into_iter().filter(|p| !keep.contains(p));
+        let staged_paths = files.iter().map(|(n, _)| join(&staging, n));
+        for p in stale.chain(staged_paths) {
+            // Leftovers are harmless (the marker lists what the store is): best effort.
+            if let Err(e) = store.delete(&p).await {
+                tracing::warn!("{}: could not delete a leftover object: {e}", p);
+            }
         }
         Ok(())
     }
+
+    /// Put every file under `prefix`, the last one after all others; on failure, delete what
+    /// was put (best effort).
+    async fn put_all(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        prefix: &ObjectPath,
+        files: &[(String, Bytes)],
+    ) -> Result<(), StoreError> {
+        let mut done = Vec::new();
+        for (name, bytes) in files {
+            let path = join(prefix, name);
+            if let Err(e) = store.put(&path, PutPayload::from_bytes(bytes.clone())).await {
+                for p in &done {
+                    let _ = store.delete(p).await;
+                }
+                return Err(io(self.display(name), e));
+            }
+            done.push(path);
+        }
+        Ok(())
+    }
+}
+
+/// A fresh prefix beside `prefix` (`.name.vzarr-staging-<pid>-<nanos>`) for staging a
+/// replacement.
+fn staging_prefix(prefix: &ObjectPath) -> ObjectPath {
+    let name = prefix.filename().unwrap_or("store");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let staged = format!(".{name}.vzarr-staging-{}-{nanos}", std::process::id());
+    let parent: Vec<_> = prefix.parts().collect();
+    let parent = &parent[..parent.len().saturating_sub(1)];
+    parent.iter().cloned().collect::<ObjectPath>().join(staged.as_str())
 }
 
 fn with_slash(mut url: Url) -> Url {
@@ -129,6 +243,17 @@ fn write_local(dir: &Path, files: Vec<(String, Bytes)>, overwrite: bool) -> Resu
             path: dir.display().to_string(),
             reason: "already exists (use --overwrite to replace it)".into(),
         });
+    }
+    if let Some((marker, _)) = files.last() {
+        let empty = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
+        let store = dir.join(marker).is_file() || dir.join("zarr.json").is_file();
+        if dir.exists() && !(dir.is_dir() && (empty || store)) {
+            // Never delete a directory that is not a store: overwrite replaces stores only.
+            return Err(StoreError::InvalidStore {
+                path: dir.display().to_string(),
+                reason: format!("exists but is not a store (no {marker} or zarr.json), so it is not replaced"),
+            });
+        }
     }
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| io(parent.display().to_string(), e))?;

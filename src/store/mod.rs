@@ -73,6 +73,17 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Replacing an existing object-store store failed; `state` says what is left.
+    #[error("{path}: {state}")]
+    Replace {
+        /// The store.
+        path: String,
+        /// What the store is now.
+        state: String,
+        /// The failure.
+        #[source]
+        source: Box<StoreError>,
+    },
 }
 
 /// Options of the store writer.
@@ -119,11 +130,16 @@ fn pretty(v: &serde_json::Value) -> Vec<u8> {
 
 /// Write a store at `location`: for a local directory, into a temporary sibling directory that
 /// is renamed into place at the end, so an interrupted run never leaves a partial store;
-/// for an object store prefix, every file is put and `vzarr.json` last.
+/// for an object store prefix, every file is put and `vzarr.json` (the commit marker) last.
+/// Replacing an existing object-store store stages the new files under a sibling prefix
+/// first, then removes the old marker, copies the staged files in and writes the marker last,
+/// so a reader sees the old store, the new one, or a prefix without `vzarr.json` that it
+/// refuses — never a mix of the two.
 ///
 /// # Errors
-/// [`StoreError`] on encoding or I/O failure, or if a local target exists and `overwrite`
-/// is false.
+/// [`StoreError`] on encoding or I/O failure; if the target exists and `overwrite` is false;
+/// if the target exists but is not a store (never replaced); [`StoreError::Replace`] when a
+/// replacement failed, saying what state the store is left in.
 pub async fn write_store(
     ds: &VirtualDataset,
     location: &StoreLocation,

@@ -11,7 +11,9 @@ retries (vzarr uses the default RetryConfig: 10 retries, 100 ms initial backoff,
 `pytest -s` prints a table: scenario → result, requests the proxy saw, faults injected,
 retries seen (requests repeating a faulted method + path). The assertions carry the truth.
 Commands run with a 60 s timeout (conftest.vzarr allows 600 s), so a hang fails the test.
-Two known bugs are recorded as strict xfails at the end (object-store store overwrite).
+The end: replacing a store on S3 (staged beside it, so a failed upload keeps the previous
+store; a failure while copying into place leaves a store readers refuse), and overwrite never
+replacing what is not a store.
 """
 import os
 import socket
@@ -272,33 +274,57 @@ def test_failed_first_create_on_s3_leaves_no_store(world, tmp_path):
                     t.retries, f"{time.monotonic() - t.start:.1f}"))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bug: StoreLocation::write_all (src/store/location.rs) overwrites an object-store store in "
-    "place, node zarr.json files first: a failed PUT of manifest.parquet leaves the new zarr.json "
-    "beside the old vzarr.json and manifest, which opens, verifies, and reads fill values"))
 def test_failed_overwrite_on_s3_keeps_the_previous_store(world, tmp_path):
+    """Replacing a store on S3 stages the new files beside it: a failed upload leaves the
+    previous store as it was, and no staging objects behind."""
     t = Tally(world["proxy"], lambda: [Rule(Status(503), match=lambda r: PUT(r) and r.path.endswith("manifest.parquet"))], {})
     store = f"s3://{BUCKET}/overwrite/store.vzarr"
     prev = world["files"][PREVIOUS]
     p, _ = t.run("create", f"s3://{BUCKET}/src/{PREVIOUS}", "-o", store, faulty=False)
     assert p.returncode == 0, p.stderr
     p, _ = t.run("create", f"s3://{BUCKET}/src/M2T1NXSLV_geo_temporal.nc4", "-o", store, "--overwrite")
-    clear_error(p, f"{store}/manifest.parquet")
+    clear_error(p, "manifest.parquet")
+    assert "the previous store is unchanged" in p.stderr, p.stderr
     try:
         read_back(t, store, prev, None, tmp_path, faulty=False)
         result = "previous store intact"
     except AssertionError:
-        result = "MIXED STORE (xfail)"
+        result = "MIXED STORE"
         raise
     finally:
         RESULTS.append(("503 on manifest PUT, s3 overwrite", "previous store intact", result, t.requests,
                         t.faults, t.retries, f"{time.monotonic() - t.start:.1f}"))
+    keys = [o["Key"] for o in world["s3"].list_objects_v2(Bucket=BUCKET, Prefix="overwrite/").get("Contents", [])]
+    assert not [k for k in keys if "vzarr-staging" in k], keys
+    p, _ = t.run("verify", store, faulty=False)
+    assert p.returncode == 0, p.stderr
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bug: create onto an existing object-store store without --overwrite replaces it "
-    "(StoreLocation::write_all, src/store/location.rs, ignores `overwrite` for non-local stores); "
-    "a local directory is refused"))
+def test_overwrite_on_s3_failing_midway_is_refused_never_read(world, tmp_path):
+    """When the server-side copies into place fail, the store has no vzarr.json: `get` and
+    `verify` refuse it with an error naming it, never fill values or a mix of two stores."""
+    copy = lambda r: PUT(r) and "x-amz-copy-source" in r.headers  # noqa: E731
+    t = Tally(world["proxy"], lambda: [Rule(Status(503), match=copy)], {})
+    store = f"s3://{BUCKET}/midway/store.vzarr"
+    p, _ = t.run("create", f"s3://{BUCKET}/src/{PREVIOUS}", "-o", store, faulty=False)
+    assert p.returncode == 0, p.stderr
+    p, _ = t.run("create", f"s3://{BUCKET}/src/M2T1NXSLV_geo_temporal.nc4", "-o", store, "--overwrite")
+    clear_error(p, "store.vzarr")
+    assert "readers refuse it" in p.stderr, p.stderr
+    refused = []
+    for args in (("get", store, "PS", "-o", tmp_path / "v.npy"), ("get", store, "pcp", "-o", tmp_path / "w.npy"),
+                 ("verify", store), ("inspect", store)):
+        p, _ = t.run(*args, faulty=False)
+        refused.append(p.returncode == 2 and "vzarr.json" in p.stderr)
+    RESULTS.append(("503 on every copy into place, s3 overwrite", "refused on read", "refused on read" if all(refused)
+                    else "READABLE", t.requests, t.faults, t.retries, f"{time.monotonic() - t.start:.1f}"))
+    assert all(refused), refused
+    # Writing it again repairs it.
+    p, _ = t.run("create", f"s3://{BUCKET}/src/M2T1NXSLV_geo_temporal.nc4", "-o", store, "--overwrite", faulty=False)
+    assert p.returncode == 0, p.stderr
+    read_back(t, store, world["files"]["M2T1NXSLV_geo_temporal.nc4"], ["PS"], tmp_path, faulty=False)
+
+
 def test_create_onto_an_existing_s3_store_needs_overwrite(world, tmp_path):
     t = Tally(world["proxy"], lambda: [], {})
     store = f"s3://{BUCKET}/no-overwrite/store.vzarr"
@@ -307,7 +333,23 @@ def test_create_onto_an_existing_s3_store_needs_overwrite(world, tmp_path):
     info = world["s3"].get_object(Bucket=BUCKET, Key="no-overwrite/store.vzarr/vzarr.json")["Body"].read()
     p, _ = t.run("create", f"s3://{BUCKET}/src/M2T1NXSLV_geo_temporal.nc4", "-o", store, faulty=False)
     kept = world["s3"].get_object(Bucket=BUCKET, Key="no-overwrite/store.vzarr/vzarr.json")["Body"].read() == info
-    RESULTS.append(("s3 create onto a store, no --overwrite", "refused", "refused" if kept else "REPLACED (xfail)",
+    RESULTS.append(("s3 create onto a store, no --overwrite", "refused", "refused" if kept else "REPLACED",
                     t.requests, t.faults, t.retries, f"{time.monotonic() - t.start:.1f}"))
     assert kept, f"the store was replaced without --overwrite (exit {p.returncode})"
     assert p.returncode == 2 and "--overwrite" in p.stderr, p.stderr
+    # A prefix holding other objects is never replaced, even with --overwrite.
+    world["s3"].put_object(Bucket=BUCKET, Key="not-a-store/data.bin", Body=b"keep me")
+    p, _ = t.run("create", f"s3://{BUCKET}/src/{PREVIOUS}", "-o", f"s3://{BUCKET}/not-a-store", "--overwrite", faulty=False)
+    assert p.returncode == 2 and "not a store" in p.stderr, p.stderr
+    keys = [o["Key"] for o in world["s3"].list_objects_v2(Bucket=BUCKET, Prefix="not-a-store/")["Contents"]]
+    assert keys == ["not-a-store/data.bin"], keys
+
+
+def test_overwrite_never_deletes_a_local_directory_that_is_not_a_store(tmp_path):
+    src = corpus_file(PREVIOUS)
+    d = tmp_path / "mine"
+    d.mkdir()
+    (d / "notes.txt").write_text("keep me")
+    p = conftest.vzarr("create", src, "-o", d, "--overwrite")
+    assert p.returncode == 2 and "not a store" in p.stderr, p.stderr
+    assert (d / "notes.txt").read_text() == "keep me"
