@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 VZARR := $(CARGO_TARGET_DIR)/debug/vzarr
 export VZARR
 
-.PHONY: build venv demo test test-rust test-python lint bench venv-bench bench-peers bench-dmrpp bench-ceos bench-serve clean
+.PHONY: build venv demo test test-rust test-python lint fuzz fuzz-smoke bench venv-bench bench-peers bench-dmrpp bench-ceos bench-serve clean
 
 build:
 	cargo build
@@ -59,6 +59,15 @@ lint:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+
+# Fuzz every parser entry point (fuzz/, cargo-fuzz) for FUZZ_SECONDS each (default 300) and
+# print the table of executions; fuzz-smoke is the short run CI does (8 s per target).
+FUZZ_SECONDS ?= 300
+fuzz: build
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: build
+	scripts/fuzz.sh 8
 
 bench: build
 	cargo bench --bench hdf5_parse

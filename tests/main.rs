@@ -3,6 +3,7 @@
 mod ceos_corpus;
 mod common;
 mod dmrpp_corpus;
+mod fuzz_regressions;
 mod hdf5_corpus;
 mod schema;
 #[cfg(feature = "serve")]

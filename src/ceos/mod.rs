@@ -39,6 +39,8 @@
 //!   volume directory or SAR leader, a CEOS product of another mission (RADARSAT, ERS, JERS,
 //!   IRS…) and byte-swapped headers fail the whole input.
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod image;
 mod leader;
 mod map;

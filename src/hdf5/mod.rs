@@ -8,22 +8,21 @@
 //! subtree and is reported in [`Hdf5Output::refusals`] (datasets/groups left out) or
 //! [`Hdf5Output::warnings`] (attributes and links skipped).
 //!
-//! Mapping decisions:
-//! - Integers of 1/2/4/8 bytes → `Int`/`UInt`; IEEE floats of 2/4/8 bytes → `Float`;
-//!   fixed-length strings → `FixedBytes(n)`; enums → their base integer type plus an
-//!   attribute `_hdf5_enum: {name: value}`. Byte order → `bytes{endian}` (none for 1 byte).
-//!   Other classes (compound, bitfield, opaque, reference, vlen, array, time) are refused.
+//! Mapping decisions (the README's "What the HDF5 reader handles" has the full tables):
+//! - Integers, IEEE floats, bitfields, enums (their integer type, values in `_hdf5_enum`;
+//!   FALSE/TRUE enums → bool), complex, compounds (→ structured), arrays (→ trailing axes),
+//!   opaque, fixed-length and variable-length strings (the latter read once and stored inline);
+//!   references, vlen sequences and the like are refused by name. Byte order → `bytes{endian}`.
 //! - Fill value: the fill value message (type 5) when it holds a value, else the old one
-//!   (type 4), else the default (zeros).
+//!   (type 4), else the default (zeros); the CF `_FillValue` attribute in xarray's encoding.
 //! - Compact data → one inline chunk covering the array. Contiguous → one virtual chunk,
-//!   optionally split along axis 0 ([`Hdf5Options::split_contiguous`]). Chunked (v1 B-tree)
-//!   → one virtual reference per chunk; filters → zlib / shuffle / fletcher32 codecs, any
-//!   other filter refuses the array; chunks with a nonzero filter mask are re-encoded through
-//!   the full pipeline and stored inline. Layout v4 chunk indexes (single chunk, implicit,
-//!   fixed array, extensible array, v2 B-tree; `chunk_index/`) give the same chunk records;
-//!   partial edge chunks stored unfiltered (`DONT_FILTER_PARTIAL_BOUND_CHUNKS`) are
-//!   re-encoded like chunks with a filter mask.
-//! - Scalar dataspace → shape `[]`; null dataspace → refused. Dimension names are not set.
+//!   optionally split along axis 0 ([`Hdf5Options::split_contiguous`]). Chunked, with every
+//!   chunk index (v1 B-tree; in layout v4 single chunk, implicit, fixed array, extensible array,
+//!   v2 B-tree; `chunk_index/`) → one virtual reference per chunk; filters → codecs
+//!   (`filters.rs`); chunks with a nonzero filter mask and unfiltered partial edge chunks are
+//!   re-encoded through the full pipeline and stored inline.
+//! - Scalar dataspace → shape `[]`; null dataspace → refused. Dimension scales → dimension
+//!   names, other axes `phony_dim_<k>` as netCDF-C names them (`walk.rs`).
 //! - All chunk references use `SourceId(0)`: the caller assigns the real source.
 
 mod adapters;
@@ -32,6 +31,8 @@ pub(crate) mod checksum;
 mod chunk_index;
 mod error;
 pub(crate) mod filters;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod heap;
 pub(crate) mod messages;
 mod object_header;

@@ -39,6 +39,29 @@ pub fn causes_text(causes: impl Iterator<Item = String>) -> String {
     out
 }
 
+/// Run a third-party decoder (the parquet crate) on untrusted bytes, turning a panic inside it
+/// into an error: parquet has panicked on some corrupt files (arrow-rs #9434 and others), and a
+/// damaged manifest must give an error naming the file, never a crash.
+///
+/// # Errors
+/// `f`'s own error, or `on_panic` applied to the panic message.
+pub(crate) fn guard_decoder<T, E>(
+    f: impl FnOnce() -> Result<T, E>,
+    on_panic: impl FnOnce(String) -> E,
+) -> Result<T, E> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(on_panic(format!("the Parquet decoder failed on corrupt data ({msg})")))
+        }
+    }
+}
+
 /// Errors from reading source bytes.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

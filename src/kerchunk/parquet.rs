@@ -272,6 +272,16 @@ fn read_record(
     refs: &mut ArrayRefs,
 ) -> Result<(), String> {
     let _ = file;
+    crate::io::guard_decoder(|| read_record_unguarded(bytes, first, total, grid, refs), |m| m)
+}
+
+fn read_record_unguarded(
+    bytes: Bytes,
+    first: u64,
+    total: u64,
+    grid: &[u64],
+    refs: &mut ArrayRefs,
+) -> Result<(), String> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
         .map_err(|e| e.to_string())?
         .build()

@@ -166,6 +166,16 @@ impl Manifest {
     /// # Errors
     /// [`StoreError::InvalidManifest`] if the file is not Parquet or does not have the v1 columns.
     pub fn open(name: &str, bytes: Bytes) -> Result<Self, StoreError> {
+        crate::io::guard_decoder(
+            || Self::open_unguarded(name, bytes),
+            |reason| StoreError::InvalidManifest {
+                path: name.into(),
+                reason,
+            },
+        )
+    }
+
+    fn open_unguarded(name: &str, bytes: Bytes) -> Result<Self, StoreError> {
         let bad = |reason: String| StoreError::InvalidManifest {
             path: name.into(),
             reason,
@@ -210,11 +220,27 @@ impl Manifest {
         })
     }
 
+    /// The arrays named by the statistics of the row groups (arrays whose rows are only in
+    /// row groups without such statistics are not listed).
+    pub fn arrays(&self) -> impl Iterator<Item = &str> {
+        self.groups.keys().map(String::as_str)
+    }
+
     /// Decode the rows of one array: chunk key → entry.
     ///
     /// # Errors
     /// [`StoreError::InvalidManifest`] on undecodable or inconsistent rows.
     pub fn array_entries(&self, array: &str) -> Result<HashMap<String, Entry>, StoreError> {
+        crate::io::guard_decoder(
+            || self.array_entries_unguarded(array),
+            |reason| StoreError::InvalidManifest {
+                path: self.name.clone(),
+                reason,
+            },
+        )
+    }
+
+    fn array_entries_unguarded(&self, array: &str) -> Result<HashMap<String, Entry>, StoreError> {
         let mut rgs: Vec<usize> = self.groups.get(array).cloned().unwrap_or_default();
         rgs.extend(&self.unknown);
         let mut out = HashMap::new();

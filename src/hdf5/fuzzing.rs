@@ -1,0 +1,70 @@
+//! Single parser stages on arbitrary bytes, for the fuzz targets in `fuzz/` (hidden from the
+//! documented API; [`super::read`] is the reader's entry point).
+
+use bytes::Bytes;
+
+use super::messages::{
+    attribute, attribute_info, continuation, dataspace, datatype, fill_value, filter_pipeline, group_info, layout,
+    link, link_info, shared, symbol_table,
+};
+use super::raw::msg;
+use super::{object_header, superblock, Hdf5Error, Sizes};
+
+/// Parse the superblock (signature search, versions 0–3, the driver and extension addresses).
+///
+/// # Errors
+/// Whatever the superblock parser reports.
+pub fn superblock(data: &[u8]) -> Result<(), Hdf5Error> {
+    superblock::read(&Bytes::copy_from_slice(data)).map(|_| ())
+}
+
+/// Parse an object header at address 0 of the input after its first byte, which chooses the
+/// widths of addresses and lengths (2, 4 or 8 bytes each), then decode every message of it
+/// with its message parser (datatype, dataspace, layout, filters, fill values, attributes,
+/// links, …). Errors of single messages are collected, not returned.
+///
+/// # Errors
+/// When the header itself cannot be read; otherwise the number of messages that decoded.
+pub fn object_header(data: &[u8]) -> Result<usize, Hdf5Error> {
+    let Some((&sel, rest)) = data.split_first() else {
+        return Ok(0);
+    };
+    let width = |b: u8| match b & 3 {
+        0 => 2,
+        1 => 4,
+        _ => 8,
+    };
+    let sizes = Sizes {
+        offset: width(sel),
+        length: width(sel >> 2),
+        base: 0,
+    };
+    let src = Bytes::copy_from_slice(rest);
+    let header = object_header::read(&src, &sizes, 0)?;
+    let mut decoded = 0;
+    for m in &header.messages {
+        let (d, o) = (&m.data[..], m.offset);
+        if m.flags & super::raw::msg_flags::SHARED != 0 {
+            decoded += usize::from(shared::parse(d, o, &sizes).is_ok());
+            continue;
+        }
+        let ok = match m.mtype {
+            msg::DATASPACE => dataspace::parse(d, o, &sizes).is_ok(),
+            msg::LINK_INFO => link_info::parse(d, o, &sizes).is_ok(),
+            msg::DATATYPE => datatype::parse(d, o).is_ok(),
+            msg::FILL_VALUE_OLD => fill_value::parse_old(d, o).is_ok(),
+            msg::FILL_VALUE => fill_value::parse(d, o, &sizes).is_ok(),
+            msg::LINK => link::parse(d, o, &sizes).is_ok(),
+            msg::DATA_LAYOUT => layout::parse(d, o, &sizes).is_ok(),
+            msg::GROUP_INFO => group_info::parse(d, o).is_ok(),
+            msg::FILTER_PIPELINE => filter_pipeline::parse(d, o).is_ok(),
+            msg::ATTRIBUTE => attribute::parse(d, o, &sizes).is_ok(),
+            msg::CONTINUATION => continuation::parse(d, o, &sizes).is_ok(),
+            msg::SYMBOL_TABLE => symbol_table::parse(d, o, &sizes).is_ok(),
+            msg::ATTRIBUTE_INFO => attribute_info::parse(d, o, &sizes).is_ok(),
+            _ => false,
+        };
+        decoded += usize::from(ok);
+    }
+    Ok(decoded)
+}
