@@ -21,7 +21,7 @@ pub(super) struct Args {
     /// Array path inside the store (`gt1l/heights/h_ph`).
     array: String,
     /// Selection per axis, comma separated: `start:stop`, `:`, or an index (`0:10,:,3`).
-    /// Axes left out at the end are read whole.
+    /// Axes left out at the end are read whole. At most 16 GiB are read at once.
     #[arg(long, allow_hyphen_values = true)]
     slice: Option<String>,
     /// Output `.npy` file.
@@ -147,6 +147,9 @@ fn strings_to_npy(bytes: &[u8], offsets: &[usize]) -> anyhow::Result<(String, Ve
     Ok((format!("'<U{width}'"), out))
 }
 
+/// Most bytes one `vzarr get` decodes and writes.
+const MAX_GET_BYTES: u64 = 16 << 30;
+
 pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     let store = Arc::new(VirtualStore::open(&a.store, &OpenOptions::default()).await?);
     let path = a.array.trim_matches('/').to_string();
@@ -167,6 +170,19 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     let ranges = parse_slice(a.slice.as_deref(), array.shape())?;
     let subset = ArraySubset::new_with_ranges(&ranges);
     let shape: Vec<u64> = ranges.iter().map(|r| r.end - r.start).collect();
+    // A declared shape is only metadata: a tiny damaged file can claim petabytes. Refuse
+    // before allocating rather than abort on a failed allocation.
+    let elem = array.data_type().fixed_size().map_or(16, |n| n as u64);
+    let out_bytes = shape.iter().try_fold(elem, |a, &d| a.checked_mul(d));
+    if out_bytes.is_none_or(|b| b > MAX_GET_BYTES) {
+        bail!(
+            "{}: {path}: the selection {shape:?} needs {} bytes, more than `vzarr get` writes at once ({} GiB); \
+             choose part of it with --slice",
+            a.store,
+            out_bytes.map_or_else(|| "over 2^64".to_string(), |b| b.to_string()),
+            MAX_GET_BYTES >> 30
+        );
+    }
     let bytes: Vec<u8> = if shape.contains(&0) {
         Vec::new()
     } else {

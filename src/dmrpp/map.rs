@@ -574,7 +574,16 @@ impl Mapper<'_> {
         let raw_chunk = chunk_shape
             .iter()
             .try_fold(elem as u64, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| refuse("chunk shape", at(cs.line, "chunk byte size overflows".into())))?;
+            .filter(|&b| b <= crate::model::MAX_CHUNK_BYTES)
+            .ok_or_else(|| {
+                refuse(
+                    "chunk shape",
+                    at(
+                        cs.line,
+                        format!("chunks of {chunk_shape:?} elements of {elem} bytes exceed HDF5's 4 GiB chunk limit"),
+                    ),
+                )
+            })?;
         // Unfiltered (or checksummed only) chunks have a known stored size.
         let expected = match filters.iter().map(|f| f.id).collect::<Vec<_>>().as_slice() {
             [] => Some(raw_chunk),

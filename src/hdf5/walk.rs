@@ -1025,6 +1025,14 @@ impl<'a> Walker<'a> {
             return Err(refuse("corrupt data layout", "zero chunk dimension"));
         }
         let chunk_shape: Vec<u64> = cdims.iter().map(|&d| u64::from(d)).collect();
+        let chunk_bytes = chunk_shape.iter().try_fold(elem, |a, &d| a.checked_mul(d));
+        if chunk_bytes.is_none_or(|b| b > crate::model::MAX_CHUNK_BYTES) {
+            // libhdf5 refuses such chunks too; a reader would have to allocate one to decode it.
+            return Err(refuse(
+                "corrupt data layout",
+                format!("chunks of {chunk_shape:?} elements of {elem} bytes exceed HDF5's 4 GiB chunk limit"),
+            ));
+        }
         if addr == UNDEF {
             return Ok(chunk_shape);
         }

@@ -12,6 +12,10 @@ use serde_json::{Map, Value};
 /// JSON attributes of a node, in insertion order.
 pub type Attributes = Map<String, Value>;
 
+/// Largest decoded chunk a reader maps, in bytes: HDF5's own limit (libhdf5 refuses chunks of
+/// 4 GiB or more), so decoding one chunk never needs more than this.
+pub const MAX_CHUNK_BYTES: u64 = (4 << 30) - 1;
+
 /// netCDF-4 internal attributes, hidden without a warning by every reader.
 pub const NETCDF_INTERNAL_ATTRIBUTES: [&str; 8] = [
     "DIMENSION_LIST",
