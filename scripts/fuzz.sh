@@ -5,7 +5,7 @@
 #
 # Environment: CORPUS (../shared/corpus), FUZZ_WORK (/var/tmp/vzarr-fuzz: seeds, corpora grown
 # by earlier runs, logs), FUZZ_TARGET_DIR (/var/tmp/vzarr-fuzz-target), VZARR (a vzarr binary
-# for manifest seeds), FUZZ_JOBS (1). Needs cargo-fuzz (installed here when missing) and a
+# for manifest seeds). Needs cargo-fuzz (installed here when missing) and a
 # toolchain with nightly features: a stable rustc is used with RUSTC_BOOTSTRAP=1.
 # Exit status 1 if any target crashed (artifacts under fuzz/artifacts/<target>/), 2 on error.
 set -euo pipefail
@@ -56,7 +56,7 @@ for t in "${targets[@]}"; do
   set +e
   "$bins/$t" "$work/corpus/$t" "${seeds[@]}" \
     -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
-    -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" -print_final_stats=1 \
+    -print_final_stats=1 \
     -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1
   rc=$?
   set -e
