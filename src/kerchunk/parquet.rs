@@ -243,7 +243,7 @@ where
             let Some(bytes) = read_file(file.clone()).await? else {
                 continue; // a record with no references is not written by some writers
             };
-            read_record(&file, bytes, k * record_size, total, &grid, &mut refs)
+            crate::io::guard_decoder(|| read_record(bytes, k * record_size, total, &grid, &mut refs), |m| m)
                 .map_err(|reason| invalid(&file, reason))?;
         }
         out.arrays.insert(path, refs);
@@ -263,25 +263,9 @@ fn column(batch: &RecordBatch, name: &str, to: &ArrowType) -> Result<Option<Arra
         .map_err(|e| format!("column {name}: {e}"))
 }
 
-fn read_record(
-    file: &str,
-    bytes: Bytes,
-    first: u64,
-    total: u64,
-    grid: &[u64],
-    refs: &mut ArrayRefs,
-) -> Result<(), String> {
-    let _ = file;
-    crate::io::guard_decoder(|| read_record_unguarded(bytes, first, total, grid, refs), |m| m)
-}
-
-fn read_record_unguarded(
-    bytes: Bytes,
-    first: u64,
-    total: u64,
-    grid: &[u64],
-    refs: &mut ArrayRefs,
-) -> Result<(), String> {
+/// Decode one record file into `refs` (unguarded: the caller wraps it in
+/// [`crate::io::guard_decoder`]).
+fn read_record(bytes: Bytes, first: u64, total: u64, grid: &[u64], refs: &mut ArrayRefs) -> Result<(), String> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
         .map_err(|e| e.to_string())?
         .build()
