@@ -257,14 +257,14 @@ impl Manifest {
             .build()
             .map_err(|e| bad(e.to_string()))?;
         for batch in reader {
-            let batch = batch?;
-            let arrays = arrow_cast_str(batch.column(0))?;
+            let batch = batch.map_err(|e| bad(e.to_string()))?;
+            let arrays = arrow_cast_str(batch.column(0)).map_err(|e| bad(format!("array column: {e}")))?;
             let keys = batch
                 .column(1)
                 .as_any()
                 .downcast_ref::<StringArray>()
                 .ok_or_else(|| bad("key column".into()))?;
-            let sources = arrow_cast_str(batch.column(2))?;
+            let sources = arrow_cast_str(batch.column(2)).map_err(|e| bad(format!("source column: {e}")))?;
             let offsets = batch
                 .column(3)
                 .as_any()
@@ -317,15 +317,12 @@ impl Manifest {
     }
 }
 
-fn arrow_cast_str(col: &ArrayRef) -> Result<StringArray, StoreError> {
-    let c = arrow_cast::cast(col, &ArrowType::Utf8)?;
+fn arrow_cast_str(col: &ArrayRef) -> Result<StringArray, String> {
+    let c = arrow_cast::cast(col, &ArrowType::Utf8).map_err(|e| e.to_string())?;
     c.as_any()
         .downcast_ref::<StringArray>()
         .cloned()
-        .ok_or_else(|| StoreError::InvalidManifest {
-            path: MANIFEST_FILE.into(),
-            reason: "string column".into(),
-        })
+        .ok_or_else(|| "not a string column".to_string())
 }
 
 #[cfg(test)]
