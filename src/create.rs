@@ -102,6 +102,11 @@ pub struct CreateReport {
     pub source_requests: u64,
 }
 
+/// Block size of the cache in front of a remote source.
+const REMOTE_BLOCK: u64 = 8 * 1024;
+/// Most discovery passes before a remote parse (each is one concurrent batch of reads).
+const REMOTE_WARM_PASSES: usize = 32;
+
 /// Open a source for parsing: local files directly, remote objects through a block cache.
 ///
 /// # Errors
@@ -122,11 +127,10 @@ pub fn open_source(meta: &Source, handle: &tokio::runtime::Handle) -> Result<Arc
         })?;
         return Ok(Arc::new(BlockCache::new(f, 64 * 1024, 64 << 20)));
     }
-    Ok(Arc::new(BlockCache::new(
-        ObjectReadAt::new(meta, handle.clone())?,
-        1 << 20,
-        256 << 20,
-    )))
+    Ok(Arc::new(
+        BlockCache::new(ObjectReadAt::new(meta, handle.clone())?, REMOTE_BLOCK, 256 << 20)
+            .with_warm_passes(REMOTE_WARM_PASSES),
+    ))
 }
 
 /// Parse one input into a model group; refusals and warnings carry the input's name.
@@ -205,20 +209,31 @@ pub fn parse_source(
             data_files: Some(out.sources),
         });
     }
-    let out = crate::hdf5::read(
+    // Remote sources: discovery passes fetch the metadata level by level, concurrently.
+    src.warm(&mut |view| {
+        let _ = parse_hdf5(view, opts);
+    });
+    let (out, root) = parse_hdf5(src, opts).map_err(parse_err)?;
+    report.refused.extend(out.refusals.into_iter().map(rec));
+    report.warnings.extend(out.warnings.into_iter().map(rec));
+    Ok(Parsed { root, data_files: None })
+}
+
+/// The HDF5 walk and the inlining of small chunks (the model's root is moved out of the
+/// output, which keeps the refusals and warnings).
+fn parse_hdf5(src: &dyn ReadAt, opts: &CreateOptions) -> Result<(crate::hdf5::Hdf5Output, Group), String> {
+    let mut out = crate::hdf5::read(
         src,
         &crate::hdf5::Hdf5Options {
             split_contiguous: opts.split_contiguous,
         },
     )
-    .map_err(|e| parse_err(e.to_string()))?;
-    report.refused.extend(out.refusals.into_iter().map(rec));
-    report.warnings.extend(out.warnings.into_iter().map(rec));
-    let mut root = out.root;
+    .map_err(|e| e.to_string())?;
+    let mut root = std::mem::take(&mut out.root);
     if opts.inline_threshold > 0 {
-        inline_small_chunks(&mut root, src, opts.inline_threshold).map_err(|e| parse_err(e.to_string()))?;
+        inline_small_chunks(&mut root, src, opts.inline_threshold).map_err(|e| e.to_string())?;
     }
-    Ok(Parsed { root, data_files: None })
+    Ok((out, root))
 }
 
 /// Why a single CEOS file cannot be parsed on its own.

@@ -1,7 +1,8 @@
 //! A capped block cache in front of a [`ReadAt`], so a parser's many small reads become
-//! few aligned requests (essential for remote sources).
+//! few aligned requests (essential for remote sources), and that can be warmed by
+//! discovery passes ([`ReadAt::warm`]) so those requests go out together.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 
 use bytes::{Bytes, BytesMut};
@@ -14,8 +15,13 @@ pub struct BlockCache<R> {
     inner: R,
     block_size: u64,
     max_blocks: usize,
+    warm_passes: usize,
     state: Mutex<State>,
 }
+
+/// Reads larger than this many blocks are not recorded by a discovery pass (they are data,
+/// read once by the real parse).
+const MAX_DISCOVERY_READ_BLOCKS: u64 = 64;
 
 #[derive(Debug, Default)]
 struct State {
@@ -32,7 +38,69 @@ impl<R: ReadAt> BlockCache<R> {
             inner,
             block_size,
             max_blocks,
+            warm_passes: 0,
             state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Let [`ReadAt::warm`] run up to `passes` discovery passes (0, the default, turns
+    /// warming off: right for local files, where a wait costs little).
+    #[must_use]
+    pub fn with_warm_passes(mut self, passes: usize) -> Self {
+        self.warm_passes = passes;
+        self
+    }
+
+    /// The blocks covering `[offset, offset+len)` (non-empty, in bounds).
+    fn block_span(&self, offset: u64, len: u64) -> std::ops::RangeInclusive<u64> {
+        offset / self.block_size..=(offset + len - 1) / self.block_size
+    }
+
+    /// Copy `[offset, offset+len)` out of the consecutive `blocks` starting at block `first`.
+    fn assemble(&self, offset: u64, len: u64, first: u64, blocks: &[Bytes]) -> Bytes {
+        if let [b] = blocks {
+            let o = (offset - first * self.block_size) as usize;
+            return b.slice(o..o + len as usize);
+        }
+        let end = offset + len;
+        let mut out = BytesMut::with_capacity(len as usize);
+        for (i, b) in (first..).zip(blocks) {
+            let bs = i * self.block_size;
+            let from = offset.max(bs) - bs;
+            let to = end.min(bs + b.len() as u64) - bs;
+            out.extend_from_slice(&b[from as usize..to as usize]);
+        }
+        out.freeze()
+    }
+
+    /// The cached blocks of `span`, or the indices of those missing.
+    fn cached(&self, span: std::ops::RangeInclusive<u64>) -> Result<Vec<Bytes>, Vec<u64>> {
+        let st = self.lock();
+        let mut have = Vec::new();
+        let mut missing = Vec::new();
+        for i in span {
+            match st.blocks.get(&i) {
+                Some(b) if missing.is_empty() => have.push(b.clone()),
+                Some(_) => {}
+                None => missing.push(i),
+            }
+        }
+        if missing.is_empty() {
+            Ok(have)
+        } else {
+            Err(missing)
+        }
+    }
+
+    fn insert(&self, index: u64, bytes: Bytes) {
+        let mut st = self.lock();
+        if st.blocks.insert(index, bytes).is_none() {
+            st.order.push_back(index);
+        }
+        while st.order.len() > self.max_blocks {
+            if let Some(old) = st.order.pop_front() {
+                st.blocks.remove(&old);
+            }
         }
     }
 
@@ -48,15 +116,7 @@ impl<R: ReadAt> BlockCache<R> {
         let start = index * self.block_size;
         let len = self.block_size.min(self.inner.size().saturating_sub(start));
         let bytes = self.inner.read_at(start, len)?;
-        let mut st = self.lock();
-        if st.blocks.insert(index, bytes.clone()).is_none() {
-            st.order.push_back(index);
-        }
-        while st.order.len() > self.max_blocks {
-            if let Some(old) = st.order.pop_front() {
-                st.blocks.remove(&old);
-            }
-        }
+        self.insert(index, bytes.clone());
         Ok(bytes)
     }
 
@@ -76,31 +136,94 @@ impl<R: ReadAt> ReadAt for BlockCache<R> {
         if len == 0 {
             return Ok(Bytes::new());
         }
-        // Large reads bypass the cache.
+        let span = self.block_span(offset, len);
+        let first = *span.start();
+        // Large reads bypass the cache, unless a warming pass already fetched them.
         if len > self.block_size * 4 {
+            if self.warm_passes > 0 {
+                if let Ok(blocks) = self.cached(span) {
+                    return Ok(self.assemble(offset, len, first, &blocks));
+                }
+            }
             return self.inner.read_at(offset, len);
         }
-        let end = offset + len; // checked above
-        let first = offset / self.block_size;
-        let last = (end - 1) / self.block_size;
-        if first == last {
-            let b = self.block(first)?;
-            let o = (offset - first * self.block_size) as usize;
-            return Ok(b.slice(o..o + len as usize));
-        }
-        let mut out = BytesMut::with_capacity(len as usize);
-        for i in first..=last {
-            let b = self.block(i)?;
-            let bs = i * self.block_size;
-            let from = offset.max(bs) - bs;
-            let to = end.min(bs + b.len() as u64) - bs;
-            out.extend_from_slice(&b[from as usize..to as usize]);
-        }
-        Ok(out.freeze())
+        let blocks = span.map(|i| self.block(i)).collect::<Result<Vec<_>, _>>()?;
+        Ok(self.assemble(offset, len, first, &blocks))
     }
 
     fn requests(&self) -> u64 {
         self.inner.requests()
+    }
+
+    fn read_ranges(&self, ranges: &[(u64, u64)]) -> Result<Vec<Bytes>, ReadError> {
+        self.inner.read_ranges(ranges)
+    }
+
+    fn warm(&self, pass: &mut dyn FnMut(&dyn ReadAt)) {
+        for _ in 0..self.warm_passes {
+            let view = Discovery {
+                cache: self,
+                missing: Mutex::new(BTreeSet::new()),
+            };
+            pass(&view);
+            let missing = view
+                .missing
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if missing.is_empty() {
+                return;
+            }
+            let size = self.size();
+            let ranges: Vec<(u64, u64)> = missing
+                .iter()
+                .map(|&i| {
+                    let start = i * self.block_size;
+                    (start, self.block_size.min(size - start))
+                })
+                .collect();
+            match self.inner.read_ranges(&ranges) {
+                Ok(blocks) => {
+                    for (&i, b) in missing.iter().zip(blocks) {
+                        self.insert(i, b);
+                    }
+                }
+                // The real parse meets the error again and reports it.
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// What a discovery pass reads through: cached blocks, and a record of the blocks missing.
+struct Discovery<'a, R> {
+    cache: &'a BlockCache<R>,
+    missing: Mutex<BTreeSet<u64>>,
+}
+
+impl<R: ReadAt> ReadAt for Discovery<'_, R> {
+    fn size(&self) -> u64 {
+        self.cache.size()
+    }
+
+    fn read_at(&self, offset: u64, len: u64) -> Result<Bytes, ReadError> {
+        check_range(offset, len, self.size())?;
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let span = self.cache.block_span(offset, len);
+        let first = *span.start();
+        let wide = span.end() - first >= MAX_DISCOVERY_READ_BLOCKS;
+        match self.cache.cached(span) {
+            Ok(blocks) => Ok(self.cache.assemble(offset, len, first, &blocks)),
+            Err(missing) => {
+                let mut m = self.missing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                // Bounded: one batch never asks for more than the cache holds.
+                if !wide && m.len() + missing.len() <= self.cache.max_blocks {
+                    m.extend(missing);
+                }
+                Err(ReadError::Deferred { offset, len })
+            }
+        }
     }
 }
 
@@ -117,5 +240,69 @@ mod tests {
             assert_eq!(cache.read_at(o, l).unwrap(), direct.read_at(o, l).unwrap(), "{o} {l}");
         }
         assert!(cache.read_at(9_999, 2).is_err());
+    }
+
+    /// Counts requests and the batches asked for.
+    #[derive(Debug)]
+    struct Counting {
+        data: Bytes,
+        batches: Mutex<Vec<usize>>,
+        requests: std::sync::atomic::AtomicU64,
+    }
+
+    impl ReadAt for Counting {
+        fn size(&self) -> u64 {
+            self.data.len() as u64
+        }
+        fn read_at(&self, offset: u64, len: u64) -> Result<Bytes, ReadError> {
+            self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.data.read_at(offset, len)
+        }
+        fn read_ranges(&self, ranges: &[(u64, u64)]) -> Result<Vec<Bytes>, ReadError> {
+            self.batches.lock().unwrap().push(ranges.len());
+            ranges.iter().map(|&(o, l)| self.read_at(o, l)).collect()
+        }
+        fn requests(&self) -> u64 {
+            self.requests.load(std::sync::atomic::Ordering::Relaxed)
+        }
+    }
+
+    /// A "parse" that follows a chain of pointers: each 8-byte word at `p` names the next
+    /// position. Warming fetches one level per batch, and the real parse then reads nothing.
+    #[test]
+    fn warming_fetches_a_pointer_chain_level_by_level() {
+        let mut data = vec![0u8; 64 * 1024];
+        let chain = [0u64, 40_000, 9_000, 60_000, 20_000];
+        for w in chain.windows(2) {
+            data[w[0] as usize..w[0] as usize + 8].copy_from_slice(&w[1].to_le_bytes());
+        }
+        let inner = Counting {
+            data: Bytes::from(data),
+            batches: Mutex::new(Vec::new()),
+            requests: 0.into(),
+        };
+        let cache = BlockCache::new(inner, 1024, 1 << 20).with_warm_passes(16);
+        let follow = |r: &dyn ReadAt| -> Result<Vec<u64>, ReadError> {
+            let mut p = 0u64;
+            let mut seen = vec![p];
+            for _ in 1..chain.len() {
+                let b = r.read_at(p, 8)?;
+                p = u64::from_le_bytes(b[..8].try_into().unwrap());
+                seen.push(p);
+            }
+            Ok(seen)
+        };
+        cache.warm(&mut |view| {
+            let _ = follow(view);
+        });
+        assert_eq!(*cache.inner().batches.lock().unwrap(), vec![1; chain.len() - 1]);
+        let before = cache.requests();
+        assert_eq!(follow(&cache).unwrap(), chain.to_vec());
+        assert_eq!(cache.requests(), before, "the real pass is served from the cache");
+        // Without warm passes, warm does nothing.
+        let cold = BlockCache::new(Bytes::from(vec![0u8; 4096]), 1024, 1 << 20);
+        let mut ran = false;
+        cold.warm(&mut |_| ran = true);
+        assert!(!ran);
     }
 }

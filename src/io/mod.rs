@@ -88,6 +88,15 @@ pub enum ReadError {
     /// Object store failure (remote sources).
     #[error("{0}")]
     Remote(String),
+    /// The bytes are not fetched yet: returned only to a discovery pass of
+    /// [`ReadAt::warm`], which fetches them before the real parse.
+    #[error("read of {len} bytes at offset {offset} deferred to the next fetch")]
+    Deferred {
+        /// Requested offset.
+        offset: u64,
+        /// Requested length.
+        len: u64,
+    },
 }
 
 /// Random access to the bytes of one source.
@@ -106,6 +115,26 @@ pub trait ReadAt: Send + Sync {
     /// Number of read requests sent to the underlying storage so far (for tests/benches).
     fn requests(&self) -> u64 {
         0
+    }
+
+    /// Read several ranges (in the order given). Remote readers fetch them concurrently,
+    /// merging adjacent ones into one request; the default reads them one after another.
+    ///
+    /// # Errors
+    /// As [`ReadAt::read_at`], for the first range that fails.
+    fn read_ranges(&self, ranges: &[(u64, u64)]) -> Result<Vec<Bytes>, ReadError> {
+        ranges.iter().map(|&(o, l)| self.read_at(o, l)).collect()
+    }
+
+    /// Prepare for a parse that would otherwise wait for one small read after another: run
+    /// `pass` (a parse whose result is thrown away) against a view that answers only from
+    /// what is already fetched and records the rest ([`ReadError::Deferred`]), fetch what
+    /// it recorded in one concurrent batch, and repeat until a pass needs nothing new. Each
+    /// batch reaches one level further into the file's structure, so the number of round
+    /// trips follows the depth of the structure, not the number of objects. Readers without
+    /// a cache, or where waiting is cheap (local files), do nothing.
+    fn warm(&self, pass: &mut dyn FnMut(&dyn ReadAt)) {
+        let _ = pass;
     }
 }
 

@@ -289,4 +289,42 @@ impl ReadAt for ObjectReadAt {
     fn requests(&self) -> u64 {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// Concurrent ranged GETs (object_store's `coalesce_ranges`: up to 10 in flight), ranges
+    /// closer than [`RANGES_COALESCE_GAP`] merged into one request.
+    fn read_ranges(&self, ranges: &[(u64, u64)]) -> Result<Vec<Bytes>, ReadError> {
+        let mut rs = Vec::with_capacity(ranges.len());
+        for &(offset, len) in ranges {
+            check_range(offset, len, self.size)?;
+            rs.push(offset..offset + len);
+        }
+        let fetch = |r: std::ops::Range<u64>| {
+            self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let opts = object_store::GetOptions {
+                range: Some(r.clone().into()),
+                if_match: self.etag.clone(),
+                ..Default::default()
+            };
+            async move {
+                let got = async { self.store.get_opts(&self.path, opts).await?.bytes().await }
+                    .await
+                    .map_err(|e| ReadError::Remote(format!("{}: {}", self.url, crate::io::error_chain(&e))))?;
+                if got.len() as u64 != r.end - r.start {
+                    return Err(ReadError::Remote(format!(
+                        "{}: short read at {}: asked {} bytes, got {}",
+                        self.url,
+                        r.start,
+                        r.end - r.start,
+                        got.len()
+                    )));
+                }
+                Ok(got)
+            }
+        };
+        self.handle
+            .block_on(object_store::coalesce_ranges(&rs, fetch, RANGES_COALESCE_GAP))
+    }
 }
+
+/// Ranges of one [`ReadAt::read_ranges`] batch this close (bytes) are fetched as one GET.
+pub const RANGES_COALESCE_GAP: u64 = 16 * 1024;
