@@ -70,7 +70,10 @@ fn full_key(array: &str, coords: &[u64]) -> String {
 pub fn write_manifest(ds: &VirtualDataset) -> Result<Bytes, StoreError> {
     let props = WriterProperties::builder()
         .set_statistics_enabled(EnabledStatistics::Chunk)
-        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+        // Snappy, not zstd: the parquet crate makes a zstd compression and decompression
+        // context for every column chunk, and with one row group per array that was 40 % of
+        // `vzarr create` on a 480-array granule; the manifest is ~11 % larger.
+        .set_compression(parquet::basic::Compression::SNAPPY)
         .build();
     let mut buf = Vec::new();
     let mut w = ArrowWriter::try_new(&mut buf, schema(), Some(props)).map_err(pq)?;
