@@ -134,6 +134,9 @@ def serve_files(mapping, port_file):
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # TCP_NODELAY, as real servers set it: without it a small response's body waits for the
+        # client's delayed ACK of the headers (~40 ms per request on Linux loopback).
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass
@@ -198,6 +201,9 @@ def proxy_to(target, port_file):
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # TCP_NODELAY, as real servers set it: without it a small response's body waits for the
+        # client's delayed ACK of the headers (~40 ms per request on Linux loopback).
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass

@@ -226,3 +226,98 @@ fn truncated_and_garbage_input_never_panics() {
         }
     }
 }
+
+/// A reader over a file's bytes that counts requests and the batches of `read_ranges`.
+struct Counting {
+    data: bytes::Bytes,
+    requests: std::sync::atomic::AtomicU64,
+    batches: std::sync::atomic::AtomicU64,
+}
+
+impl vzarr::io::ReadAt for Counting {
+    fn size(&self) -> u64 {
+        self.data.len() as u64
+    }
+    fn read_at(&self, offset: u64, len: u64) -> Result<bytes::Bytes, vzarr::io::ReadError> {
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.data.read_at(offset, len)
+    }
+    fn read_ranges(&self, ranges: &[(u64, u64)]) -> Result<Vec<bytes::Bytes>, vzarr::io::ReadError> {
+        self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ranges.iter().map(|&(o, l)| self.read_at(o, l)).collect()
+    }
+    fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Remote sources are parsed after discovery passes (`ReadAt::warm`) that fetch each level of
+/// a file's structure in one batch. Over every corpus HDF5 file, through the block cache as
+/// remote sources use it: the warmed parse gives exactly the direct parse's output (or error),
+/// warming converges within its pass limit, and the real parse afterwards is served from the
+/// cache.
+#[test]
+fn warmed_parse_equals_direct_parse() {
+    use vzarr::io::{BlockCache, ReadAt};
+    let Some(root) = corpus() else {
+        println!("SKIP hdf5_corpus: ../shared/corpus not found");
+        return;
+    };
+    let opts = Hdf5Options::default();
+    let (mut differ, mut unconverged, mut cold) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut files, mut total_batches, mut max_batches, mut fetched) = (0usize, 0u64, 0u64, 0u64);
+    for (path, name) in hdf5_files(&root) {
+        let data = bytes::Bytes::from(std::fs::read(&path).unwrap());
+        let parse = |r: &dyn ReadAt| {
+            catch_unwind(AssertUnwindSafe(|| hdf5::read(r, &opts).map_err(|e| e.to_string())))
+                .unwrap_or_else(|_| Err("panic".into()))
+        };
+        let direct = parse(&data);
+        let cache = BlockCache::new(
+            Counting {
+                data,
+                requests: 0.into(),
+                batches: 0.into(),
+            },
+            8192,
+            256 << 20,
+        )
+        .with_warm_passes(32);
+        cache.warm(&mut |view| {
+            let _ = parse(view);
+        });
+        let batches = cache.inner().batches.load(std::sync::atomic::Ordering::Relaxed);
+        let warm_requests = cache.requests();
+        let warmed = parse(&cache);
+        let after = cache.requests() - warm_requests;
+        files += 1;
+        total_batches += batches;
+        max_batches = max_batches.max(batches);
+        fetched += warm_requests;
+        if warmed != direct {
+            differ.push(name.clone());
+        }
+        if batches >= 32 {
+            unconverged.push(name.clone());
+        }
+        if after > 0 {
+            cold.push(format!("{name} ({after} requests)"));
+        }
+    }
+    println!(
+        "warmed parse over {files} corpus HDF5 files: {total_batches} batches in all, at most {max_batches} for one file, \
+         {fetched} blocks fetched; real parse needed requests for {} files",
+        cold.len()
+    );
+    for c in &cold {
+        println!("  cold reads after warming: {c}");
+    }
+    assert!(files > 0);
+    assert!(differ.is_empty(), "warmed parse differs from direct parse: {differ:?}");
+    assert!(unconverged.is_empty(), "warming did not converge: {unconverged:?}");
+    // Only reads wider than the discovery limit (data, 512 KiB here) are left to the real parse.
+    assert!(
+        cold.len() * 20 <= files,
+        "too many files read cold after warming: {cold:?}"
+    );
+}

@@ -212,17 +212,38 @@ impl<R: ReadAt> ReadAt for Discovery<'_, R> {
         }
         let span = self.cache.block_span(offset, len);
         let first = *span.start();
-        let wide = span.end() - first >= MAX_DISCOVERY_READ_BLOCKS;
-        match self.cache.cached(span) {
+        match self.cache.cached(span.clone()) {
             Ok(blocks) => Ok(self.cache.assemble(offset, len, first, &blocks)),
             Err(missing) => {
-                let mut m = self.missing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                // Bounded: one batch never asks for more than the cache holds.
-                if !wide && m.len() + missing.len() <= self.cache.max_blocks {
-                    m.extend(missing);
-                }
+                self.record(&span, missing);
                 Err(ReadError::Deferred { offset, len })
             }
+        }
+    }
+
+    fn hint(&self, ranges: &[(u64, u64)]) {
+        for &(offset, len) in ranges {
+            // Hints are guesses: clamp them to the file, skip the empty ones.
+            let len = len.min(self.size().saturating_sub(offset));
+            if len == 0 {
+                continue;
+            }
+            let span = self.cache.block_span(offset, len);
+            if let Err(missing) = self.cache.cached(span.clone()) {
+                self.record(&span, missing);
+            }
+        }
+    }
+}
+
+impl<R: ReadAt> Discovery<'_, R> {
+    /// Note the `missing` blocks of a read of `span`, within the limits.
+    fn record(&self, span: &std::ops::RangeInclusive<u64>, missing: Vec<u64>) {
+        let wide = span.end() - span.start() >= MAX_DISCOVERY_READ_BLOCKS;
+        let mut m = self.missing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Bounded: one batch never asks for more than the cache holds.
+        if !wide && m.len() + missing.len() <= self.cache.max_blocks {
+            m.extend(missing);
         }
     }
 }

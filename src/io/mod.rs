@@ -126,6 +126,14 @@ pub trait ReadAt: Send + Sync {
         ranges.iter().map(|&(o, l)| self.read_at(o, l)).collect()
     }
 
+    /// Say that these ranges (offset, length) will be read soon. Ignored by plain readers; a
+    /// discovery pass of [`ReadAt::warm`] records the missing ones, so reads that do not
+    /// depend on each other (the children of one B-tree node) go out in the same batch even
+    /// though the parse stops at the first of them.
+    fn hint(&self, ranges: &[(u64, u64)]) {
+        let _ = ranges;
+    }
+
     /// Prepare for a parse that would otherwise wait for one small read after another: run
     /// `pass` (a parse whose result is thrown away) against a view that answers only from
     /// what is already fetched and records the rest ([`ReadError::Deferred`]), fetch what

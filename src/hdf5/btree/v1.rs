@@ -157,6 +157,25 @@ fn walk_node(
             ));
         }
     }
+    // The children are read one after another below; say so first, so a warming pass fetches
+    // them together (inner nodes are about this node's size; symbol table nodes are small).
+    let hint_len = match (node.level, node_type) {
+        (0, 0) => Some(1024),
+        (0, _) => None, // chunks: data, not metadata
+        _ => Some(
+            (8 + 2 * u64::from(sizes.offset))
+                .saturating_add((node.keys.len() as u64).saturating_mul(key_size))
+                .saturating_add((node.children.len() as u64).saturating_mul(u64::from(sizes.offset))),
+        ),
+    };
+    if let Some(len) = hint_len {
+        let ranges: Vec<(u64, u64)> = node
+            .children
+            .iter()
+            .filter_map(|&c| sizes.base.checked_add(c).map(|a| (a, len)))
+            .collect();
+        src.hint(&ranges);
+    }
     for (key, &child) in node.keys.iter().zip(&node.children) {
         if node.level == 0 {
             f(key, child)?;

@@ -252,6 +252,13 @@ impl Walker<'_> {
             };
             children.push((child, child_nrec, child_total));
         }
+        // Read one after another below: say so first, so a warming pass fetches them together.
+        let hints: Vec<(u64, u64)> = children
+            .iter()
+            .filter_map(|&(c, _, _)| self.sizes.base.checked_add(c))
+            .map(|a| (a, u64::from(self.hdr.node_size)))
+            .collect();
+        self.src.hint(&hints);
         for (i, &(child, child_nrec, child_total)) in children.iter().enumerate() {
             let before = self.count;
             self.node(child, child_nrec, depth - 1, f)?;

@@ -263,6 +263,9 @@ pub(super) fn visit(
         .map(|_| read_addr(&mut c, &sizes))
         .collect::<Result<Vec<_>, _>>()?;
 
+    // Read one after another below: say so first, so a warming pass fetches them together.
+    hint_blocks(src, &sizes, dblk_addrs.iter().chain(&sblk_addrs));
+
     // Data blocks of the first super blocks, addressed from the index block.
     for (s, si) in info.iter().enumerate().take(iblk_sblks as usize) {
         for k in 0..si.ndblks {
@@ -319,8 +322,11 @@ pub(super) fn visit(
         let mut c = Cursor::new(&sbuf, sabs, SBLK);
         c.seek(p)?;
         let bitmap = c.bytes(bitmap_len as usize)?;
-        for j in 0..si.ndblks {
-            let da = read_addr(&mut c, &sizes)?;
+        let addrs = (0..si.ndblks)
+            .map(|_| read_addr(&mut c, &sizes))
+            .collect::<Result<Vec<_>, _>>()?;
+        hint_blocks(src, &sizes, &addrs);
+        for (j, &da) in (0u64..).zip(&addrs) {
             if is_undefined(sizes, da) {
                 continue;
             }
@@ -333,4 +339,16 @@ pub(super) fn visit(
         }
     }
     Ok(())
+}
+
+/// Tell `src` the blocks at these relative addresses are about to be read (see
+/// [`ReadAt::hint`]); the length is a guess, the warming pass fetches what it finds missing.
+fn hint_blocks<'a>(src: &dyn ReadAt, sizes: &Sizes, addrs: impl IntoIterator<Item = &'a u64>) {
+    let ranges: Vec<(u64, u64)> = addrs
+        .into_iter()
+        .filter(|&&a| !is_undefined(*sizes, a))
+        .filter_map(|&a| sizes.base.checked_add(a))
+        .map(|a| (a, 4096))
+        .collect();
+    src.hint(&ranges);
 }
