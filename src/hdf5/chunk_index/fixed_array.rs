@@ -75,6 +75,15 @@ pub(super) fn visit(
     let bitmap = body.get(..body.len().saturating_sub(4)).unwrap_or_default();
     // Pages follow the data block prefix; page_nelmts * es ≤ total ≤ file size here.
     let page_bytes = page_nelmts * es + 4;
+    // The pages are read one after another below: say so first, so a warming pass fetches
+    // them together.
+    if let Some(a) = sizes.base.checked_add(dblk_addr).and_then(|a| a.checked_add(head)) {
+        let pages: Vec<(u64, u64)> = (0..npages)
+            .filter(|&p| bit(bitmap, p))
+            .filter_map(|p| Some((a.checked_add(p.checked_mul(page_bytes)?)?, page_bytes)))
+            .collect();
+        src.hint(&pages);
+    }
     for p in 0..npages {
         if !bit(bitmap, p) {
             continue;
