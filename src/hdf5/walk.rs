@@ -185,10 +185,11 @@ impl<'a> Walker<'a> {
             .map(|(p, _)| p.clone())
             .collect();
         for (path, addrs) in std::mem::take(&mut self.dim_lists) {
-            let names: Vec<Option<String>> = addrs
+            let scale_paths: Vec<Option<&String>> = addrs
                 .iter()
-                .map(|a| a.and_then(|a| self.dataset_paths.get(&a)).map(|p| basename(p)))
+                .map(|a| a.and_then(|a| self.dataset_paths.get(&a)))
                 .collect();
+            let names = axis_names(&path, &scale_paths);
             if let Some(a) = array_at(root, &path) {
                 // Axes from an array datatype follow the dataset's own and stay unnamed.
                 if names.len() <= a.shape.len() && names.iter().any(Option::is_some) {
@@ -1502,6 +1503,38 @@ struct Datasets {
     labeled: std::collections::HashSet<String>,
 }
 
+/// The names of an array's axes from the paths of their dimension scales: each scale's
+/// basename, as netCDF names dimensions. When two axes would get one name from two different
+/// scales (netCDF lets a group's dimension shadow an ancestor's of the same name, and a
+/// variable may use both), each such axis whose scale lies outside the array's own group is
+/// named by the scale's absolute path (`/Y`), so readers see two dimensions, not one with two
+/// lengths.
+fn axis_names(array_path: &str, scale_paths: &[Option<&String>]) -> Vec<Option<String>> {
+    let basename = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    let parent = |p: &str| p.rsplit_once('/').map_or("", |(g, _)| g).to_string();
+    let own_group = parent(array_path);
+    scale_paths
+        .iter()
+        .map(|sp| {
+            let sp = (*sp)?;
+            let name = basename(sp);
+            let shadowed = scale_paths
+                .iter()
+                .flatten()
+                .any(|other| *other != sp && basename(other) == name);
+            Some(if shadowed && parent(sp) != own_group {
+                if sp.starts_with('/') {
+                    sp.clone()
+                } else {
+                    format!("/{sp}")
+                }
+            } else {
+                name
+            })
+        })
+        .collect()
+}
+
 /// netCDF-style names for the axes of datasets without any dimension scale, the way
 /// netCDF-C and h5netcdf (`phony_dims="sort"`) name them. Groups are visited parent first,
 /// children in name order. In each group, every distinct axis length `n` of unscaled datasets
@@ -1803,6 +1836,26 @@ fn array_at<'g>(root: &'g mut Group, path: &str) -> Option<&'g mut Array> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shadowed_dimension_from_an_ancestor_group_is_named_by_its_path() {
+        let (y, gy, gx) = ("/Y".to_string(), "/group/Y".to_string(), "/group/X".to_string());
+        // netCDF: group/char_var(/Y, Y, X) uses the root's Y and its own group's Y.
+        assert_eq!(
+            axis_names("/group/char_var", &[Some(&y), Some(&gy), Some(&gx)]),
+            vec![Some("/Y".into()), Some("Y".into()), Some("X".into())]
+        );
+        // No clash: basenames, as netCDF names dimensions.
+        assert_eq!(
+            axis_names("/group/v", &[Some(&y), None, Some(&gx)]),
+            vec![Some("Y".into()), None, Some("X".into())]
+        );
+        // The same scale on two axes keeps one name.
+        assert_eq!(
+            axis_names("/v", &[Some(&y), Some(&y)]),
+            vec![Some("Y".into()), Some("Y".into())]
+        );
+    }
 
     #[test]
     fn json_conversions() {

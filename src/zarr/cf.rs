@@ -7,12 +7,14 @@
 //! integer a JSON integer, a boolean a JSON boolean, a complex number a list of two base64
 //! floats. Any other form makes xarray refuse the whole group, so every front end stores the
 //! attribute in this form ([`encode_fill_values`]) and the Zarr v2 (kerchunk) export turns it
-//! back into a plain number ([`decode_fill_value`]).
+//! back into a plain number ([`decode_fill_value`]). xarray's coder refuses byte-string
+//! (`FixedBytes`) arrays' `_FillValue` whatever its form; there the attribute is left out when
+//! it equals the array's Zarr fill value, which then says the same.
 
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::model::{float_json, DataType, Group};
+use crate::model::{float_json, DataType, FillValue, Group};
 
 /// The CF fill value attribute.
 pub const FILL_VALUE_ATTR: &str = "_FillValue";
@@ -118,14 +120,48 @@ pub fn decode_fill_value(v: &Value, dt: &DataType) -> Value {
 
 /// Put the `_FillValue` attribute of every array under `root` in the Zarr v3 form
 /// ([`encode_fill_value`]).
+///
+/// xarray has no form for the attribute on a fixed-length byte-string array (its
+/// `FillValueCoder` refuses NumPy `S` types and with them the whole group), so there the
+/// attribute is left out when it says what the array's Zarr `fill_value` says already; xarray
+/// keeps that in `encoding["fill_value"]`.
 pub fn encode_fill_values(root: &mut Group) {
     root.for_each_array_mut(&mut |a| {
+        if let DataType::FixedBytes(n) = a.data_type {
+            if a.attributes
+                .get(FILL_VALUE_ATTR)
+                .is_some_and(|v| same_bytes_fill(v, n, &a.fill_value))
+            {
+                a.attributes.remove(FILL_VALUE_ATTR);
+            }
+            return;
+        }
         if let Some(v) = a.attributes.get_mut(FILL_VALUE_ATTR) {
             if let Some(enc) = encode_fill_value(v, &a.data_type) {
                 *v = enc;
             }
         }
     });
+}
+
+/// Whether a string `_FillValue` attribute (scalar or one-element list), NUL-padded to `n`
+/// bytes, is the fill value `fill` of an `n`-byte string array.
+fn same_bytes_fill(v: &Value, n: u32, fill: &FillValue) -> bool {
+    let Some(Value::String(text)) = single(v) else {
+        return false;
+    };
+    let Ok(n) = usize::try_from(n) else {
+        return false;
+    };
+    let mut want = text.as_bytes().to_vec();
+    if want.len() > n {
+        return false;
+    }
+    want.resize(n, 0);
+    match fill {
+        FillValue::Default => want.iter().all(|&b| b == 0),
+        FillValue::Bytes(b) => *b == want,
+    }
 }
 
 #[cfg(test)]
@@ -172,6 +208,41 @@ mod tests {
             decode_fill_value(&c, &DataType::Complex(128)),
             json!([1.0, "-Infinity"])
         );
+    }
+
+    #[test]
+    fn a_byte_string_fill_attribute_equal_to_the_fill_value_is_left_out() {
+        let array = |attr: Value, fill: FillValue| crate::model::Array {
+            shape: vec![2],
+            chunk_shape: vec![2],
+            data_type: DataType::FixedBytes(3),
+            fill_value: fill,
+            codecs: vec![],
+            attributes: [(FILL_VALUE_ATTR.to_string(), attr)].into_iter().collect(),
+            dimension_names: None,
+            chunks: std::collections::BTreeMap::new(),
+        };
+        let mut g = Group::default();
+        g.children.insert(
+            "same".into(),
+            crate::model::Node::Array(array(json!("X"), FillValue::Bytes(b"X\0\0".to_vec()))),
+        );
+        g.children.insert(
+            "zero".into(),
+            crate::model::Node::Array(array(json!([""]), FillValue::Default)),
+        );
+        g.children.insert(
+            "other".into(),
+            crate::model::Node::Array(array(json!("Y"), FillValue::Bytes(b"X\0\0".to_vec()))),
+        );
+        encode_fill_values(&mut g);
+        let attr = |k: &str| match &g.children[k] {
+            crate::model::Node::Array(a) => a.attributes.get(FILL_VALUE_ATTR).cloned(),
+            crate::model::Node::Group(_) => unreachable!(),
+        };
+        assert_eq!(attr("same"), None);
+        assert_eq!(attr("zero"), None);
+        assert_eq!(attr("other"), Some(json!("Y")));
     }
 
     #[test]

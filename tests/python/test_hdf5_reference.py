@@ -60,16 +60,23 @@ def h5_datasets(f):
 
 def expected_dimension_names(ds):
     """Axis names from h5py's dimension scales: the first attached scale's dataset name per
-    axis; a 1-D scale names its own axis; None where no axis has a name."""
-    names = []
+    axis; a 1-D scale names its own axis; None where no axis has a name. Where two axes'
+    scales share a name (a group's dimension shadowing an ancestor's, as netCDF allows), a
+    scale outside the dataset's own group is named by its absolute path, so the two differ."""
+    paths = []
     # Axes of an HDF5 array datatype follow the dataset's own, unnamed.
     extra = [None] * len(ds.dtype.shape)
     for i in range(ds.ndim):
         try:
             scales = ds.dims[i]
-            names.append(scales[0].name.rsplit("/", 1)[-1] if len(scales) else None)
+            paths.append(scales[0].name if len(scales) else None)
         except Exception:  # noqa: BLE001 - unresolvable reference: no name
-            names.append(None)
+            paths.append(None)
+    base = lambda p: p.rsplit("/", 1)[-1]  # noqa: E731
+    parent = lambda p: p.rsplit("/", 1)[0]  # noqa: E731
+    names = [None if p is None else
+             p if parent(p) != parent(ds.name) and any(q not in (None, p) and base(q) == base(p) for q in paths)
+             else base(p) for p in paths]
     if ds.ndim == 1 and names == [None] and h5py.h5ds.is_scale(ds.id):
         names = [ds.name.rsplit("/", 1)[-1]]
     return names + extra if any(n is not None for n in names) else None
