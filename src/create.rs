@@ -98,6 +98,9 @@ pub struct CreateReport {
     pub refused: Vec<RefusalRecord>,
     /// Attributes or links skipped, with reasons.
     pub warnings: Vec<RefusalRecord>,
+    /// netCDF-4 dimension-only datasets (HDF5 input): dimensions, not variables, so not
+    /// arrays; their names are on the axes of the arrays that use them.
+    pub dimension_only: Vec<RefusalRecord>,
     /// Requests sent to the sources while parsing.
     pub source_requests: u64,
 }
@@ -216,6 +219,14 @@ pub fn parse_source(
     let (out, root) = parse_hdf5(src, opts).map_err(parse_err)?;
     report.refused.extend(out.refusals.into_iter().map(rec));
     report.warnings.extend(out.warnings.into_iter().map(rec));
+    report
+        .dimension_only
+        .extend(out.dimension_only.into_iter().map(|path| RefusalRecord {
+            source: name.into(),
+            path,
+            feature: "netCDF dimension only".into(),
+            reason: "a netCDF dimension, not a variable: named on the axes of the arrays that use it".into(),
+        }));
     Ok(Parsed { root, data_files: None })
 }
 
@@ -386,6 +397,7 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
         })??;
         report.refused.extend(sub.refused);
         report.warnings.extend(sub.warnings);
+        report.dimension_only.extend(sub.dimension_only);
         report.source_requests += sub.source_requests;
         let Parsed { mut root, data_files } = parsed;
         // The files this input's chunk references point into, with their identity.

@@ -106,8 +106,12 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     for w in &report.warnings {
         eprintln!("warning: {}: {}: {}", w.source, w.path, w.reason);
     }
+    let dimensions = match report.dimension_only.len() {
+        0 => String::new(),
+        n => format!(", {n} netCDF dimension-only datasets kept as dimension names"),
+    };
     eprintln!(
-        "wrote {}: {} arrays, {} virtual + {} inline chunk references, {} refused ({} source requests)",
+        "wrote {}: {} arrays, {} virtual + {} inline chunk references, {} refused{dimensions} ({} source requests)",
         a.output,
         report.arrays,
         report.virtual_chunks,

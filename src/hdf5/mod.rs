@@ -64,6 +64,9 @@ pub struct Hdf5Output {
     pub refusals: Vec<Refusal>,
     /// Attributes and links skipped.
     pub warnings: Vec<Refusal>,
+    /// Paths of netCDF-4 dimension-only datasets (dimension scales that are a dimension, not
+    /// a variable), named on the axes of the arrays that use them and not mapped themselves.
+    pub dimension_only: Vec<String>,
 }
 
 /// Whether `src` carries an HDF5 signature at 0, 512, 1024, 2048, ….
@@ -87,6 +90,7 @@ pub fn read(src: &dyn ReadAt, opts: &Hdf5Options) -> Result<Hdf5Output, Hdf5Erro
         root,
         refusals: w.refusals,
         warnings: w.warnings,
+        dimension_only: w.dimension_only,
     })
 }
 

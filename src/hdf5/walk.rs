@@ -60,6 +60,10 @@ fn from_err(e: &Hdf5Error) -> Refuse {
     (e.feature(), e.to_string())
 }
 
+/// How netCDF-4 starts the `NAME` attribute of a dimension scale that is a dimension only,
+/// not a variable (netCDF-C `libhdf5`: `DIM_WITHOUT_VARIABLE`).
+pub(crate) const NETCDF_DIMENSION_ONLY: &str = "This is a netCDF dimension but not a netCDF variable";
+
 /// Join a group path and a name (`/` root).
 fn join(parent: &str, name: &str) -> String {
     if parent == "/" {
@@ -97,6 +101,8 @@ pub(crate) struct Walker<'a> {
     dataset_shapes: Vec<(String, Vec<u64>)>,
     pub(crate) refusals: Vec<Refusal>,
     pub(crate) warnings: Vec<Refusal>,
+    /// Paths of netCDF dimension-only datasets, left out of the hierarchy.
+    pub(crate) dimension_only: Vec<String>,
 }
 
 impl<'a> Walker<'a> {
@@ -123,6 +129,7 @@ impl<'a> Walker<'a> {
             dataset_shapes: Vec::new(),
             refusals: Vec::new(),
             warnings: Vec::new(),
+            dimension_only: Vec::new(),
         }
     }
 
@@ -161,8 +168,37 @@ impl<'a> Walker<'a> {
         self.fill_group(&mut root, links, "/", 0);
         // Names first: a soft link copies its target, names included.
         self.apply_dimension_scales(&mut root);
+        self.remove_dimension_only(&mut root);
         self.resolve_soft_links(&mut root);
         Ok(root)
+    }
+
+    /// Take netCDF dimension-only datasets out of the hierarchy once their names are on the
+    /// axes of the variables that use them. netCDF-4 writes a dimension that has no coordinate
+    /// variable as a dimension scale holding no data, marked by its `NAME` attribute
+    /// ([`NETCDF_DIMENSION_ONLY`]); netCDF-C, h5netcdf and OPeNDAP's DMR++ show it as a
+    /// dimension, not a variable. Mapped as an array it would be a coordinate of fill values,
+    /// and an unlimited dimension's (length 0 while its variables are longer) would make xarray
+    /// refuse the group for conflicting dimension sizes.
+    fn remove_dimension_only(&mut self, root: &mut Group) {
+        let paths = std::mem::take(&mut self.dimension_only);
+        for path in paths {
+            let (parent, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+            let group = if parent.is_empty() {
+                Some(&mut *root)
+            } else {
+                match lookup_mut(root, parent) {
+                    Some(Node::Group(g)) => Some(g),
+                    _ => None,
+                }
+            };
+            if let Some(g) = group {
+                if matches!(g.children.get(name), Some(Node::Array(_))) {
+                    g.children.remove(name);
+                    self.dimension_only.push(path);
+                }
+            }
+        }
     }
 
     /// netCDF-4 / HDF5 dimension scales → `dimension_names`: each axis is named after the
@@ -1182,6 +1218,11 @@ impl<'a> Walker<'a> {
             }
             if a.name == "CLASS" && matches!(self.attribute_value(&a), Ok(Value::String(v)) if v == "DIMENSION_SCALE") {
                 self.scales.push(path.to_string());
+            }
+            if a.name == "NAME"
+                && matches!(self.attribute_value(&a), Ok(Value::String(v)) if v.starts_with(NETCDF_DIMENSION_ONLY))
+            {
+                self.dimension_only.push(path.to_string());
             }
             if a.name == "_Netcdf4Dimid" {
                 if let Ok(v) = self.attribute_value(&a) {

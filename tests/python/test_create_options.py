@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from conftest import corpus_or_skip, manifest_files, vzarr
 from h5ref import same_bits
-from test_hdf5_reference import h5_datasets
+from test_hdf5_reference import h5_datasets, h5_variables
 
 FILES = ["ATL03_gt1l.h5", "f16_ssmis_20200102v7.nc", "noy_AERmonZ_UKESM1-0-LL_piControl_r1i1p1f2_gnz_200001-200012.nc"]
 
@@ -29,7 +29,7 @@ def rows_per_array(store):
 
 def compare_all(store, path, tmp_path):
     with h5py.File(path) as f:
-        for name, ds in h5_datasets(f).items():
+        for name, ds in h5_variables(f).items():
             p = vzarr("get", store, name, "-o", tmp_path / "v.npy")
             if p.returncode != 0:
                 refused = {r["path"].strip("/") for r in json.loads((store / "vzarr.json").read_text())["refused"]}

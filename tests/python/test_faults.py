@@ -30,7 +30,7 @@ import conftest
 from conftest import corpus_or_skip, manifest_files
 from faultproxy import Delay, FaultProxy, Hangup, Reset, Rule, Stall, Status, Trickle, Truncate
 from h5ref import same_bits
-from test_hdf5_reference import h5_datasets
+from test_hdf5_reference import h5_variables
 
 BUCKET = "vzarr-faults"
 # name in the corpus → arrays read back with `vzarr get` (None: all of them)
@@ -149,7 +149,7 @@ class Tally:
 def read_back(t, store, local, names, tmp_path, faulty=True):
     """`vzarr get` every name from `store`; each must equal h5py's values bit for bit."""
     with h5py.File(local) as f:
-        dsets = h5_datasets(f)
+        dsets = h5_variables(f)
         for name in names or sorted(dsets):
             out = tmp_path / "v.npy"
             out.unlink(missing_ok=True)
@@ -210,7 +210,7 @@ def test_transient_fault_is_ridden_out(world, scenario, tmp_path):
             read_back(t, s3_store, local, arrays, tmp_path)
             if arrays is None:
                 with h5py.File(local) as f:
-                    arrays = sorted(h5_datasets(f))
+                    arrays = sorted(h5_variables(f))
             read_back(t, tmp_path / name, local, arrays[:1], tmp_path)
         if scenario.startswith(("500", "503", "reset", "truncated", "PUT", "stalled")):
             assert t.faults > 0, "the scenario injected nothing"

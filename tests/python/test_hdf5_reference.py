@@ -58,6 +58,23 @@ def h5_datasets(f):
     return out
 
 
+def h5_variables(f):
+    """[`h5_datasets`] without netCDF-4's dimension-only datasets, which vzarr (as netCDF-C,
+    h5netcdf and OPeNDAP's DMR++) keeps as dimension names, not arrays."""
+    return {k: v for k, v in h5_datasets(f).items() if not is_dimension_only(v)}
+
+
+def is_dimension_only(ds):
+    """Whether netCDF-4 wrote this dataset for a dimension that is not a variable (its NAME
+    attribute, netCDF-C's DIM_WITHOUT_VARIABLE)."""
+    try:
+        v = ds.attrs.get("NAME")
+    except Exception:  # noqa: BLE001
+        return False
+    v = v.decode("latin-1") if isinstance(v, bytes) else v
+    return isinstance(v, str) and v.startswith("This is a netCDF dimension but not a netCDF variable")
+
+
 def expected_dimension_names(ds):
     """Axis names from h5py's dimension scales: the first attached scale's dataset name per
     axis; a 1-D scale names its own axis; None where no axis has a name. Where two axes'
@@ -151,6 +168,11 @@ def check_file(path, work):
                 continue
             if name in refused:
                 results[name] = ("refused", refused[name]["feature"])
+                continue
+            if is_dimension_only(ds):
+                # netCDF-4's dimension without a variable: netCDF-C, h5netcdf and OPeNDAP's
+                # DMR++ show a dimension, not a variable; vzarr keeps only its name, on axes.
+                results[name] = ("netCDF dimension only", "") if name not in arrays else ("WRONG", "dimension-only dataset mapped as an array")
                 continue
             if name not in arrays:
                 results[name] = ("MISSING", "neither in the store nor refused")
@@ -300,7 +322,7 @@ def test_corpus_against_h5py(capsys):
         for k, v in sorted(file_status.items()):
             print(f"  files {k:<40} {v:>6}")
         total = sum(tally.values())
-        for k in ("ok", "refused", "h5py cannot read", "WRONG", "MISSING"):
+        for k in ("ok", "refused", "netCDF dimension only", "h5py cannot read", "WRONG", "MISSING"):
             print(f"  datasets {k:<37} {tally[k]:>6}")
         print(f"  datasets {'total':<37} {total:>6}")
         for r, n in reasons.most_common():
@@ -309,7 +331,7 @@ def test_corpus_against_h5py(capsys):
             print("  " + b)
         readable = tally["ok"] + tally["refused"]
         share = tally["ok"] / readable if readable else 0.0
-        print(f"  {100 * share:.2f} % of the {readable} datasets h5py reads are stored and read back identically")
+        print(f"  {100 * share:.2f} % of the {readable} datasets h5py reads (netCDF dimension-only ones apart) are stored and read back identically")
     assert not bad, f"{len(bad)} datasets wrong or missing:\n" + "\n".join(bad[:50])
     # Issue 3 asks for 99.5 %; the rest are types Zarr cannot express without copying data
     # (vlen sequences, references, array fields) and filters with no codec (szip,
@@ -347,7 +369,7 @@ def _chunked_file():
 def _compare_all(store, src, tmp):
     with h5py.File(src) as f:
         n = 0
-        for name, ds in h5_datasets(f).items():
+        for name, ds in h5_variables(f).items():
             vzarr("get", store, name, "-o", tmp / "v.npy", check=0)
             ok, why = same_bits(ds[()], np.load(tmp / "v.npy"))
             assert ok, f"{name}: {why}"

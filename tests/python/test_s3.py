@@ -14,7 +14,7 @@ import pytest
 
 from conftest import corpus_or_skip, manifest_files, vzarr
 from h5ref import same_bits
-from test_hdf5_reference import h5_datasets
+from test_hdf5_reference import h5_datasets, h5_variables
 
 BUCKET = "vzarr-test"
 
@@ -74,7 +74,7 @@ def corpus_file(name):
 
 def compare_store(store, local, tmp_path, names=None):
     with h5py.File(local) as f:
-        dsets = h5_datasets(f)
+        dsets = h5_variables(f)
         for name in names or dsets:
             vzarr("get", store, name, "-o", tmp_path / "v.npy", check=0)
             ok, why = same_bits(dsets[name][()], np.load(tmp_path / "v.npy"))
