@@ -181,36 +181,28 @@ impl<'a> Walker<'a> {
     /// and an unlimited dimension's (length 0 while its variables are longer) would make xarray
     /// refuse the group for conflicting dimension sizes.
     fn remove_dimension_only(&mut self, root: &mut Group) {
-        let paths = std::mem::take(&mut self.dimension_only);
-        for path in paths {
-            let (parent, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-            let group = if parent.is_empty() {
-                Some(&mut *root)
-            } else {
-                match lookup_mut(root, parent) {
-                    Some(Node::Group(g)) => Some(g),
-                    _ => None,
-                }
+        self.dimension_only.retain(|path| {
+            let Some(g) = group_at(root, parent_path(path)) else {
+                return false;
             };
-            if let Some(g) = group {
-                if matches!(g.children.get(name), Some(Node::Array(_))) {
-                    g.children.remove(name);
-                    self.dimension_only.push(path);
-                }
+            let name = basename(path);
+            let is_array = matches!(g.children.get(name), Some(Node::Array(_)));
+            if is_array {
+                g.children.remove(name);
             }
-        }
+            is_array
+        });
     }
 
     /// netCDF-4 / HDF5 dimension scales → `dimension_names`: each axis is named after the
     /// dataset of its first attached scale; a one-dimensional scale is named after itself.
     /// Axes without a scale stay unnamed (`null`).
     fn apply_dimension_scales(&mut self, root: &mut Group) {
-        let basename = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
         let scales = std::mem::take(&mut self.scales);
         for path in &scales {
             if let Some(a) = array_at(root, path) {
                 if a.shape.len() == 1 {
-                    a.dimension_names = Some(vec![Some(basename(path))]);
+                    a.dimension_names = Some(vec![Some(basename(path).to_string())]);
                 }
             }
         }
@@ -1349,10 +1341,8 @@ impl<'a> Walker<'a> {
             match lookup(root, &abs) {
                 Some(Node::Array(a)) => {
                     let a = a.clone();
-                    if let Some(Node::Group(g)) = lookup_mut(root, &parent) {
+                    if let Some(g) = group_at(root, &parent) {
                         g.children.insert(name, Node::Array(a));
-                    } else if parent == "/" {
-                        root.children.insert(name, Node::Array(a));
                     }
                 }
                 Some(Node::Group(_)) => self.warning(
@@ -1551,9 +1541,7 @@ struct Datasets {
 /// named by the scale's absolute path (`/Y`), so readers see two dimensions, not one with two
 /// lengths.
 fn axis_names(array_path: &str, scale_paths: &[Option<&String>]) -> Vec<Option<String>> {
-    let basename = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
-    let parent = |p: &str| p.rsplit_once('/').map_or("", |(g, _)| g).to_string();
-    let own_group = parent(array_path);
+    let own_group = parent_path(array_path);
     scale_paths
         .iter()
         .map(|sp| {
@@ -1563,14 +1551,14 @@ fn axis_names(array_path: &str, scale_paths: &[Option<&String>]) -> Vec<Option<S
                 .iter()
                 .flatten()
                 .any(|other| *other != sp && basename(other) == name);
-            Some(if shadowed && parent(sp) != own_group {
+            Some(if shadowed && parent_path(sp) != own_group {
                 if sp.starts_with('/') {
                     sp.clone()
                 } else {
                     format!("/{sp}")
                 }
             } else {
-                name
+                name.to_string()
             })
         })
         .collect()
@@ -1867,6 +1855,27 @@ fn nest(values: Vec<Value>, shape: &[u64]) -> Value {
 }
 
 /// The array at `path` (`/a/b` or `a/b`) in `root`, if there is one.
+/// The group at `path` (`""` or `"/"`: the root).
+fn group_at<'g>(root: &'g mut Group, path: &str) -> Option<&'g mut Group> {
+    if path.trim_matches('/').is_empty() {
+        return Some(root);
+    }
+    match lookup_mut(root, path)? {
+        Node::Group(g) => Some(g),
+        Node::Array(_) => None,
+    }
+}
+
+/// The last component of a `/`-separated path.
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// A path without its last component (`""` for a name at the root).
+fn parent_path(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(g, _)| g)
+}
+
 fn array_at<'g>(root: &'g mut Group, path: &str) -> Option<&'g mut Array> {
     match lookup_mut(root, path)? {
         Node::Array(a) => Some(a),

@@ -16,6 +16,7 @@ from zarr.abc.codec import BytesBytesCodec
 from zarr.core.common import parse_named_configuration
 from zarr.registry import register_codec
 
+
 class _Codec(BytesBytesCodec):
     is_fixed_size = False
     NAME = ""
