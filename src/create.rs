@@ -47,6 +47,9 @@ pub struct CreateOptions {
     pub line_metadata: crate::ceos::LineMetadata,
     /// CEOS input: records per request when reading per-line metadata (`None`: about 16 MiB).
     pub records_per_chunk: Option<u64>,
+    /// HDF5 input: read the datasets references cannot express through libhdf5 and store
+    /// their values (`--materialize unsupported`; needs the `libhdf5` feature, local files).
+    pub materialize: bool,
 }
 
 /// Largest DMR++ document read (the biggest real ones are a few MB).
@@ -101,6 +104,9 @@ pub struct CreateReport {
     /// netCDF-4 dimension-only datasets (HDF5 input): dimensions, not variables, so not
     /// arrays; their names are on the axes of the arrays that use them.
     pub dimension_only: Vec<RefusalRecord>,
+    /// Datasets that could not be referenced and were materialized through libhdf5
+    /// ([`CreateOptions::materialize`]), with the reason they could not be referenced.
+    pub materialized: Vec<RefusalRecord>,
     /// Requests sent to the sources while parsing.
     pub source_requests: u64,
 }
@@ -214,10 +220,21 @@ pub fn parse_source(
     }
     // Remote sources: discovery passes fetch the metadata level by level, concurrently.
     src.warm(&mut |view| {
-        let _ = parse_hdf5(view, opts);
+        let _ = parse_hdf5(view, opts, None);
     });
-    let (out, root) = parse_hdf5(src, opts).map_err(parse_err)?;
+    let materialize = opts.materialize.then(|| materializer(url)).flatten();
+    if opts.materialize && materialize.is_none() {
+        report.warnings.push(RefusalRecord {
+            source: name.into(),
+            path: "/".into(),
+            feature: "not materialized".into(),
+            reason: "--materialize: libhdf5 reads local files only; datasets that cannot be referenced stay refused"
+                .into(),
+        });
+    }
+    let (out, root) = parse_hdf5(src, opts, materialize).map_err(parse_err)?;
     report.refused.extend(out.refusals.into_iter().map(rec));
+    report.materialized.extend(out.materialized.into_iter().map(rec));
     report.warnings.extend(out.warnings.into_iter().map(rec));
     report
         .dimension_only
@@ -230,13 +247,33 @@ pub fn parse_source(
     Ok(Parsed { root, data_files: None })
 }
 
+/// The materializer of `--materialize unsupported` for the HDF5 file at `url`: `None` for
+/// remote files (libhdf5 reads local files) and in builds without the `libhdf5` feature.
+#[cfg(feature = "libhdf5")]
+fn materializer(url: &Url) -> Option<Arc<dyn crate::hdf5::Materialize>> {
+    let path = url.to_file_path().ok().filter(|_| url.scheme() == "file")?;
+    Some(Arc::new(crate::materialize::Libhdf5::new(&path)))
+}
+
+/// Without the `libhdf5` feature there is nothing to materialize with ([`create`] refuses
+/// the option up front).
+#[cfg(not(feature = "libhdf5"))]
+fn materializer(_url: &Url) -> Option<Arc<dyn crate::hdf5::Materialize>> {
+    None
+}
+
 /// The HDF5 walk and the inlining of small chunks (the model's root is moved out of the
 /// output, which keeps the refusals and warnings).
-fn parse_hdf5(src: &dyn ReadAt, opts: &CreateOptions) -> Result<(crate::hdf5::Hdf5Output, Group), String> {
+fn parse_hdf5(
+    src: &dyn ReadAt,
+    opts: &CreateOptions,
+    materialize: Option<Arc<dyn crate::hdf5::Materialize>>,
+) -> Result<(crate::hdf5::Hdf5Output, Group), String> {
     let mut out = crate::hdf5::read(
         src,
         &crate::hdf5::Hdf5Options {
             split_contiguous: opts.split_contiguous,
+            materialize,
         },
     )
     .map_err(|e| e.to_string())?;
@@ -364,6 +401,11 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
     if inputs.is_empty() {
         return Err(CreateError::Usage("no sources given".into()));
     }
+    if opts.materialize && !cfg!(feature = "libhdf5") {
+        return Err(CreateError::Usage(
+            "--materialize needs vzarr built with the `libhdf5` cargo feature (cargo build --features libhdf5)".into(),
+        ));
+    }
     let location = StoreLocation::parse(output)?;
     let handle = tokio::runtime::Handle::current();
     let mut report = CreateReport::default();
@@ -398,6 +440,7 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
         report.refused.extend(sub.refused);
         report.warnings.extend(sub.warnings);
         report.dimension_only.extend(sub.dimension_only);
+        report.materialized.extend(sub.materialized);
         report.source_requests += sub.source_requests;
         let Parsed { mut root, data_files } = parsed;
         // The files this input's chunk references point into, with their identity.
@@ -485,6 +528,7 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
     let wopts = WriteOptions {
         inputs: inputs.to_vec(),
         refused: report.refused.clone(),
+        materialized: report.materialized.clone(),
     };
     store::write_store(&ds, &location, &wopts, opts.overwrite).await?;
     Ok(report)

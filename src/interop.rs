@@ -295,6 +295,7 @@ pub async fn import(refs: &str, output: &str, opts: &ImportOptions) -> Result<In
     let wopts = WriteOptions {
         inputs: vec![refs.to_string()],
         refused: refused.clone(),
+        materialized: Vec::new(),
     };
     let files = store::store_files(&ds, &wopts)?;
     let n = files.len();

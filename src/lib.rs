@@ -50,6 +50,8 @@ pub mod icechunk;
 pub mod interop;
 pub mod io;
 pub mod kerchunk;
+#[cfg(feature = "libhdf5")]
+pub mod materialize;
 pub mod model;
 pub mod reader;
 #[cfg(feature = "serve")]

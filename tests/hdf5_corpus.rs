@@ -185,6 +185,7 @@ impl Rng {
 fn truncated_and_garbage_input_never_panics() {
     let opts = Hdf5Options {
         split_contiguous: Some(4096),
+        ..Default::default()
     };
     let run = |bytes: Vec<u8>, what: &str| {
         let r = catch_unwind(AssertUnwindSafe(|| hdf5::read(&bytes, &opts).map(|_| ())));

@@ -54,6 +54,12 @@ fn written_store_info_has_the_schema_fields() {
             feature: "szip filter".into(),
             reason: "filter szip (id 4) is not supported".into(),
         }],
+        materialized: vec![vzarr::model::RefusalRecord {
+            source: "x.bin".into(),
+            path: "/b".into(),
+            feature: "scale-offset filter".into(),
+            reason: "filter scale-offset (id 6) has no Zarr codec".into(),
+        }],
     };
     let files = vzarr::store::store_files(&ds, &opts).expect("files");
     let (last, info) = files.last().expect("files");

@@ -45,6 +45,19 @@ pub(super) struct Args {
     /// 16 MiB per request; 4 requests in flight).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     records_per_chunk: Option<u64>,
+    /// HDF5 input: store the values of datasets that references cannot express (szip,
+    /// scale-offset, n-bit, non-IEEE floats…) instead of refusing them: `unsupported` reads
+    /// them through libhdf5 and writes them as zstd-compressed Zarr chunks into the manifest.
+    /// Local files only; needs vzarr built with `--features libhdf5`.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    materialize: Option<MaterializeArg>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum MaterializeArg {
+    /// Every dataset that would otherwise be refused (those libhdf5 cannot read, or whose type
+    /// has no Zarr data type, stay refused).
+    Unsupported,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -88,6 +101,7 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
             LineMetadataArg::None => crate::ceos::LineMetadata::None,
         },
         records_per_chunk: a.records_per_chunk,
+        materialize: matches!(a.materialize, Some(MaterializeArg::Unsupported)),
     };
     let spinner = std::io::stderr().is_terminal().then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
@@ -106,12 +120,19 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     for w in &report.warnings {
         eprintln!("warning: {}: {}: {}", w.source, w.path, w.reason);
     }
+    for m in &report.materialized {
+        eprintln!("materialized: {}: {}: {}", m.source, m.path, m.reason);
+    }
     let dimensions = match report.dimension_only.len() {
         0 => String::new(),
         n => format!(", {n} netCDF dimension-only datasets kept as dimension names"),
     };
+    let materialized = match report.materialized.len() {
+        0 => String::new(),
+        n => format!(", {n} materialized through libhdf5"),
+    };
     eprintln!(
-        "wrote {}: {} arrays, {} virtual + {} inline chunk references, {} refused{dimensions} ({} source requests)",
+        "wrote {}: {} arrays, {} virtual + {} inline chunk references, {} refused{materialized}{dimensions} ({} source requests)",
         a.output,
         report.arrays,
         report.virtual_chunks,

@@ -45,14 +45,33 @@ mod walk;
 
 pub use error::Hdf5Error;
 
+use std::sync::Arc;
+
 use crate::io::ReadAt;
 use crate::model::{Group, Refusal};
 
 /// Options of the HDF5 reader.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Hdf5Options {
     /// Cut contiguous datasets into virtual chunks of about this many bytes along axis 0.
     pub split_contiguous: Option<u64>,
+    /// Where a dataset cannot be referenced, ask this for its values instead (the `libhdf5`
+    /// feature's [`crate::materialize::Libhdf5`]); `None`: such datasets are refused.
+    pub materialize: Option<Arc<dyn Materialize>>,
+}
+
+/// A second way to read datasets the native reader cannot reference (filters with no Zarr
+/// codec, non-IEEE floats, …): their values, read by other means, as an array whose chunks are
+/// all inline. The reader keeps everything else it knows of the dataset (attributes,
+/// dimension names, CF fill value) and records the dataset in [`Hdf5Output::materialized`].
+pub trait Materialize: Send + Sync + std::fmt::Debug {
+    /// The array at `path` with every chunk [`crate::model::ChunkRef::Inline`], encoded by its
+    /// codecs; attributes and dimension names are left empty (the reader fills them).
+    /// `why` is the reason the dataset could not be referenced.
+    ///
+    /// # Errors
+    /// Why it cannot be materialized either (a one-line reason).
+    fn materialize(&self, path: &str, why: &Refusal) -> Result<crate::model::Array, String>;
 }
 
 /// What [`read`] produces.
@@ -67,6 +86,9 @@ pub struct Hdf5Output {
     /// Paths of netCDF-4 dimension-only datasets (dimension scales that are a dimension, not
     /// a variable), named on the axes of the arrays that use them and not mapped themselves.
     pub dimension_only: Vec<String>,
+    /// Datasets that could not be referenced and were materialized instead
+    /// ([`Hdf5Options::materialize`]), with the reason they could not be referenced.
+    pub materialized: Vec<Refusal>,
 }
 
 /// Whether `src` carries an HDF5 signature at 0, 512, 1024, 2048, ….
@@ -91,6 +113,7 @@ pub fn read(src: &dyn ReadAt, opts: &Hdf5Options) -> Result<Hdf5Output, Hdf5Erro
         refusals: w.refusals,
         warnings: w.warnings,
         dimension_only: w.dimension_only,
+        materialized: w.materialized,
     })
 }
 

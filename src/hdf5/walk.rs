@@ -103,6 +103,8 @@ pub(crate) struct Walker<'a> {
     pub(crate) warnings: Vec<Refusal>,
     /// Paths of netCDF dimension-only datasets, left out of the hierarchy.
     pub(crate) dimension_only: Vec<String>,
+    /// Datasets refused here and materialized through [`Hdf5Options::materialize`].
+    pub(crate) materialized: Vec<Refusal>,
 }
 
 impl<'a> Walker<'a> {
@@ -130,6 +132,7 @@ impl<'a> Walker<'a> {
             refusals: Vec::new(),
             warnings: Vec::new(),
             dimension_only: Vec::new(),
+            materialized: Vec::new(),
         }
     }
 
@@ -340,12 +343,16 @@ impl<'a> Walker<'a> {
         if is_dataset {
             // Recorded even if the dataset is refused: a scale names axes of other datasets.
             self.dataset_paths.entry(oh.addr).or_insert_with(|| path.to_string());
+            let warnings = self.warnings.len();
             return match self.dataset(&oh, path) {
                 Ok(a) => Some(Node::Array(a)),
-                Err(r) => {
-                    self.refusal(path, r);
-                    None
-                }
+                Err(r) => match self.materialized(&oh, path, r, warnings) {
+                    Ok(a) => Some(Node::Array(a)),
+                    Err(r) => {
+                        self.refusal(path, r);
+                        None
+                    }
+                },
             };
         }
         if oh.first(msg::DATATYPE).is_some() {
@@ -506,6 +513,32 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// A dataset [`Walker::dataset`] refused, read through [`Hdf5Options::materialize`] when
+    /// there is one: its values from there, its attributes (and so dimension names and CF
+    /// fill value) from here as for any dataset. `warnings` is the warning count before the
+    /// refused attempt, whose attribute warnings would otherwise be given twice.
+    fn materialized(&mut self, oh: &ObjectHeader, path: &str, why: Refuse, warnings: usize) -> Result<Array, Refuse> {
+        let Some(m) = self.opts.materialize.clone() else {
+            return Err(why);
+        };
+        let record = Refusal {
+            path: path.to_string(),
+            feature: why.0.clone(),
+            reason: why.1.clone(),
+        };
+        match m.materialize(path, &record) {
+            Ok(mut a) => {
+                self.warnings.truncate(warnings);
+                let mut attributes = self.attributes(oh, path);
+                attributes.append(&mut a.attributes);
+                a.attributes = attributes;
+                self.materialized.push(record);
+                Ok(a)
+            }
+            Err(e) => Err((why.0, format!("{}; not materialized either: {e}", why.1))),
+        }
+    }
+
     /// Map a dataset to an [`Array`].
     fn dataset(&mut self, oh: &ObjectHeader, path: &str) -> Result<Array, Refuse> {
         self.check_messages(oh)?;
@@ -577,6 +610,9 @@ impl<'a> Walker<'a> {
             attributes.insert("_hdf5_enum".into(), Value::Object(m));
         }
         let elem = u64::from(dtype.size());
+        if elem == 0 {
+            return Err(refuse("corrupt datatype", "element size 0"));
+        }
         let shape = space.shape();
         let nelem = space
             .num_elements()
@@ -1264,6 +1300,10 @@ impl<'a> Walker<'a> {
             return Ok(Value::Null);
         }
         let size = usize::try_from(dt.size()).map_err(|_| refuse("corrupt datatype", "size"))?;
+        if size == 0 {
+            // HDF5 has no zero-size types; with one, any element count would "fit".
+            return Err(refuse("corrupt datatype", "element size 0"));
+        }
         let n = usize::try_from(n).map_err(|_| refuse("corrupt dataspace", "too many elements"))?;
         let need = n.checked_mul(size).filter(|&b| b <= a.data.len()).ok_or_else(|| {
             refuse(
@@ -2157,6 +2197,7 @@ mod tests {
             &f,
             &Hdf5Options {
                 split_contiguous: Some(8),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -2179,6 +2220,7 @@ mod tests {
             &f,
             &Hdf5Options {
                 split_contiguous: Some(12),
+                ..Default::default()
             },
         )
         .unwrap();

@@ -49,6 +49,10 @@ pub struct StoreInfo {
     /// Objects that were left out, with reasons.
     #[serde(default)]
     pub refused: Vec<RefusalRecord>,
+    /// Datasets whose values are stored in the manifest because they could not be
+    /// referenced (`vzarr create --materialize unsupported`), with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub materialized: Vec<RefusalRecord>,
 }
 
 impl StoreInfo {
@@ -62,6 +66,7 @@ impl StoreInfo {
             created_by: format!("vzarr {}", env!("CARGO_PKG_VERSION")),
             inputs: opts.inputs.clone(),
             refused: opts.refused.clone(),
+            materialized: opts.materialized.clone(),
         }
     }
 

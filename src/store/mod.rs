@@ -93,6 +93,8 @@ pub struct WriteOptions {
     pub inputs: Vec<String>,
     /// What was left out (written as provenance).
     pub refused: Vec<RefusalRecord>,
+    /// What was materialized instead of referenced (written as provenance).
+    pub materialized: Vec<RefusalRecord>,
 }
 
 /// Every file of a store, as `(relative path, bytes)`, `vzarr.json` last (it is the commit
