@@ -6,10 +6,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VZARR := $(CARGO_TARGET_DIR)/debug/vzarr
 export VZARR
+# The same binary with the `libhdf5` feature (`vzarr create --materialize unsupported`).
+VZARR_LIBHDF5 := $(CARGO_TARGET_DIR)/debug/vzarr-libhdf5
+export VZARR_LIBHDF5
 
-.PHONY: build venv demo test test-rust test-python lint fuzz fuzz-smoke bench venv-bench bench-peers bench-dmrpp bench-ceos bench-serve clean
+.PHONY: build build-libhdf5 venv demo test test-rust test-python lint fuzz fuzz-smoke bench venv-bench bench-peers bench-dmrpp bench-ceos bench-serve clean
 
 build:
+	cargo build
+
+# Needs the system libhdf5 (Debian libhdf5-dev, manifests/apt.txt). Builds the feature's
+# binary as vzarr-libhdf5, then the default one again (both stay cached in the target dir).
+build-libhdf5:
+	cargo build --features libhdf5
+	cp $(VZARR) $(VZARR_LIBHDF5)
 	cargo build
 
 # Python reference tools (h5py/libhdf5, numpy, pyarrow, pytest), pinned.
@@ -35,7 +45,7 @@ test: test-rust test-python test-interop
 test-rust: venv
 	cargo test --all-targets
 
-test-python: build venv
+test-python: build-libhdf5 venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/python
 
 # Interop readers that need Python 3.12 (VirtualiZarr, icechunk) and pandas 3: the interop tests
@@ -59,6 +69,8 @@ lint:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet --features libhdf5
+	cargo clippy --all-targets --features libhdf5 -- -D warnings
 
 # Fuzz every parser entry point (fuzz/, cargo-fuzz) for FUZZ_SECONDS each (default 300) and
 # print the table of executions; fuzz-smoke is the short run CI does (8 s per target).

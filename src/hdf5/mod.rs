@@ -56,7 +56,7 @@ pub struct Hdf5Options {
     /// Cut contiguous datasets into virtual chunks of about this many bytes along axis 0.
     pub split_contiguous: Option<u64>,
     /// Where a dataset cannot be referenced, ask this for its values instead (the `libhdf5`
-    /// feature's [`crate::materialize::Libhdf5`]); `None`: such datasets are refused.
+    /// feature's `vzarr::materialize::Libhdf5`); `None`: such datasets are refused.
     pub materialize: Option<Arc<dyn Materialize>>,
 }
 

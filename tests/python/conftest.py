@@ -8,6 +8,18 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CORPUS = pathlib.Path(os.environ.get("VZARR_CORPUS", REPO.parent / "shared" / "corpus"))
 VZARR = os.environ.get("VZARR", str(pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug" / "vzarr"))
+# The same binary built with the `libhdf5` feature (`make build-libhdf5`), for
+# `--materialize unsupported`.
+VZARR_LIBHDF5 = os.environ.get("VZARR_LIBHDF5", VZARR + "-libhdf5")
+
+
+def libhdf5_or_skip():
+    """The vzarr binary with the libhdf5 feature; required in CI (`make test` builds it)."""
+    if not os.path.exists(VZARR_LIBHDF5):
+        if os.environ.get("CI"):
+            pytest.fail(f"{VZARR_LIBHDF5} not found (required in CI; make build-libhdf5)")
+        pytest.skip(f"{VZARR_LIBHDF5} not found (make build-libhdf5)")
+    return VZARR_LIBHDF5
 
 
 def corpus_or_skip():
@@ -18,9 +30,10 @@ def corpus_or_skip():
     return CORPUS
 
 
-def vzarr(*args, check=None):
-    """Run the vzarr binary; return CompletedProcess. Never allows a panic."""
-    p = subprocess.run([VZARR, *map(str, args)], capture_output=True, text=True, timeout=600)
+def vzarr(*args, check=None, exe=None):
+    """Run the vzarr binary (`exe`, default VZARR); return CompletedProcess. Never allows a
+    panic."""
+    p = subprocess.run([exe or VZARR, *map(str, args)], capture_output=True, text=True, timeout=600)
     assert "panicked" not in p.stderr, f"vzarr panicked: {args}\n{p.stderr}"
     assert p.returncode in (0, 1, 2), f"vzarr {args} died with status {p.returncode}\n{p.stderr}"
     if check is not None:
