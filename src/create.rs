@@ -335,6 +335,68 @@ fn remap_sources(g: &mut Group, ids: &[SourceId]) {
     }
 }
 
+/// Materialized chunks larger than this (encoded) are written to
+/// [`store::format::MATERIALIZED_FILE`] beside the manifest instead of into it.
+pub const MATERIALIZED_INLINE_MAX: usize = 64 * 1024;
+
+/// The array at `path` (`/a/b`) under `g`.
+fn array_at_mut<'g>(g: &'g mut Group, path: &str) -> Option<&'g mut crate::model::Array> {
+    let (parent, name) = path
+        .trim_start_matches('/')
+        .rsplit_once('/')
+        .unwrap_or(("", path.trim_start_matches('/')));
+    let mut g = g;
+    for part in parent.split('/').filter(|p| !p.is_empty()) {
+        match g.children.get_mut(part) {
+            Some(Node::Group(sub)) => g = sub,
+            _ => return None,
+        }
+    }
+    match g.children.get_mut(name) {
+        Some(Node::Array(a)) => Some(a),
+        _ => None,
+    }
+}
+
+/// Move a materialized array's chunks over [`MATERIALIZED_INLINE_MAX`] bytes out of the
+/// manifest into `data` (the store's [`store::format::MATERIALIZED_FILE`]), referenced as a
+/// store-relative source; its size is recorded as the file grows.
+fn move_large_chunks(
+    a: &mut crate::model::Array,
+    ds: &mut VirtualDataset,
+    data: &mut Vec<u8>,
+) -> Result<(), CreateError> {
+    let name = store::format::MATERIALIZED_FILE;
+    for c in a.chunks.values_mut() {
+        let ChunkRef::Inline(b) = c else { continue };
+        if b.len() <= MATERIALIZED_INLINE_MAX {
+            continue;
+        }
+        let i = match ds.sources.iter().position(|s| s.url == name) {
+            Some(i) => i,
+            None => {
+                ds.sources.push(Source {
+                    url: name.into(),
+                    size: Some(0),
+                    etag: None,
+                    last_modified: None,
+                });
+                ds.sources.len() - 1
+            }
+        };
+        let source = SourceId(u32::try_from(i).map_err(|_| CreateError::Usage("too many sources".into()))?);
+        let offset = data.len() as u64;
+        data.extend_from_slice(b);
+        *c = ChunkRef::Virtual {
+            source,
+            offset,
+            length: b.len() as u64,
+        };
+        ds.sources[i].size = Some(data.len() as u64);
+    }
+    Ok(())
+}
+
 /// Remove arrays with a chunk reference past the end of its source (a DMR++ that does not
 /// describe the file it names), listing them as refused.
 fn drop_out_of_bounds(g: &mut Group, path: &str, sources: &[Source], refused: &mut Vec<(String, String)>) {
@@ -410,6 +472,7 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
     let handle = tokio::runtime::Handle::current();
     let mut report = CreateReport::default();
     let mut ds = VirtualDataset::default();
+    let mut materialized_data = Vec::new();
     if opts.data_url.is_some() && inputs.len() > 1 {
         return Err(CreateError::Usage(
             "--data-url names the data file of a single DMR++ input".into(),
@@ -440,7 +503,7 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
         report.refused.extend(sub.refused);
         report.warnings.extend(sub.warnings);
         report.dimension_only.extend(sub.dimension_only);
-        report.materialized.extend(sub.materialized);
+        report.materialized.extend(sub.materialized.iter().cloned());
         report.source_requests += sub.source_requests;
         let Parsed { mut root, data_files } = parsed;
         // The files this input's chunk references point into, with their identity.
@@ -506,6 +569,11 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
             ids.push(id);
         }
         remap_sources(&mut root, &ids);
+        for m in &sub.materialized {
+            if let Some(a) = array_at_mut(&mut root, &m.path) {
+                move_large_chunks(a, &mut ds, &mut materialized_data)?;
+            }
+        }
         if inputs.len() == 1 {
             ds.root = root;
         } else {
@@ -529,6 +597,14 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
         inputs: inputs.to_vec(),
         refused: report.refused.clone(),
         materialized: report.materialized.clone(),
+        data_files: if materialized_data.is_empty() {
+            Vec::new()
+        } else {
+            vec![(
+                store::format::MATERIALIZED_FILE.to_string(),
+                bytes::Bytes::from(materialized_data),
+            )]
+        },
     };
     store::write_store(&ds, &location, &wopts, opts.overwrite).await?;
     Ok(report)

@@ -295,7 +295,7 @@ pub async fn import(refs: &str, output: &str, opts: &ImportOptions) -> Result<In
     let wopts = WriteOptions {
         inputs: vec![refs.to_string()],
         refused: refused.clone(),
-        materialized: Vec::new(),
+        ..Default::default()
     };
     let files = store::store_files(&ds, &wopts)?;
     let n = files.len();

@@ -60,6 +60,7 @@ fn written_store_info_has_the_schema_fields() {
             feature: "scale-offset filter".into(),
             reason: "filter scale-offset (id 6) has no Zarr codec".into(),
         }],
+        data_files: Vec::new(),
     };
     let files = vzarr::store::store_files(&ds, &opts).expect("files");
     let (last, info) = files.last().expect("files");

@@ -10,6 +10,9 @@ use crate::model::{RefusalRecord, Source, VirtualDataset};
 pub const INFO_FILE: &str = "vzarr.json";
 /// Name of the (single) manifest file written by this version.
 pub const MANIFEST_FILE: &str = "manifest.parquet";
+/// The file beside the manifest holding the larger chunks of materialized arrays (`vzarr
+/// create --materialize unsupported`), referenced like any source, by a store-relative path.
+pub const MATERIALIZED_FILE: &str = "materialized.bin";
 /// Store format version written.
 pub const FORMAT_VERSION: &str = "1.0";
 /// Major format version this reader understands.

@@ -237,6 +237,36 @@ fn join(prefix: &ObjectPath, name: &str) -> ObjectPath {
     })
 }
 
+/// Write `files` under `dir`, creating directories as needed, on a few threads: a store has
+/// one directory and `zarr.json` per node, and creating hundreds of small files one after
+/// the other is most of what `create` spends on a large file.
+fn write_files_parallel(dir: &Path, files: &[(String, Bytes)]) -> Result<(), StoreError> {
+    let write = |(rel, bytes): &(String, Bytes)| -> Result<(), StoreError> {
+        let p = dir.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).map_err(|e| io(d.display().to_string(), e))?;
+        }
+        std::fs::write(&p, bytes).map_err(|e| io(p.display().to_string(), e))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+    if threads == 1 || files.len() < 32 {
+        return files.iter().try_for_each(write);
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| scope.spawn(move || files.iter().skip(t).step_by(threads).try_for_each(write)))
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join().unwrap_or_else(|_| {
+                Err(StoreError::InvalidStore {
+                    path: dir.display().to_string(),
+                    reason: "a store writer thread failed".into(),
+                })
+            })
+        })
+    })
+}
+
 fn write_local(dir: &Path, files: Vec<(String, Bytes)>, overwrite: bool) -> Result<(), StoreError> {
     if dir.exists() && !overwrite {
         return Err(StoreError::InvalidStore {
@@ -264,13 +294,7 @@ fn write_local(dir: &Path, files: Vec<(String, Bytes)>, overwrite: bool) -> Resu
     let tmp = parent.join(format!(".{name}.vzarr-tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let result = (|| {
-        for (rel, bytes) in &files {
-            let p = tmp.join(rel);
-            if let Some(d) = p.parent() {
-                std::fs::create_dir_all(d).map_err(|e| io(d.display().to_string(), e))?;
-            }
-            std::fs::write(&p, bytes).map_err(|e| io(p.display().to_string(), e))?;
-        }
+        write_files_parallel(&tmp, &files)?;
         if dir.exists() {
             std::fs::remove_dir_all(dir).map_err(|e| io(dir.display().to_string(), e))?;
         }

@@ -20,7 +20,7 @@ pub use format::{SourceEntry, StoreInfo, FORMAT_MAJOR, FORMAT_VERSION};
 pub use location::StoreLocation;
 
 use crate::model::{RefusalRecord, VirtualDataset};
-use crate::zarr::metadata::{all_node_metadata, consolidated_root};
+use crate::zarr::metadata::{all_node_metadata, consolidate};
 
 /// Errors writing or reading the store's own files.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +95,9 @@ pub struct WriteOptions {
     pub refused: Vec<RefusalRecord>,
     /// What was materialized instead of referenced (written as provenance).
     pub materialized: Vec<RefusalRecord>,
+    /// Data files written into the store beside the manifest, `(relative path, bytes)`
+    /// ([`format::MATERIALIZED_FILE`]).
+    pub data_files: Vec<(String, Bytes)>,
 }
 
 /// Every file of a store, as `(relative path, bytes)`, `vzarr.json` last (it is the commit
@@ -103,22 +106,19 @@ pub struct WriteOptions {
 /// # Errors
 /// [`StoreError`] if the manifest cannot be encoded.
 pub fn store_files(ds: &VirtualDataset, opts: &WriteOptions) -> Result<Vec<(String, Bytes)>, StoreError> {
-    let mut files = Vec::new();
-    for (path, meta) in all_node_metadata(&ds.root) {
-        let doc = if path.is_empty() {
-            consolidated_root(&ds.root)
+    let nodes = all_node_metadata(&ds.root);
+    let mut files = Vec::with_capacity(nodes.len() + 3);
+    for (path, meta) in &nodes {
+        let (name, body) = if path.is_empty() {
+            ("zarr.json".to_string(), pretty(&consolidate(&ds.root, &nodes)))
         } else {
-            meta
+            (format!("{path}/zarr.json"), pretty(meta))
         };
-        let name = if path.is_empty() {
-            "zarr.json".to_string()
-        } else {
-            format!("{path}/zarr.json")
-        };
-        files.push((name, Bytes::from(pretty(&doc))));
+        files.push((name, Bytes::from(body)));
     }
     let manifest = manifest::write_manifest(ds)?;
     files.push((format::MANIFEST_FILE.to_string(), manifest));
+    files.extend(opts.data_files.iter().cloned());
     let info = StoreInfo::new(ds, opts);
     files.push((format::INFO_FILE.to_string(), Bytes::from(pretty(&info.to_json()))));
     Ok(files)

@@ -61,8 +61,14 @@ pub fn all_node_metadata(root: &Group) -> Vec<(String, Value)> {
 /// form zarr-python 3 reads (`consolidated_metadata.kind = "inline"`).
 #[must_use]
 pub fn consolidated_root(root: &Group) -> Value {
-    let nodes = all_node_metadata(root);
-    let mut meta = Map::new();
+    consolidate(root, &all_node_metadata(root))
+}
+
+/// [`consolidated_root`] from the nodes' metadata already built by [`all_node_metadata`]
+/// (root first).
+#[must_use]
+pub fn consolidate(root: &Group, nodes: &[(String, Value)]) -> Value {
+    let mut meta = Map::with_capacity(nodes.len());
     for (path, v) in nodes.iter().skip(1) {
         meta.insert(path.clone(), v.clone());
     }

@@ -519,3 +519,44 @@ def test_materialize_damaged_files_fail_by_name(tmp_path):
     p = vzarr("create", tmp_path / "short.h5", "-o", tmp_path / "t", "--materialize", "unsupported", exe=exe)
     assert p.returncode in (1, 2), p.stderr
     assert "short.h5" in p.stderr and "panicked" not in p.stderr
+
+
+def test_materialize_large_dataset_goes_beside_the_manifest(tmp_path):
+    """A materialized dataset's big chunks are stored in materialized.bin next to the manifest
+    (referenced by a store-relative source), small ones inline; the store still reads back
+    bit for bit, verifies, and moves as a whole."""
+    exe = libhdf5_or_skip()
+    src = tmp_path / "big.h5"
+    rng = np.random.default_rng(3)
+    big = rng.integers(0, 1 << 20, size=(1500, 700), dtype="i4")  # ~4 MiB, poorly compressible
+    with h5py.File(src, "w") as f:
+        f.create_dataset("big", data=big, chunks=(100, 700), scaleoffset=0)
+        f.create_dataset("small", data=np.arange(20, dtype="i2"), chunks=(5,), scaleoffset=0)
+        f.create_dataset("plain", data=np.arange(10.0))
+    store = tmp_path / "s"
+    p = vzarr("create", src, "-o", store, "--materialize", "unsupported", exe=exe, check=0)
+    assert "2 materialized through libhdf5" in p.stderr, p.stderr
+    info = json.loads((store / "vzarr.json").read_text())
+    side = [s for s in info["sources"] if s["url"] == "materialized.bin"]
+    assert len(side) == 1 and side[0]["size"] == (store / "materialized.bin").stat().st_size > 1 << 20
+    rows = collections.defaultdict(list)
+    for r in pq.read_table(store / "manifest.parquet").to_pylist():
+        rows[r["array"]].append(r)
+    # Chunks over 64 KiB encoded go to the sidecar (the zero-padded last one compresses small).
+    beside = [r for r in rows["big"] if r["inline"] is None]
+    assert len(beside) >= 4 and all(r["source"] == "materialized.bin" for r in beside)
+    assert all(len(r["inline"]) <= 64 * 1024 for r in rows["big"] if r["inline"] is not None)
+    assert rows["small"] and all(r["inline"] is not None for r in rows["small"])
+    moved = tmp_path / "moved"
+    shutil.move(store, moved)
+    with h5py.File(src) as f:
+        for name in ("big", "small", "plain"):
+            vzarr("get", moved, name, "-o", tmp_path / "v.npy", check=0)
+            ok, why = same_bits(f[name][()], np.load(tmp_path / "v.npy"))
+            assert ok, f"{name}: {why}"
+    vzarr("verify", moved, "--decode", check=0)
+    # A damaged sidecar is found by its size, like any relative source.
+    with open(moved / "materialized.bin", "ab") as fh:
+        fh.write(b"x")
+    p = vzarr("verify", moved, check=1)
+    assert "materialized.bin" in p.stderr + p.stdout

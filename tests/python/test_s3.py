@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import corpus_or_skip, manifest_files, vzarr
+from conftest import corpus_or_skip, libhdf5_or_skip, manifest_files, vzarr
 from h5ref import same_bits
 from test_hdf5_reference import h5_datasets, h5_variables
 
@@ -224,3 +224,25 @@ def test_serve_a_store_on_s3_over_sources_on_s3(s3, tmp_path):
         assert 403 in statuses and BUCKET.encode() not in body
     finally:
         server.stop()
+
+
+def test_materialize_into_s3_and_from_s3(s3, tmp_path):
+    """--materialize (libhdf5 build) with a local file written to a store on S3: the
+    materialized chunks, inline and in materialized.bin beside the manifest, read back from
+    S3. A source on S3 is not materialized (libhdf5 reads local files): a warning, the
+    datasets stay refused."""
+    exe = libhdf5_or_skip()
+    src = tmp_path / "big.h5"
+    big = np.random.default_rng(5).integers(0, 1 << 20, size=(600, 700), dtype="i4")
+    with h5py.File(src, "w") as f:
+        f.create_dataset("big", data=big, chunks=(100, 700), scaleoffset=0)
+        f.create_dataset("small", data=np.arange(20, dtype="i2"), chunks=(5,), scaleoffset=0)
+    store = f"s3://{BUCKET}/mat/store"
+    p = vzarr("create", src, "-o", store, "--materialize", "unsupported", exe=exe, check=0)
+    assert "2 materialized through libhdf5" in p.stderr, p.stderr
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="mat/store/")["Contents"]}
+    assert "mat/store/materialized.bin" in keys
+    compare_store(store, src, tmp_path, ["big", "small"])
+    s3.upload_file(str(src), BUCKET, "mat/big.h5")
+    p = vzarr("create", f"s3://{BUCKET}/mat/big.h5", "-o", tmp_path / "r", "--materialize", "unsupported", exe=exe, check=1)
+    assert "libhdf5 reads local files only" in p.stderr and "refused: " in p.stderr
