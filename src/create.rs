@@ -134,7 +134,7 @@ pub fn open_source(meta: &Source, handle: &tokio::runtime::Handle) -> Result<Arc
             path: meta.url.clone(),
             reason: e.to_string(),
         })?;
-        return Ok(Arc::new(BlockCache::new(f, 64 * 1024, 64 << 20)));
+        return Ok(Arc::new(BlockCache::new(f, 16 * 1024, 64 << 20)));
     }
     Ok(Arc::new(
         BlockCache::new(ObjectReadAt::new(meta, handle.clone())?, REMOTE_BLOCK, 256 << 20)

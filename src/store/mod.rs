@@ -106,18 +106,28 @@ pub struct WriteOptions {
 /// # Errors
 /// [`StoreError`] if the manifest cannot be encoded.
 pub fn store_files(ds: &VirtualDataset, opts: &WriteOptions) -> Result<Vec<(String, Bytes)>, StoreError> {
-    let nodes = all_node_metadata(&ds.root);
-    let mut files = Vec::with_capacity(nodes.len() + 3);
-    for (path, meta) in &nodes {
-        let (name, body) = if path.is_empty() {
-            ("zarr.json".to_string(), pretty(&consolidate(&ds.root, &nodes)))
-        } else {
-            (format!("{path}/zarr.json"), pretty(meta))
-        };
-        files.push((name, Bytes::from(body)));
-    }
-    let manifest = manifest::write_manifest(ds)?;
-    files.push((format::MANIFEST_FILE.to_string(), manifest));
+    // The manifest is encoded on a second thread while the metadata documents are built.
+    let (mut files, manifest) = std::thread::scope(|scope| {
+        let manifest = scope.spawn(|| manifest::write_manifest(ds));
+        let nodes = all_node_metadata(&ds.root);
+        let mut files = Vec::with_capacity(nodes.len() + 3);
+        for (path, meta) in &nodes {
+            let (name, body) = if path.is_empty() {
+                ("zarr.json".to_string(), pretty(&consolidate(&ds.root, &nodes)))
+            } else {
+                (format!("{path}/zarr.json"), pretty(meta))
+            };
+            files.push((name, Bytes::from(body)));
+        }
+        let manifest = manifest.join().unwrap_or_else(|_| {
+            Err(StoreError::InvalidStore {
+                path: format::MANIFEST_FILE.into(),
+                reason: "the manifest encoder failed".into(),
+            })
+        });
+        (files, manifest)
+    });
+    files.push((format::MANIFEST_FILE.to_string(), manifest?));
     files.extend(opts.data_files.iter().cloned());
     let info = StoreInfo::new(ds, opts);
     files.push((format::INFO_FILE.to_string(), Bytes::from(pretty(&info.to_json()))));

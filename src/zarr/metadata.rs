@@ -74,10 +74,12 @@ pub fn consolidate(root: &Group, nodes: &[(String, Value)]) -> Value {
     }
     let mut r = group_metadata(&root.attributes);
     if let Value::Object(o) = &mut r {
-        o.insert(
-            "consolidated_metadata".into(),
-            json!({"kind": "inline", "must_understand": false, "metadata": meta}),
-        );
+        // Built by hand: `json!` would copy the whole map once more.
+        let mut c = Map::with_capacity(3);
+        c.insert("kind".into(), Value::from("inline"));
+        c.insert("must_understand".into(), Value::from(false));
+        c.insert("metadata".into(), Value::Object(meta));
+        o.insert("consolidated_metadata".into(), Value::Object(c));
     }
     r
 }
