@@ -39,7 +39,10 @@ fn main() {
         "harmony-opendap-subsetter/tests/data/f16_ssmis_20200102v7.nc",
         "harmony-opendap-subsetter/tests/data/SC_SPL3SMP_008_prefetch.nc4",
     ];
-    println!("| file | size (B) | arrays | chunk refs | requests (64 KiB blocks) | bytes read | % of file | parse time (median of 5) |");
+    println!(
+        "| file | size (B) | arrays | chunk refs | requests ({} KiB blocks) | bytes read | % of file | parse time (median of 5) |",
+        vzarr::create::LOCAL_BLOCK / 1024
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for rel in files {
         let mut path = corpus.join(rel);
@@ -60,7 +63,7 @@ fn main() {
                     inner: f,
                     bytes: 0.into(),
                 },
-                64 * 1024,
+                vzarr::create::LOCAL_BLOCK,
                 64 << 20,
             );
             let t = Instant::now();

@@ -111,6 +111,9 @@ pub struct CreateReport {
     pub source_requests: u64,
 }
 
+/// Block size of the cache in front of a local file: B-tree nodes and object headers are a few
+/// KiB each and scattered over large files, so bigger blocks mostly copy bytes never used.
+pub const LOCAL_BLOCK: u64 = 16 * 1024;
 /// Block size of the cache in front of a remote source.
 const REMOTE_BLOCK: u64 = 8 * 1024;
 /// Most discovery passes before a remote parse (each is one concurrent batch of reads).
@@ -134,7 +137,7 @@ pub fn open_source(meta: &Source, handle: &tokio::runtime::Handle) -> Result<Arc
             path: meta.url.clone(),
             reason: e.to_string(),
         })?;
-        return Ok(Arc::new(BlockCache::new(f, 16 * 1024, 64 << 20)));
+        return Ok(Arc::new(BlockCache::new(f, LOCAL_BLOCK, 64 << 20)));
     }
     Ok(Arc::new(
         BlockCache::new(ObjectReadAt::new(meta, handle.clone())?, REMOTE_BLOCK, 256 << 20)
