@@ -342,25 +342,6 @@ fn remap_sources(g: &mut Group, ids: &[SourceId]) {
 /// [`store::format::MATERIALIZED_FILE`] beside the manifest instead of into it.
 pub const MATERIALIZED_INLINE_MAX: usize = 64 * 1024;
 
-/// The array at `path` (`/a/b`) under `g`.
-fn array_at_mut<'g>(g: &'g mut Group, path: &str) -> Option<&'g mut crate::model::Array> {
-    let (parent, name) = path
-        .trim_start_matches('/')
-        .rsplit_once('/')
-        .unwrap_or(("", path.trim_start_matches('/')));
-    let mut g = g;
-    for part in parent.split('/').filter(|p| !p.is_empty()) {
-        match g.children.get_mut(part) {
-            Some(Node::Group(sub)) => g = sub,
-            _ => return None,
-        }
-    }
-    match g.children.get_mut(name) {
-        Some(Node::Array(a)) => Some(a),
-        _ => None,
-    }
-}
-
 /// Move a materialized array's chunks over [`MATERIALIZED_INLINE_MAX`] bytes out of the
 /// manifest into `data` (the store's [`store::format::MATERIALIZED_FILE`]), referenced as a
 /// store-relative source; its size is recorded as the file grows.
@@ -573,7 +554,7 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
         }
         remap_sources(&mut root, &ids);
         for m in &sub.materialized {
-            if let Some(a) = array_at_mut(&mut root, &m.path) {
+            if let Some(a) = root.array_mut(&m.path) {
                 move_large_chunks(a, &mut ds, &mut materialized_data)?;
             }
         }

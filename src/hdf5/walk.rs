@@ -203,7 +203,7 @@ impl<'a> Walker<'a> {
     fn apply_dimension_scales(&mut self, root: &mut Group) {
         let scales = std::mem::take(&mut self.scales);
         for path in &scales {
-            if let Some(a) = array_at(root, path) {
+            if let Some(a) = root.array_mut(path) {
                 if a.shape.len() == 1 {
                     a.dimension_names = Some(vec![Some(basename(path).to_string())]);
                 }
@@ -221,7 +221,7 @@ impl<'a> Walker<'a> {
                 .map(|a| a.and_then(|a| self.dataset_paths.get(&a)))
                 .collect();
             let names = axis_names(&path, &scale_paths);
-            if let Some(a) = array_at(root, &path) {
+            if let Some(a) = root.array_mut(&path) {
                 // Axes from an array datatype follow the dataset's own and stay unnamed.
                 if names.len() <= a.shape.len() && names.iter().any(Option::is_some) {
                     let mut names = names;
@@ -1378,7 +1378,7 @@ impl<'a> Walker<'a> {
             } else {
                 join(&parent, &target)
             };
-            match lookup(root, &abs) {
+            match root.node(&abs) {
                 Some(Node::Array(a)) => {
                     let a = a.clone();
                     if let Some(g) = group_at(root, &parent) {
@@ -1402,38 +1402,6 @@ impl<'a> Walker<'a> {
             }
         }
     }
-}
-
-fn lookup<'g>(root: &'g Group, path: &str) -> Option<&'g Node> {
-    let mut parts = path.split('/').filter(|p| !p.is_empty() && *p != ".").peekable();
-    let mut g = root;
-    while let Some(p) = parts.next() {
-        let n = g.children.get(p)?;
-        if parts.peek().is_none() {
-            return Some(n);
-        }
-        match n {
-            Node::Group(c) => g = c,
-            Node::Array(_) => return None,
-        }
-    }
-    None
-}
-
-fn lookup_mut<'g>(root: &'g mut Group, path: &str) -> Option<&'g mut Node> {
-    let mut parts = path.split('/').filter(|p| !p.is_empty()).peekable();
-    let mut g = root;
-    while let Some(p) = parts.next() {
-        let n = g.children.get_mut(p)?;
-        if parts.peek().is_none() {
-            return Some(n);
-        }
-        match n {
-            Node::Group(c) => g = c,
-            Node::Array(_) => return None,
-        }
-    }
-    None
 }
 
 /// Largest NUL-terminated string dataset checked (and cleaned) at creation, in bytes.
@@ -1894,13 +1862,12 @@ fn nest(values: Vec<Value>, shape: &[u64]) -> Value {
     }
 }
 
-/// The array at `path` (`/a/b` or `a/b`) in `root`, if there is one.
 /// The group at `path` (`""` or `"/"`: the root).
 fn group_at<'g>(root: &'g mut Group, path: &str) -> Option<&'g mut Group> {
     if path.trim_matches('/').is_empty() {
         return Some(root);
     }
-    match lookup_mut(root, path)? {
+    match root.node_mut(path)? {
         Node::Group(g) => Some(g),
         Node::Array(_) => None,
     }
@@ -1914,13 +1881,6 @@ fn basename(path: &str) -> &str {
 /// A path without its last component (`""` for a name at the root).
 fn parent_path(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(g, _)| g)
-}
-
-fn array_at<'g>(root: &'g mut Group, path: &str) -> Option<&'g mut Array> {
-    match lookup_mut(root, path)? {
-        Node::Array(a) => Some(a),
-        Node::Group(_) => None,
-    }
 }
 
 #[cfg(test)]

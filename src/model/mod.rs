@@ -325,6 +325,49 @@ pub struct VirtualDataset {
 }
 
 impl Group {
+    /// The node at `path` (`/a/b` or `a/b`, `/`-separated, `.` components ignored) below this
+    /// group; `None` for the group itself (an empty path) or a path that leads nowhere.
+    #[must_use]
+    pub fn node(&self, path: &str) -> Option<&Node> {
+        let (parents, name) = Self::split(path)?;
+        let mut g = self;
+        for p in parents {
+            match g.children.get(p)? {
+                Node::Group(c) => g = c,
+                Node::Array(_) => return None,
+            }
+        }
+        g.children.get(name)
+    }
+
+    /// [`Group::node`], mutable.
+    pub fn node_mut(&mut self, path: &str) -> Option<&mut Node> {
+        let (parents, name) = Self::split(path)?;
+        let mut g = self;
+        for p in parents {
+            match g.children.get_mut(p)? {
+                Node::Group(c) => g = c,
+                Node::Array(_) => return None,
+            }
+        }
+        g.children.get_mut(name)
+    }
+
+    /// A path's parent components and last component (`None` for an empty path).
+    fn split(path: &str) -> Option<(Vec<&str>, &str)> {
+        let mut parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+        let name = parts.pop()?;
+        Some((parts, name))
+    }
+
+    /// The array at `path` below this group (see [`Group::node_mut`]).
+    pub fn array_mut(&mut self, path: &str) -> Option<&mut Array> {
+        match self.node_mut(path)? {
+            Node::Array(a) => Some(a),
+            Node::Group(_) => None,
+        }
+    }
+
     /// Walk all nodes depth-first, with their path (`""` for the root, `a/b` below).
     pub fn walk<'a>(&'a self, mut f: impl FnMut(&str, NodeRef<'a>)) {
         fn rec<'a>(g: &'a Group, path: &str, f: &mut dyn FnMut(&str, NodeRef<'a>)) {
@@ -375,4 +418,34 @@ pub struct RefusalRecord {
     pub feature: String,
     /// One-line reason.
     pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_find_nodes_below_a_group() {
+        let leaf = Array {
+            shape: vec![2],
+            chunk_shape: vec![2],
+            data_type: DataType::UInt(8),
+            fill_value: FillValue::Default,
+            codecs: vec![Codec::Bytes(None)],
+            attributes: Attributes::new(),
+            dimension_names: None,
+            chunks: BTreeMap::new(),
+        };
+        let mut sub = Group::default();
+        sub.children.insert("x".into(), Node::Array(leaf));
+        let mut root = Group::default();
+        root.children.insert("g".into(), Node::Group(sub));
+        assert!(matches!(root.node("/g/x"), Some(Node::Array(_))));
+        assert!(matches!(root.node("g/./x"), Some(Node::Array(_))));
+        assert!(matches!(root.node("g"), Some(Node::Group(_))));
+        assert!(root.node("").is_none() && root.node("/g/x/y").is_none() && root.node("/h").is_none());
+        root.array_mut("/g/x").expect("array").shape = vec![3];
+        assert!(matches!(root.node("g/x"), Some(Node::Array(a)) if a.shape == vec![3]));
+        assert!(root.array_mut("/g").is_none());
+    }
 }
