@@ -47,8 +47,9 @@ pub(super) struct Args {
     records_per_chunk: Option<u64>,
     /// HDF5 input: store the values of datasets that references cannot express (szip,
     /// scale-offset, n-bit, non-IEEE floats…) instead of refusing them: `unsupported` reads
-    /// them through libhdf5 and writes them as zstd-compressed Zarr chunks into the manifest.
-    /// Local files only; needs vzarr built with `--features libhdf5`.
+    /// them through libhdf5 and writes them as zstd-compressed Zarr chunks, small ones into the
+    /// manifest, larger ones into `materialized.bin` in the store. Local files only; needs vzarr
+    /// built with `--features libhdf5`.
     #[arg(long, value_enum, value_name = "WHAT")]
     materialize: Option<MaterializeArg>,
 }
