@@ -21,7 +21,7 @@ import hdf5plugin  # noqa: F401 - registers the plugin filters with h5py
 import numpy as np
 import pytest
 
-from conftest import CORPUS, VZARR, manifest_files, vzarr
+from conftest import CORPUS, VZARR, libhdf5_or_skip, manifest_files, vzarr
 from h5ref import same_bits
 import refcodecs  # noqa: F401 - registers imagecodecs_lzf, imagecodecs_lz4h5, vzarr.bitshuffle
 
@@ -391,6 +391,30 @@ def test_changed_source_is_a_502_never_other_bytes(tmp_path):
         assert s == 502 and b"changed" in body, (s, body)
     finally:
         server.stop()
+
+
+def test_materialized_store_is_served(tmp_path):
+    """A store made with --materialize (libhdf5 build): its chunks in materialized.bin and
+    inline are served like any, and zarr-python reads the values h5py reads."""
+    exe = libhdf5_or_skip()
+    src = tmp_path / "m.h5"
+    big = np.random.default_rng(7).integers(0, 1 << 20, size=(600, 700), dtype="i4")
+    with h5py.File(src, "w") as f:
+        f.create_dataset("big", data=big, chunks=(100, 700), scaleoffset=0)
+        f.create_dataset("small", data=np.arange(20, dtype="i2"), chunks=(5,), scaleoffset=0)
+    store = tmp_path / "m.vzarr"
+    vzarr("create", src, "-o", store, "--materialize", "unsupported", exe=exe, check=0)
+    assert (store / "materialized.bin").stat().st_size > 64 * 1024
+    server = Server([store], tmp_path / "serve.log")
+    try:
+        g = zarr.open_group(f"{server.base}/m.vzarr", mode="r")
+        with h5py.File(src) as f:
+            for name in ("big", "small"):
+                ok, why = same_bits(f[name][()], g[name][...])
+                assert ok, f"{name}: {why}"
+    finally:
+        rc, _ = server.stop()
+    assert rc == 0
 
 
 def chromium():
