@@ -350,25 +350,26 @@ fn move_large_chunks(
     ds: &mut VirtualDataset,
     data: &mut Vec<u8>,
 ) -> Result<(), CreateError> {
+    let large = |c: &ChunkRef| matches!(c, ChunkRef::Inline(b) if b.len() > MATERIALIZED_INLINE_MAX);
+    if !a.chunks.values().any(large) {
+        return Ok(());
+    }
     let name = store::format::MATERIALIZED_FILE;
-    for c in a.chunks.values_mut() {
-        let ChunkRef::Inline(b) = c else { continue };
-        if b.len() <= MATERIALIZED_INLINE_MAX {
-            continue;
+    let i = match ds.sources.iter().position(|s| s.url == name) {
+        Some(i) => i,
+        None => {
+            ds.sources.push(Source {
+                url: name.into(),
+                size: None,
+                etag: None,
+                last_modified: None,
+            });
+            ds.sources.len() - 1
         }
-        let i = match ds.sources.iter().position(|s| s.url == name) {
-            Some(i) => i,
-            None => {
-                ds.sources.push(Source {
-                    url: name.into(),
-                    size: Some(0),
-                    etag: None,
-                    last_modified: None,
-                });
-                ds.sources.len() - 1
-            }
-        };
-        let source = SourceId(u32::try_from(i).map_err(|_| CreateError::Usage("too many sources".into()))?);
+    };
+    let source = SourceId(u32::try_from(i).map_err(|_| CreateError::Usage("too many sources".into()))?);
+    for c in a.chunks.values_mut().filter(|c| large(c)) {
+        let ChunkRef::Inline(b) = c else { continue };
         let offset = data.len() as u64;
         data.extend_from_slice(b);
         *c = ChunkRef::Virtual {
@@ -376,8 +377,8 @@ fn move_large_chunks(
             offset,
             length: b.len() as u64,
         };
-        ds.sources[i].size = Some(data.len() as u64);
     }
+    ds.sources[i].size = Some(data.len() as u64);
     Ok(())
 }
 

@@ -22,7 +22,7 @@ use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
 use hdf5::{H5Type, Hyperslab, Selection, SliceOrIndex};
 use serde_json::Value;
 
-use crate::model::{Array, ChunkRef, Codec, DataType, Endian, FillValue, Refusal};
+use crate::model::{Array, ChunkRef, Codec, DataType, Endian, FillValue};
 
 /// Target size of one materialized chunk before compression: whole rows (axis 0) up to it.
 const CHUNK_BYTES: u64 = 1 << 20;
@@ -122,7 +122,7 @@ fn h5err(what: &str, e: &hdf5::Error) -> String {
 }
 
 impl crate::hdf5::Materialize for Libhdf5 {
-    fn materialize(&self, path: &str, _why: &Refusal) -> Result<Array, String> {
+    fn materialize(&self, path: &str) -> Result<Array, String> {
         let file = hdf5::File::open(&self.path).map_err(|e| h5err("cannot open the file", &e))?;
         let ds = file.dataset(path).map_err(|e| h5err("cannot open the dataset", &e))?;
         let space = ds.space().map_err(|e| h5err("dataspace", &e))?;
@@ -156,12 +156,10 @@ impl crate::hdf5::Materialize for Libhdf5 {
         };
         let data_type = kind.data_type();
         let elem = data_type.size().unwrap_or(1) as u64;
-        let total = shape
-            .iter()
-            .try_fold(elem, |a, &d| a.checked_mul(d))
-            .filter(|&b| b <= MAX_DATASET_BYTES)
-            .ok_or_else(|| format!("larger than {MAX_DATASET_BYTES} bytes"))?;
-        let _ = total;
+        let total = shape.iter().try_fold(elem, |a, &d| a.checked_mul(d));
+        if total.is_none_or(|b| b > MAX_DATASET_BYTES) {
+            return Err(format!("larger than {MAX_DATASET_BYTES} bytes"));
+        }
         let row: u64 = shape
             .iter()
             .skip(1)

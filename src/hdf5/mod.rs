@@ -67,11 +67,10 @@ pub struct Hdf5Options {
 pub trait Materialize: Send + Sync + std::fmt::Debug {
     /// The array at `path` with every chunk [`crate::model::ChunkRef::Inline`], encoded by its
     /// codecs; attributes and dimension names are left empty (the reader fills them).
-    /// `why` is the reason the dataset could not be referenced.
     ///
     /// # Errors
     /// Why it cannot be materialized either (a one-line reason).
-    fn materialize(&self, path: &str, why: &Refusal) -> Result<crate::model::Array, String>;
+    fn materialize(&self, path: &str) -> Result<crate::model::Array, String>;
 }
 
 /// What [`read`] produces.

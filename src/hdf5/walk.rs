@@ -185,7 +185,7 @@ impl<'a> Walker<'a> {
     /// refuse the group for conflicting dimension sizes.
     fn remove_dimension_only(&mut self, root: &mut Group) {
         self.dimension_only.retain(|path| {
-            let Some(g) = group_at(root, parent_path(path)) else {
+            let Some(g) = root.group_mut(parent_path(path)) else {
                 return false;
             };
             let name = basename(path);
@@ -521,18 +521,17 @@ impl<'a> Walker<'a> {
         let Some(m) = self.opts.materialize.clone() else {
             return Err(why);
         };
-        let record = Refusal {
-            path: path.to_string(),
-            feature: why.0.clone(),
-            reason: why.1.clone(),
-        };
-        match m.materialize(path, &record) {
+        match m.materialize(path) {
             Ok(mut a) => {
                 self.warnings.truncate(warnings);
                 let mut attributes = self.attributes(oh, path);
                 attributes.append(&mut a.attributes);
                 a.attributes = attributes;
-                self.materialized.push(record);
+                self.materialized.push(Refusal {
+                    path: path.to_string(),
+                    feature: why.0,
+                    reason: why.1,
+                });
                 Ok(a)
             }
             Err(e) => Err((why.0, format!("{}; not materialized either: {e}", why.1))),
@@ -1381,7 +1380,7 @@ impl<'a> Walker<'a> {
             match root.node(&abs) {
                 Some(Node::Array(a)) => {
                     let a = a.clone();
-                    if let Some(g) = group_at(root, &parent) {
+                    if let Some(g) = root.group_mut(&parent) {
                         g.children.insert(name, Node::Array(a));
                     }
                 }
@@ -1859,17 +1858,6 @@ fn nest(values: Vec<Value>, shape: &[u64]) -> Value {
             let chunks: Vec<Value> = values.chunks(inner).map(|c| nest(c.to_vec(), rest)).collect();
             Value::Array(chunks)
         }
-    }
-}
-
-/// The group at `path` (`""` or `"/"`: the root).
-fn group_at<'g>(root: &'g mut Group, path: &str) -> Option<&'g mut Group> {
-    if path.trim_matches('/').is_empty() {
-        return Some(root);
-    }
-    match root.node_mut(path)? {
-        Node::Group(g) => Some(g),
-        Node::Array(_) => None,
     }
 }
 

@@ -360,6 +360,17 @@ impl Group {
         Some((parts, name))
     }
 
+    /// The group at `path` below this group, itself for an empty path (`""`, `"/"`).
+    pub fn group_mut(&mut self, path: &str) -> Option<&mut Group> {
+        if Self::split(path).is_none() {
+            return Some(self);
+        }
+        match self.node_mut(path)? {
+            Node::Group(g) => Some(g),
+            Node::Array(_) => None,
+        }
+    }
+
     /// The array at `path` below this group (see [`Group::node_mut`]).
     pub fn array_mut(&mut self, path: &str) -> Option<&mut Array> {
         match self.node_mut(path)? {
@@ -447,5 +458,8 @@ mod tests {
         root.array_mut("/g/x").expect("array").shape = vec![3];
         assert!(matches!(root.node("g/x"), Some(Node::Array(a)) if a.shape == vec![3]));
         assert!(root.array_mut("/g").is_none());
+        assert!(root.group_mut("/").is_some_and(|g| g.children.contains_key("g")));
+        assert!(root.group_mut("g").is_some_and(|g| g.children.contains_key("x")));
+        assert!(root.group_mut("g/x").is_none());
     }
 }

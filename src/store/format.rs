@@ -52,8 +52,9 @@ pub struct StoreInfo {
     /// Objects that were left out, with reasons.
     #[serde(default)]
     pub refused: Vec<RefusalRecord>,
-    /// Datasets whose values are stored in the manifest because they could not be
-    /// referenced (`vzarr create --materialize unsupported`), with the reason.
+    /// Datasets whose values are stored in the store (manifest, [`MATERIALIZED_FILE`])
+    /// because they could not be referenced (`vzarr create --materialize unsupported`), with
+    /// the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub materialized: Vec<RefusalRecord>,
 }

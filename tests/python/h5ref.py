@@ -68,3 +68,16 @@ def chunk_table(ds):
     if layout == h5py.h5d.COMPACT:
         return "compact", None
     return "other", None
+
+
+def write_scaleoffset_file(path, rows, seed):
+    """An HDF5 file (h5py) vzarr cannot reference but can materialize: `big`, `rows` x 700
+    int32 random values (poorly compressible, so its chunks go beside the manifest) and
+    `small`, 20 int16, both scale-offset filtered, and `plain`, an unfiltered float64 array."""
+    import h5py
+
+    big = np.random.default_rng(seed).integers(0, 1 << 20, size=(rows, 700), dtype="i4")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("big", data=big, chunks=(100, 700), scaleoffset=0)
+        f.create_dataset("small", data=np.arange(20, dtype="i2"), chunks=(5,), scaleoffset=0)
+        f.create_dataset("plain", data=np.arange(10.0))

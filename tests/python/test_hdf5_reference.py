@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import CORPUS, corpus_or_skip, libhdf5_or_skip, manifest_files, vzarr
-from h5ref import chunk_table, same_bits
+from h5ref import chunk_table, same_bits, write_scaleoffset_file
 
 CATEGORIES = {"hdf5", "dmrpp-pair-h5", "icesat2", "dmrpp-mvs-h5"}
 MIN_SHARE = 0.965  # of datasets h5py reads (ok / (ok + refused)); see the assertion
@@ -527,12 +527,7 @@ def test_materialize_large_dataset_goes_beside_the_manifest(tmp_path):
     bit for bit, verifies, and moves as a whole."""
     exe = libhdf5_or_skip()
     src = tmp_path / "big.h5"
-    rng = np.random.default_rng(3)
-    big = rng.integers(0, 1 << 20, size=(1500, 700), dtype="i4")  # ~4 MiB, poorly compressible
-    with h5py.File(src, "w") as f:
-        f.create_dataset("big", data=big, chunks=(100, 700), scaleoffset=0)
-        f.create_dataset("small", data=np.arange(20, dtype="i2"), chunks=(5,), scaleoffset=0)
-        f.create_dataset("plain", data=np.arange(10.0))
+    write_scaleoffset_file(src, 1500, seed=3)  # big: ~4 MiB
     store = tmp_path / "s"
     p = vzarr("create", src, "-o", store, "--materialize", "unsupported", exe=exe, check=0)
     assert "2 materialized through libhdf5" in p.stderr, p.stderr
