@@ -1,5 +1,8 @@
 //! The `vzarr` command: all logic lives in `vzarr::cli`.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VZARR_LOG").unwrap_or_else(|_| {
         "warn,tower_http::trace=info,icechunk=error,icechunk_arrow_object_store=error,icechunk_storage=error".into()

@@ -10,18 +10,20 @@
 //! | inline  | binary                     | yes  | the encoded chunk bytes                   |
 //!
 //! Rows are ordered by array then chunk coordinates; each array is one row group, so a
-//! reader decodes only the row groups of the arrays it opens. Column statistics are written.
+//! reader decodes only the row groups of the arrays it opens, found by the statistics of the
+//! `array` column (the only column with statistics).
 //! A chunk without a row is missing and reads as the fill value.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, StringBuilder, StringDictionaryBuilder, UInt64Builder};
+use arrow_array::builder::{BinaryBuilder, StringBuilder, UInt64Builder};
 use arrow_array::types::Int32Type;
-use arrow_array::{Array as _, ArrayRef, BinaryArray, RecordBatch, StringArray, UInt64Array};
+use arrow_array::{Array as _, ArrayRef, BinaryArray, DictionaryArray, Int32Array, StringArray, UInt64Array};
 use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::statistics::Statistics;
@@ -29,8 +31,7 @@ use parquet::schema::types::ColumnPath;
 
 use super::format::MANIFEST_FILE;
 use super::StoreError;
-use crate::model::{ChunkRef, NodeRef, VirtualDataset};
-use crate::zarr::key::chunk_suffix;
+use crate::model::{Array, ChunkRef, NodeRef, VirtualDataset};
 
 /// Column names of manifest v1, in order.
 pub const COLUMNS: [&str; 6] = ["array", "key", "source", "offset", "length", "inline"];
@@ -56,91 +57,181 @@ fn pq(e: parquet::errors::ParquetError) -> StoreError {
     }
 }
 
-fn full_key(array: &str, coords: &[u64]) -> String {
-    if array.is_empty() {
-        chunk_suffix(coords)
-    } else {
-        format!("{array}/{}", chunk_suffix(coords))
+/// The full chunk key of `coords` in `array` (`array/c/i/j`, or `c/i/j` for the root array),
+/// written into `out`.
+fn full_key_into(out: &mut String, array: &str, coords: &[u64]) {
+    use std::fmt::Write as _;
+    out.clear();
+    if !array.is_empty() {
+        out.push_str(array);
+        out.push('/');
+    }
+    out.push('c');
+    for c in coords {
+        let _ = write!(out, "/{c}");
     }
 }
 
 /// Encode the chunk references of every array of `ds` as a manifest.
 ///
+/// Each array's row group is encoded on one of up to four threads (one fewer than the cores;
+/// column chunks in memory), then the row groups are appended in order.
+///
 /// # Errors
 /// [`StoreError`] if Arrow or Parquet encoding fails.
 pub fn write_manifest(ds: &VirtualDataset) -> Result<Bytes, StoreError> {
     let props = WriterProperties::builder()
-        .set_statistics_enabled(EnabledStatistics::Chunk)
+        // Statistics only where readers use them: the `array` column's min/max locate an
+        // array's row groups. Statistics and offset indexes on every column chunk (480 row
+        // groups × 6 columns on an ATL03 granule) cost more than encoding the rows.
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from("array"), EnabledStatistics::Chunk)
+        .set_offset_index_disabled(true)
         // Snappy, not zstd: the parquet crate makes a zstd compression and decompression
         // context for every column chunk, and with one row group per array that was 40 % of
         // `vzarr create` on a 480-array granule; the manifest is ~11 % larger.
         .set_compression(parquet::basic::Compression::SNAPPY)
         // Dictionary pages only where values repeat (array name, source): keys, offsets and
-        // lengths are distinct per row, and a dictionary encoder per column chunk (480 row
-        // groups × 6 columns on an ATL03 granule) cost more than the rest of the write.
+        // lengths are distinct per row.
         .set_dictionary_enabled(false)
         .set_column_dictionary_enabled(ColumnPath::from("array"), true)
         .set_column_dictionary_enabled(ColumnPath::from("source"), true)
         .build();
-    let mut buf = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut buf, schema(), Some(props)).map_err(pq)?;
-    let mut err = None;
+    let mut arrays: Vec<(String, &Array)> = Vec::new();
     ds.root.walk(|path, node| {
-        let NodeRef::Array(a) = node else { return };
-        if err.is_some() || a.chunks.values().all(|c| matches!(c, ChunkRef::Missing)) {
-            return;
-        }
-        let mut array = StringDictionaryBuilder::<Int32Type>::new();
-        let mut key = StringBuilder::new();
-        let mut source = StringDictionaryBuilder::<Int32Type>::new();
-        let mut offset = UInt64Builder::new();
-        let mut length = UInt64Builder::new();
-        let mut inline = BinaryBuilder::new();
-        for (coords, c) in &a.chunks {
-            match c {
-                ChunkRef::Missing => continue,
-                ChunkRef::Virtual {
-                    source: s,
-                    offset: o,
-                    length: l,
-                } => {
-                    let url = ds.sources.get(s.0 as usize).map_or("", |s| s.url.as_str());
-                    source.append_value(url);
-                    offset.append_value(*o);
-                    length.append_value(*l);
-                    inline.append_null();
-                }
-                ChunkRef::Inline(b) => {
-                    source.append_null();
-                    offset.append_null();
-                    length.append_value(b.len() as u64);
-                    inline.append_value(b);
-                }
+        if let NodeRef::Array(a) = node {
+            if !a.chunks.values().all(|c| matches!(c, ChunkRef::Missing)) {
+                arrays.push((path.to_string(), a));
             }
-            array.append_value(path);
-            key.append_value(full_key(path, coords));
-        }
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(array.finish()),
-            Arc::new(key.finish()),
-            Arc::new(source.finish()),
-            Arc::new(offset.finish()),
-            Arc::new(length.finish()),
-            Arc::new(inline.finish()),
-        ];
-        let r = RecordBatch::try_new(schema(), cols)
-            .map_err(StoreError::from)
-            .and_then(|b| w.write(&b).map_err(pq))
-            .and_then(|()| w.flush().map_err(pq));
-        if let Err(e) = r {
-            err = Some(e);
         }
     });
-    if let Some(e) = err {
-        return Err(e);
+    let mut buf = Vec::new();
+    let (mut writer, factory) = ArrowWriter::try_new(&mut buf, schema(), Some(props))
+        .and_then(ArrowWriter::into_serialized_writer)
+        .map_err(pq)?;
+    // One core is left to the metadata documents, built at the same time (store_files).
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .clamp(1, 4)
+        .min(arrays.len().div_ceil(16).max(1));
+    let per = arrays.len().div_ceil(threads).max(1);
+    let encode = |first: usize, part: &[(String, &Array)]| -> Result<Vec<Vec<ArrowColumnChunk>>, StoreError> {
+        let mut key_buf = String::new();
+        part.iter()
+            .enumerate()
+            .map(|(i, (path, a))| encode_row_group(&factory, first + i, path, a, &ds.sources, &mut key_buf))
+            .collect()
+    };
+    let groups: Vec<Vec<ArrowColumnChunk>> = if threads == 1 {
+        encode(0, &arrays)?
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = arrays
+                .chunks(per)
+                .enumerate()
+                .map(|(t, part)| scope.spawn(move || encode(t * per, part)))
+                .collect();
+            let mut all = Vec::with_capacity(arrays.len());
+            for w in workers {
+                let part = w.join().unwrap_or_else(|_| {
+                    Err(StoreError::InvalidManifest {
+                        path: MANIFEST_FILE.into(),
+                        reason: "a manifest encoder thread failed".into(),
+                    })
+                })?;
+                all.extend(part);
+            }
+            Ok::<_, StoreError>(all)
+        })?
+    };
+    for chunks in groups {
+        let mut rg = writer.next_row_group().map_err(pq)?;
+        for c in chunks {
+            c.append_to_row_group(&mut rg).map_err(pq)?;
+        }
+        rg.close().map_err(pq)?;
     }
-    w.close().map_err(pq)?;
+    writer.close().map_err(pq)?;
     Ok(Bytes::from(buf))
+}
+
+/// One array's rows as the encoded column chunks of row group `index`.
+fn encode_row_group(
+    factory: &ArrowRowGroupWriterFactory,
+    index: usize,
+    path: &str,
+    a: &Array,
+    sources: &[crate::model::Source],
+    key_buf: &mut String,
+) -> Result<Vec<ArrowColumnChunk>, StoreError> {
+    let rows = a.chunks.len();
+    let mut key = StringBuilder::with_capacity(rows, rows * (path.len() + 8));
+    // Sources of this array, in order of first use: the dictionary of the `source` column.
+    let mut source_ids: Vec<u32> = Vec::new();
+    let mut source_keys: Vec<Option<i32>> = Vec::with_capacity(rows);
+    let mut offset = UInt64Builder::with_capacity(rows);
+    let mut length = UInt64Builder::with_capacity(rows);
+    let mut inline = BinaryBuilder::new();
+    for (coords, c) in &a.chunks {
+        match c {
+            ChunkRef::Missing => continue,
+            ChunkRef::Virtual {
+                source: s,
+                offset: o,
+                length: l,
+            } => {
+                let k = source_ids.iter().position(|&x| x == s.0).unwrap_or_else(|| {
+                    source_ids.push(s.0);
+                    source_ids.len() - 1
+                });
+                source_keys.push(i32::try_from(k).ok());
+                offset.append_value(*o);
+                length.append_value(*l);
+                inline.append_null();
+            }
+            ChunkRef::Inline(b) => {
+                source_keys.push(None);
+                offset.append_null();
+                length.append_value(b.len() as u64);
+                inline.append_value(b);
+            }
+        }
+        full_key_into(key_buf, path, coords);
+        key.append_value(&*key_buf);
+    }
+    let urls: Vec<&str> = source_ids
+        .iter()
+        .map(|&i| sources.get(i as usize).map_or("", |s| s.url.as_str()))
+        .collect();
+    let array = DictionaryArray::<Int32Type>::try_new(
+        Int32Array::from(vec![0; source_keys.len()]),
+        Arc::new(StringArray::from(vec![path])),
+    )?;
+    let source =
+        DictionaryArray::<Int32Type>::try_new(Int32Array::from(source_keys), Arc::new(StringArray::from(urls)))?;
+    let cols: [ArrayRef; 6] = [
+        Arc::new(array),
+        Arc::new(key.finish()),
+        Arc::new(source),
+        Arc::new(offset.finish()),
+        Arc::new(length.finish()),
+        Arc::new(inline.finish()),
+    ];
+    let schema = schema();
+    let mut writers = factory.create_column_writers(index).map_err(pq)?;
+    let mut w = writers.iter_mut();
+    for (col, field) in cols.iter().zip(schema.fields()) {
+        for leaf in compute_leaves(field, col).map_err(pq)? {
+            let Some(cw) = w.next() else {
+                return Err(StoreError::InvalidManifest {
+                    path: MANIFEST_FILE.into(),
+                    reason: "more leaf columns than column writers".into(),
+                });
+            };
+            cw.write(&leaf).map_err(pq)?;
+        }
+    }
+    writers.into_iter().map(|cw| cw.close().map_err(pq)).collect()
 }
 
 /// One manifest row, decoded.
