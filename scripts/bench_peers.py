@@ -371,6 +371,21 @@ def run_peer(tool, url, runs, env=None):
     return {"times": [], "error": f"worker exited {p.returncode}: {tail}"}
 
 
+def store_dir(args, out_dir):
+    """Where vzarr writes its stores: --store-dir, else a tmpfs (/dev/shm) when there is one,
+    else out_dir. The peers write nothing, and on a virtual machine's disk the time to create
+    the store's ~600 files varies several-fold with the file system's state (500 mkdir + file
+    took 28 ms to 790 ms on the benchmark machine), which is not indexing."""
+    if args.store_dir:
+        d = pathlib.Path(args.store_dir)
+    elif pathlib.Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK):
+        d = pathlib.Path("/dev/shm") / f"vzarr-bench-{os.getpid()}"
+    else:
+        d = out_dir
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
 def run_vzarr(vzarr, src, runs, out_dir, env=None):
     # Each run writes a new store directory and all are deleted at the end: deleting the
     # previous store's ~600 files right before creating the next makes ext4 skip its just-freed
@@ -535,7 +550,7 @@ def render(results, s3, args, env_info):
     L.append("")
     L.append("What each column runs (everything each tool needs to index the whole file):")
     L.append("")
-    L.append("- **vzarr**: `vzarr create FILE -o STORE` — a fresh process per run, writing `zarr.json` + `manifest.parquet`.")
+    L.append(f"- **vzarr**: `vzarr create FILE -o STORE` — a fresh process per run, writing the whole store (a `zarr.json` per node, `manifest.parquet`, `vzarr.json`) into {args.store_where}.")
     L.append(
         "- **kerchunk**: `SingleHdf5ToZarr(url).translate()` with the default `inline_threshold=500` "
         "(it also reads the chunks it inlines); the reference dict is not written out."
@@ -705,7 +720,7 @@ def bench_file(path, name, desc, args, http_srv, vzarr, out_dir):
     meta, note = metadata_bytes(path)
     warm(path)
     r = {"name": name, "desc": desc, "size": os.path.getsize(path), "meta": meta, "meta_note": note}
-    r["local"] = {"vzarr": run_vzarr(vzarr, str(path), args.runs, out_dir)}
+    r["local"] = {"vzarr": run_vzarr(vzarr, str(path), args.runs, store_dir(args, out_dir))}
     for tool in PEERS:
         # One process per run; a run that fails or hangs ends that tool's runs on this file.
         res = {"times": []}
@@ -721,7 +736,7 @@ def bench_file(path, name, desc, args, http_srv, vzarr, out_dir):
     r["http"] = {}
     for tool in ["vzarr", *PEERS]:
         http_srv.reset()
-        res = run_vzarr(vzarr, url, 1, out_dir) if tool == "vzarr" else run_peer(tool, url, 1)
+        res = run_vzarr(vzarr, url, 1, store_dir(args, out_dir)) if tool == "vzarr" else run_peer(tool, url, 1)
         res["stats"] = http_srv.stats()
         r["http"][tool] = res
     for mode in ("local", "http"):
@@ -793,7 +808,7 @@ def bench_s3(atl03, args, vzarr, out_dir):
         out = {}
         for tool in ["vzarr", *PEERS]:
             proxy.reset()
-            res = run_vzarr(vzarr, url, 1, out_dir, env=env) if tool == "vzarr" else run_peer(tool, url, 1, env=env)
+            res = run_vzarr(vzarr, url, 1, store_dir(args, out_dir), env=env) if tool == "vzarr" else run_peer(tool, url, 1, env=env)
             res["stats"] = proxy.stats()
             res["stats"].pop("ranges", None)
             out[tool] = res
@@ -810,6 +825,8 @@ def main():
     global TIMEOUT
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vzarr", default=os.environ.get("VZARR") or str(REPO / "target" / "release" / "vzarr"))
+    ap.add_argument("--vzarr-build", default="", help="how the vzarr binary was built, for the table (default: its directory name)")
+    ap.add_argument("--store-dir", default="", help="where vzarr writes its stores (default: a directory in /dev/shm if writable, else --out-dir)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--photons", type=int, default=2_000_000)
     ap.add_argument(
@@ -841,6 +858,8 @@ def main():
         sys.exit(f"vzarr binary not found at {vzarr} (build it, or pass --vzarr)")
     out_dir = pathlib.Path(args.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    sd = store_dir(args, out_dir)
+    args.store_where = "a tmpfs (`/dev/shm`)" if str(sd).startswith("/dev/shm") else f"`{sd}`"
 
     atl03 = out_dir / f"atl03_like_{args.photons}.h5"
     if not atl03.exists():
@@ -866,6 +885,8 @@ def main():
     finally:
         http_srv.close()
     s3 = None if args.skip_s3 else bench_s3(atl03, args, vzarr, out_dir)
+    if sd != out_dir:
+        shutil.rmtree(sd, ignore_errors=True)
 
     import h5py
     import kerchunk
@@ -873,7 +894,7 @@ def main():
 
     ver = subprocess.run([vzarr, "--version"], capture_output=True, text=True).stdout.strip() or "vzarr"
     env_info = (
-        f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}; {ver} ({pathlib.Path(vzarr).parent.name} build), "
+        f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}; {ver} ({args.vzarr_build or pathlib.Path(vzarr).parent.name + ' build'}), "
         f"kerchunk {kerchunk.__version__}, virtualizarr {virtualizarr.__version__}, h5py {h5py.__version__} "
         f"(HDF5 {h5py.version.hdf5_version}), Python {platform.python_version()}"
     )
