@@ -80,6 +80,15 @@ fn full_key_into(out: &mut String, array: &str, coords: &[u64]) {
 /// # Errors
 /// [`StoreError`] if Arrow or Parquet encoding fails.
 pub fn write_manifest(ds: &VirtualDataset) -> Result<Bytes, StoreError> {
+    // One core is left to the metadata documents, built at the same time (store_files).
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .clamp(1, 4);
+    encode_manifest(ds, threads)
+}
+
+/// [`write_manifest`] on `threads` threads (each given at least 16 arrays' row groups).
+fn encode_manifest(ds: &VirtualDataset, threads: usize) -> Result<Bytes, StoreError> {
     let props = WriterProperties::builder()
         // Statistics only where readers use them: the `array` column's min/max locate an
         // array's row groups. Statistics and offset indexes on every column chunk (480 row
@@ -109,11 +118,7 @@ pub fn write_manifest(ds: &VirtualDataset) -> Result<Bytes, StoreError> {
     let (mut writer, factory) = ArrowWriter::try_new(&mut buf, schema(), Some(props))
         .and_then(ArrowWriter::into_serialized_writer)
         .map_err(pq)?;
-    // One core is left to the metadata documents, built at the same time (store_files).
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get().saturating_sub(1))
-        .clamp(1, 4)
-        .min(arrays.len().div_ceil(16).max(1));
+    let threads = threads.clamp(1, arrays.len().div_ceil(16).max(1));
     let per = arrays.len().div_ceil(threads).max(1);
     let encode = |first: usize, part: &[(String, &Array)]| -> Result<Vec<Vec<ArrowColumnChunk>>, StoreError> {
         let mut key_buf = String::new();
@@ -506,6 +511,54 @@ mod tests {
             }
         );
         assert!(m.array_entries("nope").unwrap().is_empty());
+    }
+
+    #[test]
+    fn parallel_encoding_writes_the_same_bytes() {
+        let mut root = Group::default();
+        for i in 0..70u64 {
+            let mut c = BTreeMap::new();
+            c.insert(
+                vec![0],
+                ChunkRef::Virtual {
+                    source: SourceId((i % 2) as u32),
+                    offset: i * 100,
+                    length: 7 + i,
+                },
+            );
+            if i % 3 == 0 {
+                c.insert(vec![1], ChunkRef::Inline(Bytes::from(vec![i as u8; 3])));
+            }
+            root.children.insert(format!("a{i:02}"), array(c));
+        }
+        let src = |u: &str| Source {
+            url: u.into(),
+            size: None,
+            etag: None,
+            last_modified: None,
+        };
+        let ds = VirtualDataset {
+            sources: vec![src("file:///x.h5"), src("file:///y.h5")],
+            root,
+        };
+        let one = encode_manifest(&ds, 1).unwrap();
+        let three = encode_manifest(&ds, 3).unwrap();
+        assert_eq!(one, three, "row groups encoded on three threads, appended in order");
+        let m = Manifest::open("m", three).unwrap();
+        assert_eq!(m.groups.len(), 70);
+        let e = m.array_entries("a69").unwrap();
+        assert_eq!(
+            e["a69/c/0"],
+            Entry::Virtual {
+                source: "file:///y.h5".into(),
+                offset: 6900,
+                length: 76
+            }
+        );
+        assert_eq!(
+            m.array_entries("a03").unwrap()["a03/c/1"],
+            Entry::Inline(Bytes::from(vec![3u8; 3]))
+        );
     }
 
     #[test]
