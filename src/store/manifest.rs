@@ -450,6 +450,15 @@ mod tests {
         })
     }
 
+    fn src(url: &str) -> Source {
+        Source {
+            url: url.into(),
+            size: None,
+            etag: None,
+            last_modified: None,
+        }
+    }
+
     #[test]
     fn write_then_read_is_identity() {
         let mut root = Group::default();
@@ -477,12 +486,6 @@ mod tests {
         b.insert(vec![0], ChunkRef::Missing);
         g.children.insert("b".into(), array(b));
         root.children.insert("g".into(), Node::Group(g));
-        let src = |u: &str| Source {
-            url: u.into(),
-            size: None,
-            etag: None,
-            last_modified: None,
-        };
         let ds = VirtualDataset {
             sources: vec![src("file:///x.h5"), src("s3://b/y.h5")],
             root,
@@ -531,12 +534,6 @@ mod tests {
             }
             root.children.insert(format!("a{i:02}"), array(c));
         }
-        let src = |u: &str| Source {
-            url: u.into(),
-            size: None,
-            etag: None,
-            last_modified: None,
-        };
         let ds = VirtualDataset {
             sources: vec![src("file:///x.h5"), src("file:///y.h5")],
             root,
