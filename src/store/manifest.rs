@@ -32,6 +32,7 @@ use parquet::schema::types::ColumnPath;
 use super::format::MANIFEST_FILE;
 use super::StoreError;
 use crate::model::{Array, ChunkRef, NodeRef, VirtualDataset};
+use crate::zarr::key::push_chunk_suffix;
 
 /// Column names of manifest v1, in order.
 pub const COLUMNS: [&str; 6] = ["array", "key", "source", "offset", "length", "inline"];
@@ -60,16 +61,12 @@ fn pq(e: parquet::errors::ParquetError) -> StoreError {
 /// The full chunk key of `coords` in `array` (`array/c/i/j`, or `c/i/j` for the root array),
 /// written into `out`.
 fn full_key_into(out: &mut String, array: &str, coords: &[u64]) {
-    use std::fmt::Write as _;
     out.clear();
     if !array.is_empty() {
         out.push_str(array);
         out.push('/');
     }
-    out.push('c');
-    for c in coords {
-        let _ = write!(out, "/{c}");
-    }
+    push_chunk_suffix(out, coords);
 }
 
 /// Encode the chunk references of every array of `ds` as a manifest.
@@ -114,8 +111,9 @@ fn encode_manifest(ds: &VirtualDataset, threads: usize) -> Result<Bytes, StoreEr
             }
         }
     });
+    let schema = schema();
     let mut buf = Vec::new();
-    let (mut writer, factory) = ArrowWriter::try_new(&mut buf, schema(), Some(props))
+    let (mut writer, factory) = ArrowWriter::try_new(&mut buf, Arc::clone(&schema), Some(props))
         .and_then(ArrowWriter::into_serialized_writer)
         .map_err(pq)?;
     let threads = threads.clamp(1, arrays.len().div_ceil(16).max(1));
@@ -124,7 +122,7 @@ fn encode_manifest(ds: &VirtualDataset, threads: usize) -> Result<Bytes, StoreEr
         let mut key_buf = String::new();
         part.iter()
             .enumerate()
-            .map(|(i, (path, a))| encode_row_group(&factory, first + i, path, a, &ds.sources, &mut key_buf))
+            .map(|(i, (path, a))| encode_row_group(&factory, &schema, first + i, path, a, &ds.sources, &mut key_buf))
             .collect()
     };
     let groups: Vec<Vec<ArrowColumnChunk>> = if threads == 1 {
@@ -163,6 +161,7 @@ fn encode_manifest(ds: &VirtualDataset, threads: usize) -> Result<Bytes, StoreEr
 /// One array's rows as the encoded column chunks of row group `index`.
 fn encode_row_group(
     factory: &ArrowRowGroupWriterFactory,
+    schema: &SchemaRef,
     index: usize,
     path: &str,
     a: &Array,
@@ -222,7 +221,6 @@ fn encode_row_group(
         Arc::new(length.finish()),
         Arc::new(inline.finish()),
     ];
-    let schema = schema();
     let mut writers = factory.create_column_writers(index).map_err(pq)?;
     let mut w = writers.iter_mut();
     for (col, field) in cols.iter().zip(schema.fields()) {

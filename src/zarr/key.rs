@@ -58,12 +58,18 @@ fn check_segment(key: &str, seg: &str) -> Result<(), KeyError> {
 /// Format chunk coordinates as the default-encoding key suffix: `c/1/2` (`c` for rank 0).
 #[must_use]
 pub fn chunk_suffix(coords: &[u64]) -> String {
-    let mut s = String::from("c");
-    for c in coords {
-        s.push('/');
-        s.push_str(&c.to_string());
-    }
+    let mut s = String::new();
+    push_chunk_suffix(&mut s, coords);
     s
+}
+
+/// Append [`chunk_suffix`] of `coords` to `out` (no allocation of its own).
+pub fn push_chunk_suffix(out: &mut String, coords: &[u64]) {
+    use std::fmt::Write as _;
+    out.push('c');
+    for c in coords {
+        let _ = write!(out, "/{c}");
+    }
 }
 
 impl Key {
