@@ -372,7 +372,7 @@ def run_peer(tool, url, runs, env=None):
 
 
 def store_dir(args, out_dir):
-    """Where vzarr writes its stores: --store-dir, else a tmpfs (/dev/shm) when there is one,
+    """Where vzarr writes its stores (chosen once per run): --store-dir, else a tmpfs (/dev/shm) when there is one,
     else out_dir. The peers write nothing, and on a virtual machine's disk the time to create
     the store's ~600 files varies several-fold with the file system's state (500 mkdir + file
     took 28 ms to 790 ms on the benchmark machine), which is not indexing."""
@@ -543,7 +543,7 @@ def render(results, s3, args, env_info):
     L.append(
         "Rerun: `make bench-peers` (builds vzarr in release mode, installs the pinned peers of "
         "`manifests/requirements-bench.txt` into `.venv-bench`, Python 3.12, and runs "
-        "`scripts/bench_peers.py`; options `--runs N`, `--photons N`, `--skip-s3`, `--out-dir DIR`)."
+        "`scripts/bench_peers.py`; options `--runs N`, `--photons N`, `--skip-s3`, `--out-dir DIR`, `--store-dir DIR`)."
     )
     L.append("")
     L.append(f"Machine: {env_info}. Runs per measurement: {args.runs} (median).")
@@ -720,7 +720,7 @@ def bench_file(path, name, desc, args, http_srv, vzarr, out_dir):
     meta, note = metadata_bytes(path)
     warm(path)
     r = {"name": name, "desc": desc, "size": os.path.getsize(path), "meta": meta, "meta_note": note}
-    r["local"] = {"vzarr": run_vzarr(vzarr, str(path), args.runs, store_dir(args, out_dir))}
+    r["local"] = {"vzarr": run_vzarr(vzarr, str(path), args.runs, args.stores)}
     for tool in PEERS:
         # One process per run; a run that fails or hangs ends that tool's runs on this file.
         res = {"times": []}
@@ -736,7 +736,7 @@ def bench_file(path, name, desc, args, http_srv, vzarr, out_dir):
     r["http"] = {}
     for tool in ["vzarr", *PEERS]:
         http_srv.reset()
-        res = run_vzarr(vzarr, url, 1, store_dir(args, out_dir)) if tool == "vzarr" else run_peer(tool, url, 1)
+        res = run_vzarr(vzarr, url, 1, args.stores) if tool == "vzarr" else run_peer(tool, url, 1)
         res["stats"] = http_srv.stats()
         r["http"][tool] = res
     for mode in ("local", "http"):
@@ -808,7 +808,7 @@ def bench_s3(atl03, args, vzarr, out_dir):
         out = {}
         for tool in ["vzarr", *PEERS]:
             proxy.reset()
-            res = run_vzarr(vzarr, url, 1, store_dir(args, out_dir), env=env) if tool == "vzarr" else run_peer(tool, url, 1, env=env)
+            res = run_vzarr(vzarr, url, 1, args.stores, env=env) if tool == "vzarr" else run_peer(tool, url, 1, env=env)
             res["stats"] = proxy.stats()
             res["stats"].pop("ranges", None)
             out[tool] = res
@@ -858,8 +858,9 @@ def main():
         sys.exit(f"vzarr binary not found at {vzarr} (build it, or pass --vzarr)")
     out_dir = pathlib.Path(args.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    sd = store_dir(args, out_dir)
-    args.store_where = "a tmpfs (`/dev/shm`)" if str(sd).startswith("/dev/shm") else f"`{sd}`"
+    args.stores = store_dir(args, out_dir)
+    own_tmpfs = not args.store_dir and str(args.stores).startswith("/dev/shm/")
+    args.store_where = "a tmpfs (`/dev/shm`)" if str(args.stores).startswith("/dev/shm") else f"`{args.stores}`"
 
     atl03 = out_dir / f"atl03_like_{args.photons}.h5"
     if not atl03.exists():
@@ -885,8 +886,8 @@ def main():
     finally:
         http_srv.close()
     s3 = None if args.skip_s3 else bench_s3(atl03, args, vzarr, out_dir)
-    if sd != out_dir:
-        shutil.rmtree(sd, ignore_errors=True)
+    if own_tmpfs:  # only the directory this run made; never a --store-dir
+        shutil.rmtree(args.stores, ignore_errors=True)
 
     import h5py
     import kerchunk

@@ -36,6 +36,8 @@ import zarr  # noqa: E402
 
 CATEGORIES = {"hdf5", "dmrpp-pair-h5", "icesat2", "dmrpp-mvs-h5"}
 LARGE = 64 << 20
+# An array xarray reads only with `use_zarr_fill_value_as_mask=True` (a multi-valued _FillValue).
+MASK_OPTION_OK = "ok with use_zarr_fill_value_as_mask"
 
 
 class Server:
@@ -195,7 +197,7 @@ def check_store_http(base, src, store):
                                     url, group=g or None, mode="r", zarr_format=3, consolidated=True,
                                     use_zarr_fill_value_as_mask=True)
                                 ds = xr.open_dataset(zs, decode_cf=False, drop_variables=kw["drop_variables"])
-                                datasets.append((ds, [n], "ok with use_zarr_fill_value_as_mask"))
+                                datasets.append((ds, [n], MASK_OPTION_OK))
                                 continue
                             except Exception as e2:  # noqa: BLE001
                                 e = e2
@@ -269,9 +271,9 @@ def test_zarr_python_and_xarray_read_every_served_corpus_array_like_h5py(corpus_
     assert len(unread) <= 0.03 * total, f"{len(unread)} arrays read by neither: {unread[:5]}"
     # Every array zarr-python reads, xarray reads too; only where the file's `_FillValue` is
     # several values (opendap-bes multi_fvalue.h5) with `use_zarr_fill_value_as_mask=True`.
-    assert tally[("xarray", "ok with use_zarr_fill_value_as_mask")] <= 1, tally
+    assert tally[("xarray", MASK_OPTION_OK)] <= 1, tally
     refused = [(src.relative_to(CORPUS), a, detail) for src, res in results for (r, a), (st, detail) in res.items()
-               if r == "xarray" and st not in ("ok", "h5py cannot read", "ok with use_zarr_fill_value_as_mask")
+               if r == "xarray" and st not in ("ok", "h5py cannot read", MASK_OPTION_OK)
                and (src, a) in zarr_ok]
     assert not refused, f"{len(refused)} arrays zarr-python reads and xarray does not: {refused[:10]}"
 
