@@ -1,6 +1,7 @@
-"""Write small HDF5 files whose datasets use the third-party filters vzarr maps to Zarr codecs:
-zstd (32015), blosc (32001), lz4 (32004), bitshuffle (32008, plain, +lz4, +zstd), lzf (32000),
-bzip2 (307), alone and combined with shuffle/deflate/fletcher32, deflate applied twice.
+"""Write small HDF5 files whose datasets use the filters vzarr maps to Zarr codecs beyond
+deflate/shuffle/fletcher32: zstd (32015), blosc (32001), lz4 (32004), bitshuffle (32008, plain,
++lz4, +zstd), lzf (32000), bzip2 (307), szip (4) and scale-offset (6), alone and combined with
+shuffle/deflate/fletcher32, deflate applied twice.
 
 Written with h5py/libhdf5 and the filter plugins of `hdf5plugin`, so the chunk bytes are what
 the reference implementations write. Datasets are multi-chunk with partial edge chunks, in
@@ -103,6 +104,30 @@ def main(out_dir):
         g = f.create_group("bzip2")
         g.create_dataset("f8", data=data("f8"), chunks=CHUNKS, **hdf5plugin.BZip2(blocksize=9))
         g.create_dataset("shuffle_i2", data=data("i2"), chunks=CHUNKS, shuffle=True, **hdf5plugin.BZip2(blocksize=1))
+        # szip (libaec in h5py's HDF5): both coding options, several block sizes, both byte
+        # orders, 8- to 64-bit pixels (32/64-bit pixels are coded as byte planes)
+        g = f.create_group("szip")
+        for dt, opts in (("u1", ("nn", 8)), ("i2", ("ec", 16)), (">u2", ("nn", 32)), ("i4", ("nn", 8)),
+                         (">i4", ("ec", 32)), ("f4", ("nn", 16)), (">f8", ("nn", 8)), ("u8", ("ec", 8))):
+            name = dt.replace(">", "") + ("_be" if dt.startswith(">") else "") + f"_{opts[0]}{opts[1]}"
+            g.create_dataset(name, data=data(dt), chunks=CHUNKS, compression="szip", compression_opts=opts)
+        g.create_dataset("f4_shuffle_fletcher", data=data("f4"), chunks=CHUNKS, shuffle=True,
+                         compression="szip", fletcher32=True)
+        # scale-offset: integers (automatic and fixed bit counts, with and without a fill
+        # value) and floats (decimal scaling, D digits), both byte orders, then deflate
+        g = f.create_group("scaleoffset")
+        for dt in ("i1", "u2", ">i2", "i4", ">u4", "i8", ">i8"):
+            name = dt.replace(">", "") + ("_be" if dt.startswith(">") else "")
+            g.create_dataset(f"{name}_auto", data=data(dt), chunks=CHUNKS, scaleoffset=0)
+        g.create_dataset("i4_fill", data=data("i4"), chunks=CHUNKS, scaleoffset=0, fillvalue=-99)
+        g.create_dataset("u2_bits5", data=data("u2") % 32, chunks=CHUNKS, scaleoffset=5)
+        const = np.full(SHAPE, 7, dtype="i2")
+        g.create_dataset("i2_constant", data=const, chunks=CHUNKS, scaleoffset=0)
+        for dt, digits in (("f4", 2), (">f4", 3), ("f8", 4), (">f8", 1)):
+            name = dt.replace(">", "") + ("_be" if dt.startswith(">") else "")
+            g.create_dataset(f"{name}_d{digits}", data=data(dt), chunks=CHUNKS, scaleoffset=digits)
+        g.create_dataset("f4_d2_fill", data=data("f4"), chunks=CHUNKS, scaleoffset=2, fillvalue=-1.5)
+        g.create_dataset("i4_deflate", data=data("i4"), chunks=CHUNKS, scaleoffset=0, compression="gzip")
         # repeated and mixed filters
         g = f.create_group("repeated")
         raw_filters(g, "deflate_twice", data("f4"), CHUNKS, [(1, (4,)), (1, (6,))])

@@ -13,10 +13,12 @@
 //! | lz4 (32004)           | [`Codec::Lz4Hdf5`]          | `imagecodecs_lz4h5`        |
 //! | bitshuffle (32008)    | [`Codec::Bitshuffle`]       | `vzarr.bitshuffle`         |
 //! | zstd (32015)          | [`Codec::Zstd`]             | `zstd`                     |
+//! | szip (4)              | [`Codec::Szip`]             | `imagecodecs_szip`         |
+//! | scale-offset (6)      | [`Codec::ScaleOffset`]      | `vzarr.scaleoffset`        |
 //!
-//! A filter listed twice becomes two codecs. Any other filter (szip, n-bit, scale-offset,
-//! other third-party ids), optional or not, refuses the array by name, as do parameters the
-//! codec cannot express (an unknown Blosc compressor, a bitshuffle block size that is not a
+//! A filter listed twice becomes two codecs. Any other filter (n-bit, other third-party
+//! ids), optional or not, refuses the array by name, as do parameters the codec cannot
+//! express (an unknown Blosc compressor, a bitshuffle block size that is not a
 //! multiple of 8, an unknown bitshuffle compression).
 //!
 //! A chunk whose filter mask is nonzero was stored with some filters skipped (h5py marks every
@@ -119,6 +121,34 @@ fn codec_for(f: &Filter, elem_size: u32) -> Result<Codec, (String, String)> {
             level: cd(f, 0).unwrap_or(9).clamp(1, 9),
         },
         id::LZF => Codec::Lzf,
+        filter::SZIP => {
+            // libhdf5 stores the four values it computed at dataset creation.
+            let [Some(options_mask), Some(pixels_per_block), Some(bits_per_pixel), Some(pixels_per_scanline)] =
+                [cd(f, 0), cd(f, 1), cd(f, 2), cd(f, 3)]
+            else {
+                return Err(refuse(format!(
+                    "{} client data values, 4 expected",
+                    f.client_data.len()
+                )));
+            };
+            Codec::Szip {
+                options_mask,
+                pixels_per_block,
+                bits_per_pixel,
+                pixels_per_scanline,
+            }
+        }
+        filter::SCALEOFFSET => {
+            if f.client_data.len() < 8 {
+                return Err(refuse(format!(
+                    "{} client data values, at least 8 expected",
+                    f.client_data.len()
+                )));
+            }
+            Codec::ScaleOffset {
+                cd_values: f.client_data.clone(),
+            }
+        }
         id::LZ4 => Codec::Lz4Hdf5 {
             block_size: cd(f, 0).unwrap_or(0),
         },
@@ -293,6 +323,7 @@ pub(crate) fn reencode(stored: &[u8], filters: &[Filter], mask: u32, elem_size: 
             id::LZF => fx::lzf_encode_literal(&buf),
             id::LZ4 => fx::lz4h5_encode(&buf, cd(f, 0).unwrap_or(0))?,
             id::BITSHUFFLE => fx::bitshuffle_encode(&buf, bitshuffle_params(f, elem_size)?)?,
+            filter::SZIP => crate::zarr::szip::szip_encode(&buf, &f.client_data)?,
             // Blosc's uncompressed ("memcpyed") form, as Blosc itself stores incompressible data.
             id::BLOSC => fx::blosc_memcpyed(&buf, cd(f, 2).filter(|&t| t > 0).unwrap_or(elem_size))?,
             id => return Err(format!("cannot apply filter {} (id {id})", f.display_name())),
@@ -323,6 +354,8 @@ pub(crate) fn decode(stored: &[u8], filters: &[Filter], mask: u32, elem_size: u3
             id::LZF => fx::lzf_decode(&buf, MAX_DECODED)?,
             id::LZ4 => fx::lz4h5_decode(&buf, MAX_DECODED)?,
             id::BITSHUFFLE => fx::bitshuffle_decode(&buf, bitshuffle_params(f, elem_size)?, MAX_DECODED)?,
+            filter::SZIP => crate::zarr::szip::szip_decode(&buf, &f.client_data, MAX_DECODED)?,
+            filter::SCALEOFFSET => fx::scaleoffset_decode(&buf, &f.client_data, MAX_DECODED)?,
             id => return Err(format!("cannot undo filter {} (id {id})", f.display_name())),
         };
     }

@@ -66,8 +66,22 @@ fn compound(members: &[Member], base: usize, size: u32, copies: &mut Vec<Copy>) 
     let mut fields = Vec::with_capacity(members.len());
     for m in members {
         let at = base + m.offset as usize;
-        let t = member(&m.dtype, at, copies).map_err(|(f, r)| (f, format!("member {:?}: {r}", m.name)))?;
-        fields.push((m.name.clone(), t));
+        let err = |(f, r): (String, String)| (f, format!("member {:?}: {r}", m.name));
+        match &m.dtype {
+            // One field per element of an array member, as in the referenced mapping.
+            Datatype::Array { dims, base: elem, .. } => {
+                let step = elem.size() as usize;
+                for (i, name) in super::walk::array_field_names(&m.name, dims)
+                    .map_err(err)?
+                    .into_iter()
+                    .enumerate()
+                {
+                    let t = member(elem, at + i * step, copies).map_err(err)?;
+                    fields.push((name, t));
+                }
+            }
+            dt => fields.push((m.name.clone(), member(dt, at, copies).map_err(err)?)),
+        }
     }
     Ok(DataType::Structured(fields))
 }
@@ -121,8 +135,8 @@ fn member(dt: &Datatype, at: usize, copies: &mut Vec<Copy>) -> Result<DataType, 
     match dt {
         Datatype::Compound { size, members } => compound(members, at, *size, copies),
         Datatype::Array { .. } => Err((
-            "compound datatype with array members".into(),
-            "zarr-python's structured type has no array fields".into(),
+            "compound datatype with nested array members".into(),
+            "an array member whose elements are arrays".into(),
         )),
         Datatype::String { size, pad, .. } if *size > 1 && *pad != str_pad::NULL_PAD => Err((
             "compound datatype with NUL-terminated or space-padded strings".into(),

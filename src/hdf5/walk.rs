@@ -591,7 +591,8 @@ impl<'a> Walker<'a> {
         } else {
             match (map_datatype(elem_type), elem_type) {
                 (Ok(t), _) => t,
-                (Err(_), Datatype::Compound { size, members }) if extra_dims.is_empty() => {
+                // Arrays of such compounds too: the plan rewrites each array element.
+                (Err(_), Datatype::Compound { size, members }) => {
                     let (t, plan) = repack::plan(*size, members)?;
                     repack_plan = Some(plan);
                     (t, None)
@@ -719,7 +720,7 @@ impl<'a> Walker<'a> {
             Layout::Virtual => return Err(refuse("virtual dataset layout", "virtual datasets map other datasets")),
         };
         if let Some(plan) = &repack_plan {
-            self.repack_chunks(&mut chunks, plan, &filters)?;
+            self.repack_chunks(&mut chunks, plan, &filters, dtype.size())?;
             codecs = vec![Codec::Bytes(None)];
             if let FillValue::Bytes(b) = &fill_value {
                 fill_value = FillValue::Bytes(plan.apply(b));
@@ -746,7 +747,11 @@ impl<'a> Walker<'a> {
             chunks,
         };
         if !extra_dims.is_empty() {
-            append_axes(&mut array, &extra_dims, elem_type.size())?;
+            // A repacked element is smaller than the HDF5 one.
+            let base_size = repack_plan
+                .as_ref()
+                .map_or(elem_type.size(), |p| u32::try_from(p.out_size).unwrap_or(u32::MAX));
+            append_axes(&mut array, &extra_dims, base_size)?;
         }
         Ok(array)
     }
@@ -837,6 +842,7 @@ impl<'a> Walker<'a> {
         chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
         plan: &repack::Plan,
         filters: &[Filter],
+        elem_size: u32,
     ) -> Result<(), Refuse> {
         let mut total = 0u64;
         for (key, c) in chunks.iter_mut() {
@@ -851,8 +857,7 @@ impl<'a> Walker<'a> {
                     ));
                 }
             }
-            let in_size = u32::try_from(plan.in_size).unwrap_or(u32::MAX);
-            let Some(raw) = self.chunk_raw(key, c, filters, in_size, "compound datatype in filtered chunks")? else {
+            let Some(raw) = self.chunk_raw(key, c, filters, elem_size, "compound datatype in filtered chunks")? else {
                 continue;
             };
             *c = ChunkRef::Inline(Bytes::from(plan.apply(&raw)));
@@ -1749,8 +1754,18 @@ fn map_compound(size: u32, members: &[Member]) -> Result<(DataType, Option<Endia
             ));
         }
         next = next.saturating_add(m.dtype.size());
-        let t = map_field(&m.dtype).map_err(|(f, r)| (f, format!("member {:?}: {r}", m.name)))?;
-        fields.push((m.name.clone(), t));
+        let err = |(f, r): Refuse| (f, format!("member {:?}: {r}", m.name));
+        match &m.dtype {
+            // An array member becomes one field per element (`name[i]`, `name[i,j]`): the
+            // bytes are the same, and both zarrs and zarr-python read scalar fields.
+            Datatype::Array { dims, base, .. } => {
+                let t = map_field(base).map_err(err)?;
+                for name in array_field_names(&m.name, dims).map_err(err)? {
+                    fields.push((name, t.clone()));
+                }
+            }
+            dt => fields.push((m.name.clone(), map_field(dt).map_err(err)?)),
+        }
     }
     if next != size {
         return Err(refuse(
@@ -1767,13 +1782,47 @@ fn map_compound(size: u32, members: &[Member]) -> Result<(DataType, Option<Endia
     Ok((DataType::Structured(fields), None))
 }
 
-/// The Zarr type of a compound member: as a dataset type, little-endian, no arrays or
-/// strings whose padding libhdf5 rewrites on read.
+/// Most fields one compound member of array type may become (each is one entry of the
+/// `structured` type's field list in `zarr.json`).
+pub(crate) const MAX_ARRAY_FIELDS: u64 = 4096;
+
+/// The field names of an array member `name` of shape `dims`, in C order: `name[i]`, or
+/// `name[i,j,…]` for several dimensions.
+pub(crate) fn array_field_names(name: &str, dims: &[u32]) -> Result<Vec<String>, Refuse> {
+    let n = dims.iter().try_fold(1u64, |n, &d| n.checked_mul(u64::from(d)));
+    let n = match n {
+        Some(0) => return Err(refuse("array datatype", "array type with a zero dimension")),
+        Some(n) if n <= MAX_ARRAY_FIELDS => n,
+        _ => {
+            return Err(refuse(
+                "compound datatype with a large array member",
+                format!("array member of shape {dims:?}: more than {MAX_ARRAY_FIELDS} elements to name as fields"),
+            ))
+        }
+    };
+    let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+    let mut idx = vec![0u32; dims.len()];
+    for _ in 0..n {
+        let parts: Vec<String> = idx.iter().map(u32::to_string).collect();
+        out.push(format!("{name}[{}]", parts.join(",")));
+        for (i, d) in idx.iter_mut().zip(dims).rev() {
+            *i += 1;
+            if *i < *d {
+                break;
+            }
+            *i = 0;
+        }
+    }
+    Ok(out)
+}
+
+/// The Zarr type of a compound member (array members' elements included): as a dataset
+/// type, little-endian, no nested arrays or strings whose padding libhdf5 rewrites on read.
 fn map_field(dt: &Datatype) -> Result<DataType, Refuse> {
     match dt {
         Datatype::Array { .. } => Err(refuse(
-            "compound datatype with array members",
-            "zarr-python's structured type has no array fields",
+            "compound datatype with nested array members",
+            "an array member whose elements are arrays",
         )),
         Datatype::String { size, pad, .. } if *size > 1 && *pad != str_pad::NULL_PAD => Err(refuse(
             "compound datatype with NUL-terminated or space-padded strings",

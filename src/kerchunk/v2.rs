@@ -126,6 +126,13 @@ fn codec_v2(c: &Codec) -> Value {
             v["id"] = json!("vzarr.bitshuffle");
             v
         }
+        // Same configurations as the v3 codecs, under the same names.
+        Codec::Szip { .. } | Codec::ScaleOffset { .. } => {
+            let m = crate::zarr::codecs::codec_metadata(c);
+            let mut v = m.get("configuration").cloned().unwrap_or_else(|| json!({}));
+            v["id"] = m.get("name").cloned().unwrap_or(Value::Null);
+            v
+        }
     }
 }
 

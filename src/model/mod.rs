@@ -192,6 +192,26 @@ pub enum Codec {
         /// Per-block compression.
         compression: BitshuffleCompression,
     },
+    /// HDF5's szip filter (4), `imagecodecs_szip` with `header: true`: libhdf5's 4-byte
+    /// little-endian decoded length, then an SZIP (CCSDS 121 adaptive entropy coding) stream,
+    /// with the parameters libhdf5 stored for the dataset.
+    Szip {
+        /// SZIP options mask (byte order, nearest-neighbour preprocessing, coding).
+        options_mask: u32,
+        /// Pixels per block (even, ≤ 32).
+        pixels_per_block: u32,
+        /// Bits per pixel.
+        bits_per_pixel: u32,
+        /// Pixels per scanline.
+        pixels_per_scanline: u32,
+    },
+    /// HDF5's scale-offset filter (6), `vzarr.scaleoffset`: its client data as libhdf5
+    /// stored it (scale type and factor, element count, class, size, sign, byte order, fill
+    /// value). See `src/zarr/scaleoffset.rs`.
+    ScaleOffset {
+        /// The filter's client data values.
+        cd_values: Vec<u32>,
+    },
 }
 
 /// Blosc's inner compressor (`cname`).

@@ -73,6 +73,21 @@ pub fn codec_metadata(codec: &Codec) -> Value {
             }
             json!({"name": "vzarr.bitshuffle", "configuration": c})
         }
+        Codec::Szip {
+            options_mask,
+            pixels_per_block,
+            bits_per_pixel,
+            pixels_per_scanline,
+        } => json!({"name": "imagecodecs_szip", "configuration": {
+            "options_mask": options_mask,
+            "pixels_per_block": pixels_per_block,
+            "bits_per_pixel": bits_per_pixel,
+            "pixels_per_scanline": pixels_per_scanline,
+            "header": true,
+        }}),
+        Codec::ScaleOffset { cd_values } => {
+            json!({"name": "vzarr.scaleoffset", "configuration": {"cd_values": cd_values}})
+        }
     }
 }
 
@@ -126,6 +141,8 @@ pub fn codec_label(codec: &Codec) -> String {
             compression,
             ..
         } => format!("bitshuffle({element_size},{})", bitshuffle_compression(*compression)),
+        Codec::Szip { pixels_per_block, .. } => format!("szip({pixels_per_block})"),
+        Codec::ScaleOffset { .. } => "scaleoffset".into(),
     }
 }
 

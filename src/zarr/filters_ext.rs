@@ -8,6 +8,8 @@
 //! | `vzarr.bitshuffle`   | bitshuffle (32008)    | none published (see below)            |
 //! | `zstd`               | zstd (32015)          | zarr-python (core codec)              |
 //! | `numcodecs.bz2`      | bzip2 (307)           | zarr-python (`numcodecs.bz2`)         |
+//! | `imagecodecs_szip`   | szip (4)              | imagecodecs (`imagecodecs-zarr`)      |
+//! | `vzarr.scaleoffset`  | scale-offset (6)      | none published                        |
 //!
 //! `blosc` (32001) is zarrs' built-in codec: the chunk is a self-describing Blosc 1 buffer, and
 //! blosc itself caps the decoded size (2 GiB).
@@ -465,16 +467,48 @@ pub fn blosc_memcpyed(src: &[u8], typesize: u32) -> Result<Vec<u8>, String> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Scale-offset
+
+/// Decode a chunk of HDF5's scale-offset filter with client data `cd` into at most `cap`
+/// bytes. libhdf5 stores every chunk full-size, so the decoded size is the client data's
+/// element count times its element size (`cd[2] × cd[4]`), whatever the codec position.
+pub fn scaleoffset_decode(src: &[u8], cd: &[u32], cap: usize) -> Result<Vec<u8>, String> {
+    let n = match (cd.get(2), cd.get(4)) {
+        (Some(&n), Some(&size)) => u64::from(n).checked_mul(u64::from(size)),
+        _ => None,
+    }
+    .and_then(|n| usize::try_from(n).ok())
+    .ok_or("scale-offset: client data too short or chunk size overflows")?;
+    if n > cap {
+        return Err(too_large("scale-offset", cap));
+    }
+    super::scaleoffset::scaleoffset_decode(src, cd, n)
+}
+
+// ---------------------------------------------------------------------------------------------
 // zarrs codecs
 
 /// Which algorithm a [`FilterCodec`] runs.
 #[derive(Debug, Clone, PartialEq)]
 enum Kind {
-    Lzf { header: bool },
-    Lz4h5 { block: u32, level: Option<i64> },
+    Lzf {
+        header: bool,
+    },
+    Lz4h5 {
+        block: u32,
+        level: Option<i64>,
+    },
     Bitshuffle(BitshuffleParams),
-    Zstd { level: i32, checksum: bool },
-    Bz2 { level: u32 },
+    Zstd {
+        level: i32,
+        checksum: bool,
+    },
+    Bz2 {
+        level: u32,
+    },
+    /// `[options_mask, pixels_per_block, bits_per_pixel, pixels_per_scanline]`.
+    Szip([u32; 4]),
+    ScaleOffset(Vec<u32>),
 }
 
 /// A bytes-to-bytes codec for one of the names in the module table.
@@ -539,13 +573,32 @@ fn nine() -> u32 {
     9
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SzipConfig {
+    options_mask: u32,
+    pixels_per_block: u32,
+    bits_per_pixel: u32,
+    pixels_per_scanline: u32,
+    #[serde(default)]
+    header: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScaleOffsetConfig {
+    cd_values: Vec<u32>,
+}
+
 /// Names this module registers.
-const NAMES: [&str; 5] = [
+const NAMES: [&str; 7] = [
     "imagecodecs_lzf",
     "imagecodecs_lz4h5",
     "vzarr.bitshuffle",
     "zstd",
     "numcodecs.bz2",
+    "imagecodecs_szip",
+    "vzarr.scaleoffset",
 ];
 
 impl FilterCodec {
@@ -595,6 +648,21 @@ impl FilterCodec {
             "numcodecs.bz2" => Kind::Bz2 {
                 level: m.to_typed_configuration::<Bz2Config>()?.level,
             },
+            "imagecodecs_szip" => {
+                let c: SzipConfig = m.to_typed_configuration()?;
+                if !c.header {
+                    return Err(PluginCreateError::Other(
+                        "imagecodecs_szip: only libhdf5's framing (header: true) is supported".into(),
+                    ));
+                }
+                Kind::Szip([
+                    c.options_mask,
+                    c.pixels_per_block,
+                    c.bits_per_pixel,
+                    c.pixels_per_scanline,
+                ])
+            }
+            "vzarr.scaleoffset" => Kind::ScaleOffset(m.to_typed_configuration::<ScaleOffsetConfig>()?.cd_values),
             other => return Err(PluginCreateError::NameInvalid { name: other.into() }),
         };
         Ok(Self { kind })
@@ -607,11 +675,13 @@ impl FilterCodec {
             Kind::Bitshuffle(_) => NAMES[2],
             Kind::Zstd { .. } => NAMES[3],
             Kind::Bz2 { .. } => NAMES[4],
+            Kind::Szip(_) => NAMES[5],
+            Kind::ScaleOffset(_) => NAMES[6],
         }
     }
 
     fn decode_bytes(&self, src: &[u8], cap: usize) -> Result<Vec<u8>, String> {
-        match self.kind {
+        match &self.kind {
             Kind::Lzf { header: false } => lzf_decode(src, cap),
             Kind::Lzf { header: true } => {
                 let n = src
@@ -630,9 +700,11 @@ impl FilterCodec {
                 Ok(out)
             }
             Kind::Lz4h5 { .. } => lz4h5_decode(src, cap),
-            Kind::Bitshuffle(p) => bitshuffle_decode(src, p, cap),
+            Kind::Bitshuffle(p) => bitshuffle_decode(src, *p, cap),
             Kind::Zstd { .. } => zstd_decode(src, cap),
             Kind::Bz2 { .. } => bz2_decode(src, cap),
+            Kind::Szip(cd) => super::szip::szip_decode(src, cd, cap),
+            Kind::ScaleOffset(cd) => scaleoffset_decode(src, cd, cap),
         }
     }
 
@@ -650,6 +722,7 @@ impl FilterCodec {
             Kind::Bitshuffle(p) => bitshuffle_encode(src, p),
             Kind::Zstd { level, checksum } => zstd_encode(src, level, checksum),
             Kind::Bz2 { level } => bz2_encode(src, level),
+            Kind::Szip(_) | Kind::ScaleOffset(_) => Err(format!("{}: vzarr decodes only", self.name())),
         }
     }
 }
@@ -693,6 +766,14 @@ impl CodecTraits for FilterCodec {
             }
             Kind::Zstd { level, checksum } => serde_json::json!({"level": level, "checksum": checksum}),
             Kind::Bz2 { level } => serde_json::json!({ "level": level }),
+            Kind::Szip([options_mask, pixels_per_block, bits_per_pixel, pixels_per_scanline]) => serde_json::json!({
+                "options_mask": options_mask,
+                "pixels_per_block": pixels_per_block,
+                "bits_per_pixel": bits_per_pixel,
+                "pixels_per_scanline": pixels_per_scanline,
+                "header": true,
+            }),
+            Kind::ScaleOffset(cd) => serde_json::json!({ "cd_values": cd }),
         };
         match v {
             serde_json::Value::Object(m) => Some(Configuration::from(m)),

@@ -9,6 +9,8 @@ pub mod filters_ext;
 pub mod key;
 pub mod metadata;
 pub mod parse;
+pub mod scaleoffset;
+pub mod szip;
 
 pub use key::{ChunkKey, Key, KeyError};
 pub use metadata::{array_metadata, group_metadata};

@@ -279,6 +279,28 @@ pub fn codec(v: &Value, field: &str) -> Result<Codec, ParseError> {
                 Some(c) => return err(field, format!("bitshuffle compression {c:?}")),
             },
         },
+        "imagecodecs_szip" => {
+            if conf(v).get("header").and_then(Value::as_bool) != Some(true) {
+                return err(field, "SZIP without libhdf5's length header is not supported");
+            }
+            Codec::Szip {
+                options_mask: u32_of("options_mask", 0)?,
+                pixels_per_block: u32_of("pixels_per_block", 0)?,
+                bits_per_pixel: u32_of("bits_per_pixel", 0)?,
+                pixels_per_scanline: u32_of("pixels_per_scanline", 0)?,
+            }
+        }
+        "vzarr.scaleoffset" => Codec::ScaleOffset {
+            cd_values: conf(v)
+                .get("cd_values")
+                .and_then(Value::as_array)
+                .and_then(|a| {
+                    a.iter()
+                        .map(|x| x.as_u64().and_then(|x| u32::try_from(x).ok()))
+                        .collect()
+                })
+                .map_or_else(|| err(field, "scale-offset cd_values must be a list of u32"), Ok)?,
+        },
         other => return err(field, format!("codec {other:?} is not supported")),
     })
 }

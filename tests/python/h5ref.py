@@ -9,6 +9,29 @@ def native(a):
     return a
 
 
+def flatten_array_fields(dt):
+    """The structured dtype vzarr maps an HDF5 compound to when it has array members: each
+    array member `a` of shape (2, 3) becomes fields `a[0,0]` … `a[1,2]` at the same offsets
+    (nested compounds likewise). Other dtypes are returned as they are."""
+    if dt.names is None:
+        return dt
+    names, formats, offsets = [], [], []
+    for n in dt.names:
+        fdt, off = dt.fields[n][:2]
+        if fdt.subdtype is not None:
+            base, shape = fdt.subdtype
+            base = flatten_array_fields(base)
+            for k, idx in enumerate(np.ndindex(*shape)):
+                names.append(f"{n}[{','.join(map(str, idx))}]")
+                formats.append(base)
+                offsets.append(off + k * base.itemsize)
+        else:
+            names.append(n)
+            formats.append(flatten_array_fields(fdt))
+            offsets.append(off)
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": dt.itemsize})
+
+
 def same_bits(expected, got):
     """True when `got` equals `expected` bit for bit (NaN payloads included)."""
     e, g = native(expected), native(got)
@@ -21,6 +44,11 @@ def same_bits(expected, got):
             diff = next(i for i, (a, b) in enumerate(zip(as_str, g.reshape(-1).tolist())) if a != b)
             return False, f"strings differ (first at flat index {diff})"
         return True, ""
+    if e.dtype.names is not None and g.dtype.names is not None and e.dtype.names != g.dtype.names:
+        # Array members of compounds are stored as one field per element (same bytes).
+        flat = flatten_array_fields(e.dtype)
+        if flat.names == g.dtype.names:
+            e = e.view(flat)
     if e.dtype.names is not None and g.dtype.names is not None and e.dtype != g.dtype:
         # Compounds vzarr stores packed and little-endian: compare field by field.
         if e.dtype.names != g.dtype.names:
@@ -70,14 +98,23 @@ def chunk_table(ds):
     return "other", None
 
 
-def write_scaleoffset_file(path, rows, seed):
+def write_nbit_file(path, rows, seed):
     """An HDF5 file (h5py) vzarr cannot reference but can materialize: `big`, `rows` x 700
     int32 random values (poorly compressible, so its chunks go beside the manifest) and
-    `small`, 20 int16, both scale-offset filtered, and `plain`, an unfiltered float64 array."""
+    `small`, 20 int16, both n-bit filtered (HDF5 filter 5, for which no Zarr codec exists), and
+    `plain`, an unfiltered float64 array."""
     import h5py
+
+    def nbit(parent, name, arr, chunks):
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk(chunks)
+        dcpl.set_filter(5, h5py.h5z.FLAG_OPTIONAL, ())  # H5Pset_nbit: libhdf5 fills in the parameters
+        space = h5py.h5s.create_simple(arr.shape)
+        dsid = h5py.h5d.create(parent.id, name.encode(), h5py.h5t.py_create(arr.dtype), space, dcpl=dcpl)
+        h5py.Dataset(dsid)[...] = arr
 
     big = np.random.default_rng(seed).integers(0, 1 << 20, size=(rows, 700), dtype="i4")
     with h5py.File(path, "w") as f:
-        f.create_dataset("big", data=big, chunks=(100, 700), scaleoffset=0)
-        f.create_dataset("small", data=np.arange(20, dtype="i2"), chunks=(5,), scaleoffset=0)
+        nbit(f, "big", big, (100, 700))
+        nbit(f, "small", np.arange(20, dtype="i2"), (5,))
         f.create_dataset("plain", data=np.arange(10.0))

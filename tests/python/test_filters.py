@@ -1,10 +1,12 @@
-"""HDF5 third-party filters (zstd, blosc, lz4, bitshuffle, lzf, bzip2, repeated filters):
+"""HDF5 filters beyond deflate (zstd, blosc, lz4, bitshuffle, lzf, bzip2, szip, scale-offset,
+repeated filters):
 stores vzarr creates read back bit-identically through `vzarr get` AND through zarr-python 3
 with the codecs named in zarr.json, both compared with h5py + hdf5plugin (libhdf5 and the
 filters' own C code). The files are written by scripts/make_filter_h5.py.
 
 zarr-python resolves `zstd`, `blosc`, `numcodecs.*` itself; `imagecodecs_lzf`,
-`imagecodecs_lz4h5` and `vzarr.bitshuffle` are decoded by the stand-ins in refcodecs.py.
+`imagecodecs_lz4h5`, `imagecodecs_szip`, `vzarr.bitshuffle` and `vzarr.scaleoffset` are decoded
+by the stand-ins in refcodecs.py.
 """
 import collections
 import json
@@ -32,6 +34,8 @@ FILTER_CODEC = {
     1: "numcodecs.zlib",
     2: "numcodecs.shuffle",
     3: "numcodecs.fletcher32",
+    4: "imagecodecs_szip",
+    6: "vzarr.scaleoffset",
     307: "numcodecs.bz2",
     32000: "imagecodecs_lzf",
     32001: "blosc",
@@ -86,7 +90,7 @@ def made(tmp_path_factory):
     with h5py.File(src) as f:
         names = []
         f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-    assert len(names) >= 35, names
+    assert len(names) >= 60, names
     return src, store, names, p.stderr
 
 
@@ -136,7 +140,7 @@ def test_codecs_follow_the_filter_pipeline(made):
 
 def test_chunk_references_match_libhdf5(made):
     """Chunks stored with all filters are referenced at libhdf5's offset/size; chunks whose
-    filter mask skipped a filter (lzf, blosc on incompressible data) are re-encoded inline."""
+    filter mask skipped a filter (lzf, blosc, szip on incompressible data) are re-encoded inline."""
     src, store, names, _ = made
     rows = {r["key"]: r for r in pq.read_table(store / "manifest.parquet").to_pylist()}
     masked = collections.Counter()
@@ -151,7 +155,7 @@ def test_chunk_references_match_libhdf5(made):
                 else:
                     assert (r["offset"], r["length"], r["inline"]) == (off, size, None), (name, coords)
     # The generator must exercise the re-encode path for lzf and blosc.
-    assert masked["lzf"] > 0 and masked["blosc"] > 0, masked
+    assert masked["lzf"] > 0 and masked["blosc"] > 0 and masked["szip"] > 0, masked
 
 
 def test_zarr_python_reads_the_store(made):
@@ -190,7 +194,7 @@ def test_zarr_python_reads_the_store(made):
             assert ok, f"{name}: {why}"
             read += 1
     print(f"zarr-python: {read} arrays identical to h5py; hit a Python decoder limit: {limited}")
-    assert read >= 36 and len(limited) <= 6, (read, limited)
+    assert read >= 60 and len(limited) <= 6, (read, limited)
 
 
 def test_damaged_filtered_chunks_fail_cleanly(made, tmp_path):

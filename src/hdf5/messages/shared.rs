@@ -21,8 +21,12 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<SharedRef
     let version = c.u8()?;
     let t = c.u8()?;
     match version {
+        // Version 1 (libhdf5 1.4–1.6) stores a symbol table entry after the reserved
+        // bytes: a length-sized link name offset (unused here), then the object header
+        // address (and the entry's cache fields, ignored).
         1 => {
             c.skip(6)?;
+            c.skip(usize::from(sizes.length))?;
             Ok(SharedRef::Committed(read_addr(&mut c, sizes)?))
         }
         2 => Ok(SharedRef::Committed(read_addr(&mut c, sizes)?)),
@@ -54,7 +58,7 @@ mod tests {
         );
         assert!(parse(&[3, 1, 1, 2], 0, &s).is_err(), "truncated heap ID");
         assert_eq!(
-            parse(&[1, 0, 0, 0, 0, 0, 0, 0, 9, 0], 0, &s).unwrap(),
+            parse(&[1, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 9, 0], 0, &s).unwrap(),
             SharedRef::Committed(9)
         );
         assert!(parse(&[3, 7], 0, &s).is_err());
