@@ -735,7 +735,12 @@ impl<'a> Walker<'a> {
                 self.clean_strings(&mut chunks, *size, *pad, &filters)?;
             }
         }
-        filters::check_shuffle_position(&codecs, &chunks)?;
+        if let Err(why) = filters::check_shuffle_position(&codecs, &chunks) {
+            // No codec chain reads such chunks, but vzarr undoes the pipeline as libhdf5
+            // does: small datasets are read once and stored decoded, inline.
+            self.inline_decoded(&mut chunks, &filters, dtype.size(), why)?;
+            codecs.truncate(1);
+        }
         let mut array = Array {
             shape,
             chunk_shape,
@@ -780,6 +785,34 @@ impl<'a> Walker<'a> {
         filters::decode(&stored, filters, 0, elem_size)
             .map(Some)
             .map_err(|e| refuse(feature, format!("chunk {key:?}: {e}")))
+    }
+
+    /// Every stored chunk read, its filters undone (see [`filters::decode`]) and stored inline
+    /// unfiltered: for pipelines no Zarr codec chain expresses. At most [`MAX_STRING_CLEAN`]
+    /// decoded bytes per dataset, else refused with `why`.
+    fn inline_decoded(
+        &mut self,
+        chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
+        filters: &[Filter],
+        elem_size: u32,
+        why: Refuse,
+    ) -> Result<(), Refuse> {
+        let mut total = 0u64;
+        for (key, c) in chunks.iter_mut() {
+            let Some(raw) = self.chunk_raw(key, c, filters, elem_size, &why.0)? else {
+                continue;
+            };
+            total = total.saturating_add(raw.len() as u64);
+            if total > MAX_STRING_CLEAN {
+                let (feature, reason) = why;
+                return Err((
+                    feature,
+                    format!("{reason}; over {MAX_STRING_CLEAN} bytes decoded, too large to store inline"),
+                ));
+            }
+            *c = ChunkRef::Inline(Bytes::from(raw));
+        }
+        Ok(())
     }
 
     /// Fixed-length strings read the way libhdf5 converts them to h5py's NUL-padded type:

@@ -110,7 +110,7 @@ pub fn szip_decode(chunk: &[u8], cd: &[u32], out_cap: usize) -> Result<Vec<u8>, 
     if n == 0 {
         return Ok(Vec::new());
     }
-    if n % layout.pixel_bytes != 0 {
+    if !n.is_multiple_of(layout.pixel_bytes) {
         return Err(format!(
             "szip: length prefix {n} is not a whole number of {}-byte samples",
             layout.pixel_bytes
@@ -212,7 +212,7 @@ pub fn szip_encode(raw: &[u8], cd: &[u32]) -> Result<Vec<u8>, String> {
     let layout = Layout::from_cd(cd)?;
     let n = raw.len();
     let prefix = u32::try_from(n).map_err(|_| format!("szip: {n} bytes do not fit the 4-byte length prefix"))?;
-    if n % layout.pixel_bytes != 0 {
+    if !n.is_multiple_of(layout.pixel_bytes) {
         return Err(format!(
             "szip: {n} bytes are not whole {}-byte pixels",
             layout.pixel_bytes
@@ -285,7 +285,7 @@ impl Layout {
         }
         let (mask, ppb, bpp, pps) = (cd[0], cd[1], cd[2], cd[3]);
 
-        if !(2..=32).contains(&ppb) || ppb % 2 != 0 {
+        if !(2..=32).contains(&ppb) || !ppb.is_multiple_of(2) {
             return Err(format!(
                 "szip: pixels per block must be an even number from 2 to 32, got {ppb}"
             ));
