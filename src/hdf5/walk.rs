@@ -90,6 +90,11 @@ pub(crate) struct Walker<'a> {
     soft_links: Vec<(String, String, String)>,
     /// Dataset header address → path where it was first mapped (for dimension scales).
     dataset_paths: HashMap<u64, String>,
+    /// Committed datatype header address → path where it was first seen.
+    datatype_paths: HashMap<u64, String>,
+    /// Paths of object-reference datasets whose chunks hold raw addresses until
+    /// [`Walker::resolve_object_refs`] turns them into paths.
+    object_refs: Vec<String>,
     /// Dataset path → the header address of each axis's first dimension scale.
     dim_lists: Vec<(String, Vec<Option<u64>>)>,
     /// Paths of datasets that are dimension scales (`CLASS = "DIMENSION_SCALE"`).
@@ -125,6 +130,8 @@ impl<'a> Walker<'a> {
             gheap: GlobalHeapCache::new(),
             soft_links: Vec::new(),
             dataset_paths: HashMap::new(),
+            datatype_paths: HashMap::new(),
+            object_refs: Vec::new(),
             dim_lists: Vec::new(),
             scales: Vec::new(),
             max_dim_id: -1,
@@ -169,11 +176,61 @@ impl<'a> Walker<'a> {
             children: BTreeMap::new(),
         };
         self.fill_group(&mut root, links, "/", 0);
+        self.resolve_object_refs(&mut root);
         // Names first: a soft link copies its target, names included.
         self.apply_dimension_scales(&mut root);
         self.remove_dimension_only(&mut root);
         self.resolve_soft_links(&mut root);
         Ok(root)
+    }
+
+    /// Object-reference datasets: each element (a header address) becomes the path of the
+    /// object it points to, where the walk first reached it, or `""` for a null reference;
+    /// the chunks become `vlen-utf8` chunks. A reference to an object no link reaches
+    /// refuses its dataset.
+    fn resolve_object_refs(&mut self, root: &mut Group) {
+        for path in std::mem::take(&mut self.object_refs) {
+            let Some(a) = root.array_mut(&path) else { continue };
+            if let Err(r) = self.reference_chunks(a) {
+                if let Some(g) = root.group_mut(parent_path(&path)) {
+                    g.children.remove(basename(&path));
+                }
+                self.refusal(&path, r);
+            }
+        }
+    }
+
+    fn reference_chunks(&self, a: &mut Array) -> Result<(), Refuse> {
+        let w = usize::from(self.sizes.offset).max(1);
+        for c in a.chunks.values_mut() {
+            let ChunkRef::Inline(raw) = c else { continue };
+            let mut items: Vec<&[u8]> = Vec::with_capacity(raw.len() / w);
+            for el in raw.chunks_exact(w) {
+                let mut cur = crate::io::cursor::Cursor::new(el, 0, "object reference");
+                let addr = super::util::read_addr(&mut cur, &self.sizes).unwrap_or(UNDEF);
+                if addr == 0 || addr == UNDEF {
+                    items.push(b"");
+                    continue;
+                }
+                let target = abs_addr(&self.sizes, addr).and_then(|x| {
+                    self.dataset_paths
+                        .get(&x)
+                        .or_else(|| self.groups_seen.get(&x))
+                        .or_else(|| self.datatype_paths.get(&x))
+                });
+                let Some(target) = target else {
+                    return Err(refuse(
+                        "reference to an unreachable object",
+                        format!("object reference to header address {addr:#x}, which no link reaches"),
+                    ));
+                };
+                items.push(target.as_bytes());
+            }
+            let chunk = crate::zarr::codecs::vlen_utf8_chunk(&items)
+                .ok_or_else(|| refuse("reference datatype", "a chunk of paths over 4 GiB"))?;
+            *c = ChunkRef::Inline(Bytes::from(chunk));
+        }
+        Ok(())
     }
 
     /// Take netCDF dimension-only datasets out of the hierarchy once their names are on the
@@ -356,7 +413,9 @@ impl<'a> Walker<'a> {
             };
         }
         if oh.first(msg::DATATYPE).is_some() {
-            // A committed (named) datatype: not data, nothing to map.
+            // A committed (named) datatype: not data, nothing to map (but a reference may
+            // name it).
+            self.datatype_paths.entry(oh.addr).or_insert_with(|| path.to_string());
             return None;
         }
         if let Some(first) = self.groups_seen.get(&oh.addr) {
@@ -583,10 +642,13 @@ impl<'a> Walker<'a> {
             return Err(refuse("array datatype", "array type with a zero dimension"));
         }
         let vlen_string = matches!(dtype, Datatype::VarLen { string: true, .. });
+        // Object references (old style: a header address each) become the target's path.
+        let object_ref = matches!(dtype, Datatype::Other { class: super::raw::class::REFERENCE, size, bits: 0 }
+            if size == u32::from(self.sizes.offset));
         // Compounds zarr-python cannot read as they are stored (padding, big-endian members)
         // are rewritten packed and little-endian, read once and stored inline.
         let mut repack_plan = None;
-        let (data_type, endian) = if vlen_string {
+        let (data_type, endian) = if vlen_string || object_ref {
             (DataType::VlenUtf8, None)
         } else {
             match (map_datatype(elem_type), elem_type) {
@@ -729,6 +791,21 @@ impl<'a> Walker<'a> {
         if vlen_string {
             self.inline_vlen_strings(&mut chunks, &shape, &chunk_shape, dtype.size(), &filters)?;
             codecs = vec![Codec::VlenUtf8];
+        }
+        if object_ref {
+            if matches!(&fill_value, FillValue::Bytes(b) if b.iter().any(|&x| x != 0)) {
+                return Err(refuse(
+                    "reference datatype",
+                    "a fill value that is not the null reference",
+                ));
+            }
+            fill_value = FillValue::Default;
+            // The addresses, read once; resolve_object_refs turns them into paths.
+            let why = refuse("reference datatype", "object references in unreadable chunks");
+            self.inline_decoded(&mut chunks, &filters, dtype.size(), why)?;
+            codecs = vec![Codec::VlenUtf8];
+            attributes.insert("_hdf5_reference".into(), Value::String("object".into()));
+            self.object_refs.push(path.to_string());
         }
         if let Datatype::String { size, pad, .. } = &dtype {
             if *size > 1 && *pad != str_pad::NULL_PAD {
@@ -2072,7 +2149,11 @@ mod tests {
             ieee: true,
         };
         assert_eq!(map_datatype(&f).unwrap(), (DataType::Float(32), Some(Endian::Big)));
-        let c = Datatype::Other { class: 7, size: 8 };
+        let c = Datatype::Other {
+            class: 7,
+            size: 8,
+            bits: 0,
+        };
         assert_eq!(map_datatype(&c).unwrap_err().0, "reference datatype");
         let int = |order| Datatype::FixedPoint {
             size: 4,

@@ -135,6 +135,8 @@ pub(crate) enum Datatype {
         class: u8,
         /// Element size in bytes.
         size: u32,
+        /// The low four class bits (for references: 0 object, 1 dataset region).
+        bits: u8,
     },
 }
 
@@ -355,7 +357,11 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
                 base: Box::new(base),
             }
         }
-        other => Datatype::Other { class: other, size },
+        other => Datatype::Other {
+            class: other,
+            size,
+            bits: b0 & 0x0f,
+        },
     })
 }
 
