@@ -2134,6 +2134,47 @@ mod tests {
     }
 
     #[test]
+    fn array_members_become_one_field_per_element() {
+        assert_eq!(array_field_names("a", &[3]).unwrap(), ["a[0]", "a[1]", "a[2]"]);
+        assert_eq!(
+            array_field_names("m", &[2, 2]).unwrap(),
+            ["m[0,0]", "m[0,1]", "m[1,0]", "m[1,1]"]
+        );
+        assert!(array_field_names("z", &[2, 0]).is_err());
+        assert!(array_field_names("big", &[u32::MAX, u32::MAX]).is_err(), "overflow refused");
+        assert!(array_field_names("big", &[4097]).is_err(), "over MAX_ARRAY_FIELDS");
+        let f32le = Datatype::Float {
+            size: 4,
+            order: ByteOrder::Little,
+            ieee: true,
+        };
+        let members = vec![
+            Member {
+                name: "v".into(),
+                offset: 0,
+                dtype: Datatype::Array {
+                    size: 8,
+                    dims: vec![2],
+                    base: Box::new(f32le.clone()),
+                },
+            },
+            Member {
+                name: "w".into(),
+                offset: 8,
+                dtype: f32le,
+            },
+        ];
+        assert_eq!(
+            map_compound(12, &members).unwrap().0,
+            DataType::Structured(vec![
+                ("v[0]".into(), DataType::Float(32)),
+                ("v[1]".into(), DataType::Float(32)),
+                ("w".into(), DataType::Float(32)),
+            ])
+        );
+    }
+
+    #[test]
     fn datatype_mapping() {
         let t = Datatype::FixedPoint {
             size: 1,
