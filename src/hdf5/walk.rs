@@ -2141,7 +2141,10 @@ mod tests {
             ["m[0,0]", "m[0,1]", "m[1,0]", "m[1,1]"]
         );
         assert!(array_field_names("z", &[2, 0]).is_err());
-        assert!(array_field_names("big", &[u32::MAX, u32::MAX]).is_err(), "overflow refused");
+        assert!(
+            array_field_names("big", &[u32::MAX, u32::MAX]).is_err(),
+            "overflow refused"
+        );
         assert!(array_field_names("big", &[4097]).is_err(), "over MAX_ARRAY_FIELDS");
         let f32le = Datatype::Float {
             size: 4,

@@ -35,7 +35,7 @@
 //!   value. With `minbits == 0` this applies to every element.
 //! * integers: `(v + min) mod 2^(8*size)`.
 //! * floats (D-scaling): `(v as i32 as f32) / (pow(10, D) as f32) + min`, computed in `f32` (or
-//!   in `f64` with `i64` for 8-byte floats). `pow` is glibc's `pow`, reproduced by [`pow10_glibc`].
+//!   in `f64` with `i64` for 8-byte floats). `pow` is glibc's `pow`, reproduced by `pow10_glibc`.
 //!
 //! The decoder then writes each element in the dataset's byte order (slot 6).
 //!
