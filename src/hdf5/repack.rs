@@ -64,6 +64,7 @@ fn compound(members: &[Member], base: usize, size: u32, copies: &mut Vec<Copy>) 
         return Err(("compound datatype without members".into(), "no members".into()));
     }
     let mut fields = Vec::with_capacity(members.len());
+    let mut leaves = 0u64;
     for m in members {
         let at = base + m.offset as usize;
         let err = |(f, r): (String, String)| (f, format!("member {:?}: {r}", m.name));
@@ -77,10 +78,15 @@ fn compound(members: &[Member], base: usize, size: u32, copies: &mut Vec<Copy>) 
                     .enumerate()
                 {
                     let t = member(elem, at + i * step, copies).map_err(err)?;
+                    super::walk::count_fields(&mut leaves, 1, &t)?;
                     fields.push((name, t));
                 }
             }
-            dt => fields.push((m.name.clone(), member(dt, at, copies).map_err(err)?)),
+            dt => {
+                let t = member(dt, at, copies).map_err(err)?;
+                super::walk::count_fields(&mut leaves, 1, &t)?;
+                fields.push((m.name.clone(), t));
+            }
         }
     }
     Ok(DataType::Structured(fields))

@@ -202,6 +202,8 @@ impl<'a> Walker<'a> {
 
     fn reference_chunks(&self, a: &mut Array) -> Result<(), Refuse> {
         let w = usize::from(self.sizes.offset).max(1);
+        // Paths may be far longer than the addresses they replace: bound the total.
+        let mut total = 0u64;
         for c in a.chunks.values_mut() {
             let ChunkRef::Inline(raw) = c else { continue };
             let mut items: Vec<&[u8]> = Vec::with_capacity(raw.len() / w);
@@ -224,6 +226,13 @@ impl<'a> Walker<'a> {
                         format!("object reference to header address {addr:#x}, which no link reaches"),
                     ));
                 };
+                total = total.saturating_add(target.len() as u64 + 4);
+                if total > MAX_STRING_CLEAN {
+                    return Err(refuse(
+                        "reference datatype",
+                        format!("the referenced paths take over {MAX_STRING_CLEAN} bytes, too many to store inline"),
+                    ));
+                }
                 items.push(target.as_bytes());
             }
             let chunk = crate::zarr::codecs::vlen_utf8_chunk(&items)
@@ -1852,6 +1861,7 @@ fn map_compound(size: u32, members: &[Member]) -> Result<(DataType, Option<Endia
     }
     let mut fields = Vec::with_capacity(members.len());
     let mut next = 0u32;
+    let mut leaves = 0u64;
     for m in members {
         if m.offset != next {
             return Err(refuse(
@@ -1870,11 +1880,17 @@ fn map_compound(size: u32, members: &[Member]) -> Result<(DataType, Option<Endia
             // bytes are the same, and both zarrs and zarr-python read scalar fields.
             Datatype::Array { dims, base, .. } => {
                 let t = map_field(base).map_err(err)?;
-                for name in array_field_names(&m.name, dims).map_err(err)? {
+                let names = array_field_names(&m.name, dims).map_err(err)?;
+                count_fields(&mut leaves, names.len() as u64, &t)?;
+                for name in names {
                     fields.push((name, t.clone()));
                 }
             }
-            dt => fields.push((m.name.clone(), map_field(dt).map_err(err)?)),
+            dt => {
+                let t = map_field(dt).map_err(err)?;
+                count_fields(&mut leaves, 1, &t)?;
+                fields.push((m.name.clone(), t));
+            }
         }
     }
     if next != size {
@@ -1895,6 +1911,28 @@ fn map_compound(size: u32, members: &[Member]) -> Result<(DataType, Option<Endia
 /// Most fields one compound member of array type may become (each is one entry of the
 /// `structured` type's field list in `zarr.json`).
 pub(crate) const MAX_ARRAY_FIELDS: u64 = 4096;
+
+/// Most scalar fields (nested ones included) one structured type may have.
+pub(crate) const MAX_LEAF_FIELDS: u64 = 16_384;
+
+/// Add `copies` fields of type `t` to the running count of scalar fields `leaves`; refuse the
+/// compound past [`MAX_LEAF_FIELDS`] (a hostile type could otherwise name millions).
+pub(crate) fn count_fields(leaves: &mut u64, copies: u64, t: &DataType) -> Result<(), Refuse> {
+    fn leaf_count(t: &DataType) -> u64 {
+        match t {
+            DataType::Structured(f) => f.iter().map(|(_, t)| leaf_count(t)).fold(0u64, u64::saturating_add),
+            _ => 1,
+        }
+    }
+    *leaves = leaves.saturating_add(copies.saturating_mul(leaf_count(t)));
+    if *leaves > MAX_LEAF_FIELDS {
+        return Err(refuse(
+            "compound datatype with too many fields",
+            format!("more than {MAX_LEAF_FIELDS} scalar fields once array members are spread out"),
+        ));
+    }
+    Ok(())
+}
 
 /// The field names of an array member `name` of shape `dims`, in C order: `name[i]`, or
 /// `name[i,j,…]` for several dimensions.
@@ -2167,6 +2205,28 @@ mod tests {
                 dtype: f32le,
             },
         ];
+        // Five members of 4,000 elements each spread to too many fields.
+        let wide: Vec<Member> = (0..5u32)
+            .map(|i| Member {
+                name: format!("m{i}"),
+                offset: i * 4000,
+                dtype: Datatype::Array {
+                    size: 4000,
+                    dims: vec![4000],
+                    base: Box::new(Datatype::FixedPoint {
+                        size: 1,
+                        order: ByteOrder::Little,
+                        signed: false,
+                        bit_offset: 0,
+                        precision: 8,
+                    }),
+                },
+            })
+            .collect();
+        assert_eq!(
+            map_compound(20_000, &wide).unwrap_err().0,
+            "compound datatype with too many fields"
+        );
         assert_eq!(
             map_compound(12, &members).unwrap().0,
             DataType::Structured(vec![
