@@ -217,8 +217,13 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     super::npy::write_npy(std::io::BufWriter::new(f), &descr, &shape, &bytes)
         .with_context(|| format!("writing {}", a.output.display()))?;
     let (requests, nbytes) = store.source_requests();
+    // A structured type with many fields (spread-out array members) shortened for the log.
+    let shown = match descr.char_indices().nth(120) {
+        Some((i, _)) => format!("{}…", &descr[..i]),
+        None => descr.clone(),
+    };
     eprintln!(
-        "wrote {} ({descr} {shape:?}; {requests} source requests, {nbytes} bytes)",
+        "wrote {} ({shown} {shape:?}; {requests} source requests, {nbytes} bytes)",
         a.output.display()
     );
     Ok(exit::OK)
