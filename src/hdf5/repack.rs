@@ -11,12 +11,15 @@ use super::raw::str_pad;
 use crate::model::{DataType, Endian};
 
 /// One copy: `len` bytes from `src` in the HDF5 element to the next free byte of the packed
-/// element, reversing each group of `swap` bytes when `swap > 1`.
+/// element, reversing each group of `swap` bytes when `swap > 1`; a NUL-terminated or
+/// space-padded string member (`pad`) is then cleaned as libhdf5 converts it to h5py's
+/// NUL-padded type: zeros after the first NUL, or in place of the trailing spaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Copy {
     src: usize,
     len: usize,
     swap: usize,
+    pad: Option<u8>,
 }
 
 /// How to rewrite one element.
@@ -128,11 +131,17 @@ fn complex(members: &[Member], base: usize, size: u32, copies: &mut Vec<Copy>) -
     let (part, order) = h5py_complex(members, size)?;
     let len = part as usize;
     let swap = if order == ByteOrder::Big { len } else { 1 };
-    copies.push(Copy { src: base, len, swap });
+    copies.push(Copy {
+        src: base,
+        len,
+        swap,
+        pad: None,
+    });
     copies.push(Copy {
         src: base + len,
         len,
         swap,
+        pad: None,
     });
     Some(DataType::Complex(u8::try_from(size * 8).unwrap_or(128)))
 }
@@ -144,10 +153,17 @@ fn member(dt: &Datatype, at: usize, copies: &mut Vec<Copy>) -> Result<DataType, 
             "compound datatype with nested array members".into(),
             "an array member whose elements are arrays".into(),
         )),
-        Datatype::String { size, pad, .. } if *size > 1 && *pad != str_pad::NULL_PAD => Err((
-            "compound datatype with NUL-terminated or space-padded strings".into(),
-            "libhdf5 rewrites the bytes after a string's end on read".into(),
-        )),
+        // libhdf5 rewrites the bytes after such a string's end on read: copied, then cleaned.
+        Datatype::String { size, pad, .. } if *size > 1 && *pad != str_pad::NULL_PAD => {
+            let len = *size as usize;
+            copies.push(Copy {
+                src: at,
+                len,
+                swap: 1,
+                pad: Some(*pad),
+            });
+            Ok(DataType::FixedBytes(*size))
+        }
         other => {
             let (t, endian) = super::walk::map_datatype(other)?;
             let len = t.size().ok_or_else(|| {
@@ -163,7 +179,12 @@ fn member(dt: &Datatype, at: usize, copies: &mut Vec<Copy>) -> Result<DataType, 
             } else {
                 swap
             };
-            copies.push(Copy { src: at, len, swap });
+            copies.push(Copy {
+                src: at,
+                len,
+                swap,
+                pad: None,
+            });
             Ok(t)
         }
     }
@@ -183,6 +204,16 @@ impl Plan {
                     }
                 } else {
                     out.extend_from_slice(part);
+                }
+                if let Some(pad) = c.pad {
+                    let at = out.len() - c.len;
+                    let s = &mut out[at..];
+                    let end = if pad == str_pad::SPACE_PAD {
+                        s.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1)
+                    } else {
+                        s.iter().position(|&b| b == 0).unwrap_or(s.len())
+                    };
+                    s[end..].fill(0);
                 }
             }
         }
@@ -225,6 +256,36 @@ mod tests {
         );
         let el = [1, 2, 3, 4, 0xee, 0xee, 0xee, 0xee, 0x12, 0x34, 0xee, 0xee];
         assert_eq!(plan.apply(&el), vec![0x34, 0x12, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn string_members_are_cleaned_as_libhdf5_reads_them() {
+        let s = |pad| Datatype::String {
+            size: 4,
+            pad,
+            charset: 0,
+        };
+        let members = vec![
+            Member {
+                name: "t".into(),
+                offset: 0,
+                dtype: s(str_pad::NULL_TERMINATE),
+            },
+            Member {
+                name: "p".into(),
+                offset: 4,
+                dtype: s(str_pad::SPACE_PAD),
+            },
+        ];
+        let (t, plan) = plan(8, &members).unwrap();
+        assert_eq!(
+            t,
+            DataType::Structured(vec![
+                ("t".into(), DataType::FixedBytes(4)),
+                ("p".into(), DataType::FixedBytes(4))
+            ])
+        );
+        assert_eq!(plan.apply(b"ab\0zc   "), b"ab\0\0c\0\0\0");
     }
 
     #[test]
