@@ -11,6 +11,7 @@ import os
 import pathlib
 import shutil
 import tempfile
+import threading
 
 import h5py
 import hdf5plugin  # noqa: F401 - registers the plugin filters (zstd, lz4, bitshuffle, ...) with h5py
@@ -25,6 +26,10 @@ CATEGORIES = {"hdf5", "dmrpp-pair-h5", "icesat2", "dmrpp-mvs-h5"}
 MIN_SHARE = 0.981  # of datasets h5py reads (ok / (ok + refused)); see the assertion
 MIN_SHARE_MATERIALIZED = 0.983  # the same with --materialize unsupported (libhdf5 build)
 LARGE = 64 << 20  # bytes; larger datasets are compared on two corners
+# np.load parses the .npy header with ast.literal_eval; on CPython 3.11.7 two threads doing
+# that at once with long headers (structured types of hundreds of fields) can raise
+# "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905): one at a time.
+NPY_LOAD = threading.Lock()
 
 
 def h5_datasets(f):
@@ -192,7 +197,9 @@ def check_file(path, work, creator=None):
                 if g.returncode != 0:
                     ok, why = False, "get failed: " + g.stderr.strip()[-200:]
                     break
-                ok, why = same_bits(exp, np.load(out))
+                with NPY_LOAD:
+                    got = np.load(out)
+                ok, why = same_bits(exp, got)
                 if not ok:
                     break
             if not ok:
