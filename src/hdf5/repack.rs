@@ -190,6 +190,18 @@ fn member(dt: &Datatype, at: usize, copies: &mut Vec<Copy>) -> Result<DataType, 
     }
 }
 
+/// Clean one fixed-length string element in place as libhdf5 converts it to h5py's
+/// NUL-padded type: a space-padded string loses its trailing spaces, any other ends at its
+/// first NUL; the rest becomes zeros.
+pub(crate) fn clean_string(el: &mut [u8], pad: u8) {
+    let end = if pad == str_pad::SPACE_PAD {
+        el.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1)
+    } else {
+        el.iter().position(|&b| b == 0).unwrap_or(el.len())
+    };
+    el[end..].fill(0);
+}
+
 impl Plan {
     /// Rewrite whole elements of `raw` (trailing partial element bytes are dropped).
     pub(crate) fn apply(&self, raw: &[u8]) -> Vec<u8> {
@@ -207,13 +219,7 @@ impl Plan {
                 }
                 if let Some(pad) = c.pad {
                     let at = out.len() - c.len;
-                    let s = &mut out[at..];
-                    let end = if pad == str_pad::SPACE_PAD {
-                        s.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1)
-                    } else {
-                        s.iter().position(|&b| b == 0).unwrap_or(s.len())
-                    };
-                    s[end..].fill(0);
+                    clean_string(&mut out[at..], pad);
                 }
             }
         }

@@ -933,12 +933,7 @@ impl<'a> Walker<'a> {
             };
             let mut clean = bytes.clone();
             for el in clean.chunks_mut(n) {
-                let end = if pad == str_pad::SPACE_PAD {
-                    el.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1)
-                } else {
-                    el.iter().position(|&b| b == 0).unwrap_or(el.len())
-                };
-                el[end..].fill(0);
+                repack::clean_string(el, pad);
             }
             if clean != bytes {
                 let encoded = if filters.is_empty() {

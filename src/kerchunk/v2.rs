@@ -117,17 +117,8 @@ fn codec_v2(c: &Codec) -> Value {
                 json!({"id": "imagecodecs_lz4h5", "blocksize": block_size})
             }
         }
-        Codec::Bitshuffle { .. } => {
-            // Same configuration as the v3 codec, under the same name.
-            let mut v = crate::zarr::codecs::codec_metadata(c)
-                .get("configuration")
-                .cloned()
-                .unwrap_or_else(|| json!({}));
-            v["id"] = json!("vzarr.bitshuffle");
-            v
-        }
         // Same configurations as the v3 codecs, under the same names.
-        Codec::Szip { .. } | Codec::ScaleOffset { .. } => {
+        Codec::Bitshuffle { .. } | Codec::Szip { .. } | Codec::ScaleOffset { .. } => {
             let m = crate::zarr::codecs::codec_metadata(c);
             let mut v = m.get("configuration").cloned().unwrap_or_else(|| json!({}));
             v["id"] = m.get("name").cloned().unwrap_or(Value::Null);
