@@ -24,7 +24,8 @@ pub(super) struct Args {
     /// Axes left out at the end are read whole. At most 16 GiB are read at once.
     #[arg(long, allow_hyphen_values = true)]
     slice: Option<String>,
-    /// Output `.npy` file.
+    /// Output `.npy` file. Variable-length bytes (HDF5 variable-length sequences) are written
+    /// as an object array of `bytes` (a pickle: `np.load(..., allow_pickle=True)`).
     #[arg(short, long)]
     output: PathBuf,
 }
@@ -159,8 +160,12 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     let meta: Value = serde_json::from_slice(&store.metadata(&path).await?.ok_or_else(|| anyhow!("no metadata"))?)?;
     let data_type = meta.get("data_type").unwrap_or(&Value::Null);
     let is_string = data_type.as_str() == Some("string");
+    // Variable-length bytes (HDF5 variable-length sequences): an object array of `bytes`.
+    let is_bytes = matches!(data_type.as_str(), Some("variable_length_bytes" | "bytes" | "binary"));
     let mut descr = if is_string {
         "'<U1'".to_string()
+    } else if is_bytes {
+        "'|O'".to_string()
     } else {
         npy_descr(data_type)?
     };
@@ -184,7 +189,11 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
         );
     }
     let bytes: Vec<u8> = if shape.contains(&0) {
-        Vec::new()
+        if is_bytes {
+            super::npy::object_bytes_pickle(&shape, &[])?
+        } else {
+            Vec::new()
+        }
     } else {
         // Fetch every needed chunk with coalesced requests first; zarrs then decodes from memory.
         if let Some(chunks) = array.chunks_in_array_subset(&subset)? {
@@ -209,6 +218,18 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
             let (d, b) = strings_to_npy(v.bytes(), v.offsets())?;
             descr = d;
             b
+        } else if is_bytes {
+            let v = out.into_variable().map_err(|e| anyhow!("{e}"))?;
+            let items = v
+                .offsets()
+                .windows(2)
+                .map(|w| {
+                    v.bytes()
+                        .get(w[0]..w[1])
+                        .ok_or_else(|| anyhow!("element offsets out of range"))
+                })
+                .collect::<anyhow::Result<Vec<&[u8]>>>()?;
+            super::npy::object_bytes_pickle(&shape, &items)?
         } else {
             out.into_fixed().map_err(|e| anyhow!("{e}"))?.into_owned()
         }

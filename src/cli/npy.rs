@@ -27,6 +27,46 @@ pub fn write_npy(mut w: impl Write, descr: &str, shape: &[u64], data: &[u8]) -> 
     w.flush()
 }
 
+/// The payload of an object-dtype (`'|O'`) `.npy` file whose elements are Python `bytes`: a
+/// pickle (protocol 3, the one NumPy writes) of `numpy.reshape(numpy.array([b, ...], 'O'),
+/// shape)`. `np.load(path, allow_pickle=True)` reads it back as an object array of `shape`.
+/// Only the `numpy.array` and `numpy.reshape` globals are referenced.
+///
+/// # Errors
+/// An element longer than 4 GiB, or a shape axis beyond `i64`.
+pub fn object_bytes_pickle(shape: &[u64], items: &[&[u8]]) -> std::io::Result<Vec<u8>> {
+    let too_large = || std::io::Error::other("object array element or axis too large for a pickle");
+    let total: usize = items.iter().map(|b| b.len() + 5).sum();
+    let mut p = Vec::with_capacity(total + 64 + 9 * shape.len());
+    p.extend_from_slice(b"\x80\x03"); // PROTO 3
+    p.extend_from_slice(b"cnumpy\nreshape\n("); // GLOBAL, MARK
+    p.extend_from_slice(b"cnumpy\narray\n("); // GLOBAL, MARK
+    p.push(b']'); // EMPTY_LIST
+    if !items.is_empty() {
+        p.push(b'('); // MARK
+        for b in items {
+            match u8::try_from(b.len()) {
+                Ok(n) => p.extend_from_slice(&[b'C', n]), // SHORT_BINBYTES
+                Err(_) => {
+                    p.push(b'B'); // BINBYTES
+                    p.extend_from_slice(&u32::try_from(b.len()).map_err(|_| too_large())?.to_le_bytes());
+                }
+            }
+            p.extend_from_slice(b);
+        }
+        p.push(b'e'); // APPENDS
+    }
+    p.extend_from_slice(b"X\x01\x00\x00\x00O"); // BINUNICODE 'O'
+    p.extend_from_slice(b"tR("); // TUPLE, REDUCE, MARK
+    for &d in shape {
+        let d = i64::try_from(d).map_err(|_| too_large())?;
+        p.extend_from_slice(b"\x8a\x08"); // LONG1, 8 bytes
+        p.extend_from_slice(&d.to_le_bytes());
+    }
+    p.extend_from_slice(b"ttR."); // TUPLE (shape), TUPLE (args), REDUCE, STOP
+    Ok(p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -651,6 +651,14 @@ impl<'a> Walker<'a> {
             return Err(refuse("array datatype", "array type with a zero dimension"));
         }
         let vlen_string = matches!(dtype, Datatype::VarLen { string: true, .. });
+        // Variable-length sequences of a fixed-size type NumPy reads as it is stored: each
+        // element becomes its items' bytes (`vlen-bytes`), their dtype an attribute.
+        let vlen_seq = match &dtype {
+            Datatype::VarLen {
+                string: false, base, ..
+            } => Some(vlen_sequence_item(base.as_deref())?),
+            _ => None,
+        };
         // Object references (old style: a header address each) become the target's path.
         let object_ref = matches!(dtype, Datatype::Other { class: super::raw::class::REFERENCE, size, bits: 0 }
             if size == u32::from(self.sizes.offset));
@@ -659,6 +667,8 @@ impl<'a> Walker<'a> {
         let mut repack_plan = None;
         let (data_type, endian) = if vlen_string || object_ref {
             (DataType::VlenUtf8, None)
+        } else if vlen_seq.is_some() {
+            (DataType::VlenBytes, None)
         } else {
             match (map_datatype(elem_type), elem_type) {
                 (Ok(t), _) => t,
@@ -798,8 +808,27 @@ impl<'a> Walker<'a> {
             }
         }
         if vlen_string {
-            self.inline_vlen_strings(&mut chunks, &shape, &chunk_shape, dtype.size(), &filters)?;
+            self.inline_vlen(&mut chunks, &shape, &chunk_shape, dtype.size(), &filters, None)?;
             codecs = vec![Codec::VlenUtf8];
+        }
+        if let Some((item_size, item_dtype)) = &vlen_seq {
+            if matches!(&fill_value, FillValue::Bytes(b) if b.iter().any(|&x| x != 0)) {
+                return Err(refuse(
+                    "variable-length sequence fill value",
+                    "a fill value that is not the empty sequence",
+                ));
+            }
+            fill_value = FillValue::Default;
+            self.inline_vlen(
+                &mut chunks,
+                &shape,
+                &chunk_shape,
+                dtype.size(),
+                &filters,
+                Some(*item_size),
+            )?;
+            codecs = vec![Codec::VlenBytes];
+            attributes.insert(VLEN_DTYPE_ATTR.into(), Value::String(item_dtype.clone()));
         }
         if object_ref {
             if matches!(&fill_value, FillValue::Bytes(b) if b.iter().any(|&x| x != 0)) {
@@ -979,20 +1008,27 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    /// Variable-length strings: each element's bytes are read from the global heap once
-    /// and every chunk is stored inline in `vlen-utf8` encoding (a little-endian `u32`
-    /// count, then per element a `u32` length and the UTF-8 bytes). Like h5py, a string
-    /// ends at its first NUL and a null element reads as `""`. At most
-    /// [`MAX_STRING_CLEAN`] bytes of strings per dataset; strings that are not UTF-8 are
-    /// refused.
-    fn inline_vlen_strings(
+    /// Variable-length strings (`seq_item` `None`) and sequences (`Some(item size)`): each
+    /// element's bytes are read from the global heap once and every chunk is stored inline
+    /// in `vlen-utf8` / `vlen-bytes` encoding (a little-endian `u32` count, then per element
+    /// a `u32` length and the bytes). Like h5py, a string ends at its first NUL, and a null
+    /// element reads as `""` or an empty sequence. At most [`MAX_STRING_CLEAN`] bytes per
+    /// dataset; strings that are not UTF-8 are refused.
+    fn inline_vlen(
         &mut self,
         chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
         shape: &[u64],
         chunk_shape: &[u64],
         elem: u32,
         filters: &[Filter],
+        seq_item: Option<usize>,
     ) -> Result<(), Refuse> {
+        let what = if seq_item.is_some() {
+            "variable-length sequences"
+        } else {
+            "variable-length strings"
+        };
+        let too_large = || format!("{what} too large to inline");
         let elem = usize::try_from(elem).unwrap_or(usize::MAX);
         if elem < VlenRef::encoded_size(self.sizes) {
             return Err(refuse("corrupt datatype", "variable-length element too small"));
@@ -1004,15 +1040,14 @@ impl<'a> Walker<'a> {
             .filter(|&n| n.checked_mul(elem).is_some_and(|b| b as u64 <= MAX_STRING_CLEAN))
             .ok_or_else(|| {
                 refuse(
-                    "variable-length strings too large to inline",
-                    format!("a chunk holds more than {MAX_STRING_CLEAN} bytes of string references"),
+                    too_large(),
+                    format!("a chunk holds more than {MAX_STRING_CLEAN} bytes of element references"),
                 )
             })?;
         let mut total = 0u64;
         for (key, c) in chunks.iter_mut() {
             let elem_u32 = u32::try_from(elem).unwrap_or(u32::MAX);
-            let Some(raw) = self.chunk_raw(key, c, filters, elem_u32, "variable-length strings in filtered chunks")?
-            else {
+            let Some(raw) = self.chunk_raw(key, c, filters, elem_u32, &format!("{what} in filtered chunks"))? else {
                 continue;
             };
             if raw.len() < per_chunk * elem {
@@ -1031,17 +1066,20 @@ impl<'a> Walker<'a> {
                     .zip(chunk_shape.iter().zip(shape))
                     .all(|((&j, &k), (&cs, &n))| k.saturating_mul(cs).saturating_add(j) < n);
                 let bytes = if inside {
-                    let mut cur = crate::io::cursor::Cursor::new(&raw[i * elem..(i + 1) * elem], 0, "vlen string");
+                    let mut cur = crate::io::cursor::Cursor::new(&raw[i * elem..(i + 1) * elem], 0, what);
                     let r = VlenRef::parse(&mut cur, self.sizes).map_err(|e| from_err(&e))?;
                     self.gheap
-                        .resolve(self.src, self.sizes, r, 1)
+                        .resolve(self.src, self.sizes, r, seq_item.unwrap_or(1))
                         .map_err(|e| from_err(&e))?
                 } else {
                     Bytes::new()
                 };
-                let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+                let end = match seq_item {
+                    Some(_) => bytes.len(),
+                    None => bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()),
+                };
                 let s = bytes.get(..end).unwrap_or_default();
-                if std::str::from_utf8(s).is_err() {
+                if seq_item.is_none() && std::str::from_utf8(s).is_err() {
                     return Err(refuse(
                         "variable-length string not UTF-8",
                         format!("chunk {key:?} element {i} is not valid UTF-8"),
@@ -1050,8 +1088,8 @@ impl<'a> Walker<'a> {
                 total = total.saturating_add(s.len() as u64 + 4);
                 if total > MAX_STRING_CLEAN {
                     return Err(refuse(
-                        "variable-length strings too large to inline",
-                        format!("more than {MAX_STRING_CLEAN} bytes of strings"),
+                        too_large(),
+                        format!("more than {MAX_STRING_CLEAN} bytes of {what}"),
                     ));
                 }
                 items.push(bytes.slice(..end));
@@ -1064,8 +1102,7 @@ impl<'a> Walker<'a> {
                 }
             }
             let slices: Vec<&[u8]> = items.iter().map(|b| &b[..]).collect();
-            let out = crate::zarr::codecs::vlen_utf8_chunk(&slices)
-                .ok_or_else(|| refuse("variable-length strings too large to inline", "over 4 GiB"))?;
+            let out = crate::zarr::codecs::vlen_utf8_chunk(&slices).ok_or_else(|| refuse(too_large(), "over 4 GiB"))?;
             *c = ChunkRef::Inline(Bytes::from(out));
         }
         Ok(())
@@ -1524,6 +1561,30 @@ impl<'a> Walker<'a> {
 
 /// Largest NUL-terminated string dataset checked (and cleaned) at creation, in bytes.
 const MAX_STRING_CLEAN: u64 = 64 << 20;
+
+/// The attribute naming the NumPy dtype of a variable-length sequence's items (a `vlen-bytes`
+/// array holds each sequence's item bytes as stored: `np.frombuffer(element, dtype)` is the
+/// sequence h5py reads).
+pub const VLEN_DTYPE_ATTR: &str = "_hdf5_vlen_dtype";
+
+/// The item size and NumPy dtype string of a variable-length sequence's base type, which must
+/// be a fixed-size type NumPy reads as it is stored (numbers, enums, fixed strings, opaque,
+/// complex); anything else is refused by name.
+fn vlen_sequence_item(base: Option<&Datatype>) -> Result<(usize, String), Refuse> {
+    let base = base.ok_or_else(|| refuse("variable-length sequence", "the base type is not decodable"))?;
+    let unsupported = |why: String| refuse(format!("variable-length sequence of {}", base.feature()), why);
+    let (dt, endian) = map_datatype(base).map_err(|r| unsupported(r.1))?;
+    if matches!(dt, DataType::Structured(_) | DataType::VlenUtf8 | DataType::VlenBytes) {
+        return Err(unsupported(
+            "only sequences of fixed-size scalar items are mapped".into(),
+        ));
+    }
+    let size = dt
+        .size()
+        .filter(|&n| n > 0 && n as u64 == u64::from(base.size()))
+        .ok_or_else(|| unsupported("item size differs from its mapped type".into()))?;
+    Ok((size, crate::zarr::dtype::numpy_dtype(&dt, endian)))
+}
 
 /// The model type and byte order of a dataset datatype, or a refusal.
 pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), Refuse> {

@@ -52,6 +52,13 @@ fn fill_v2(a: &Array, endian: Option<Endian>) -> Value {
             _ => Value::Null,
         };
     }
+    if a.data_type == DataType::VlenBytes {
+        // numcodecs' VLenBytes reads a null fill value as empty bytes; others stay base64.
+        return match &a.fill_value {
+            FillValue::Bytes(b) if !b.is_empty() => fill_value_metadata(&a.data_type, &a.fill_value, endian),
+            _ => Value::Null,
+        };
+    }
     let zero = match &a.fill_value {
         FillValue::Bytes(b) => b.iter().all(|&x| x == 0),
         FillValue::Default => true,
@@ -83,7 +90,7 @@ fn fill_v2(a: &Array, endian: Option<Endian>) -> Value {
 /// The numcodecs (Zarr v2) configuration of one bytes-to-bytes codec.
 fn codec_v2(c: &Codec) -> Value {
     match c {
-        Codec::Bytes(_) | Codec::VlenUtf8 => Value::Null,
+        Codec::Bytes(_) | Codec::VlenUtf8 | Codec::VlenBytes => Value::Null,
         Codec::Shuffle { element_size } => json!({"id": "shuffle", "elementsize": element_size}),
         Codec::Zlib { level } => json!({"id": "zlib", "level": level}),
         Codec::Fletcher32 => json!({"id": "fletcher32"}),
@@ -155,8 +162,10 @@ pub fn dimension_names(a: &Array) -> Vec<String> {
 pub fn zarray(a: &Array) -> Value {
     let endian = a.endian();
     let mut filters: Vec<Value> = Vec::new();
-    if a.data_type == DataType::VlenUtf8 {
-        filters.push(json!({"id": "vlen-utf8"}));
+    match a.data_type {
+        DataType::VlenUtf8 => filters.push(json!({"id": "vlen-utf8"})),
+        DataType::VlenBytes => filters.push(json!({"id": "vlen-bytes"})),
+        _ => {}
     }
     filters.extend(a.codecs.iter().map(codec_v2).filter(|v| !v.is_null()));
     // A rank-0 array is one chunk of shape [] (key "0").
@@ -389,7 +398,7 @@ pub fn array_from_v2(zarray: &Value, zattrs: Option<&Value>) -> Result<Array, V2
     if chunk_shape.contains(&0) {
         return bail(".zarray chunks has a zero length (Zarr v3 chunk shapes are positive)");
     }
-    let (data_type, endian) = parse_dtype(zarray.get("dtype").unwrap_or(&Value::Null))?;
+    let (mut data_type, endian) = parse_dtype(zarray.get("dtype").unwrap_or(&Value::Null))?;
     let mut steps: Vec<&Value> = zarray
         .get("filters")
         .and_then(Value::as_array)
@@ -405,9 +414,14 @@ pub fn array_from_v2(zarray: &Value, zattrs: Option<&Value>) -> Result<Array, V2
                 steps.remove(0);
                 codecs.push(Codec::VlenUtf8);
             }
+            Some("vlen-bytes") => {
+                steps.remove(0);
+                codecs.push(Codec::VlenBytes);
+                data_type = DataType::VlenBytes;
+            }
             other => {
                 return bail(format!(
-                    "object dtype with object codec {other:?} (only vlen-utf8 strings are supported)"
+                    "object dtype with object codec {other:?} (only vlen-utf8 and vlen-bytes are supported)"
                 ))
             }
         }

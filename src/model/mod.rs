@@ -105,6 +105,10 @@ pub enum DataType {
     FixedBytes(u32),
     /// Variable-length UTF-8 string (inline chunks, `vlen-utf8` codec).
     VlenUtf8,
+    /// Variable-length byte string (inline chunks, `vlen-bytes` codec). HDF5 variable-length
+    /// sequences: each element holds the sequence's items as stored; the attribute
+    /// `_hdf5_vlen_dtype` names their NumPy dtype.
+    VlenBytes,
     /// Uninterpreted bytes of a fixed length (HDF5 opaque; NumPy `V<n>`).
     RawBytes(u32),
     /// A packed record of little-endian named fields (HDF5 compound; a NumPy structured
@@ -122,7 +126,7 @@ impl DataType {
                 Some(usize::from(b) / 8)
             }
             DataType::FixedBytes(n) | DataType::RawBytes(n) => usize::try_from(n).ok(),
-            DataType::VlenUtf8 => None,
+            DataType::VlenUtf8 | DataType::VlenBytes => None,
             DataType::Structured(ref fields) => {
                 fields.iter().try_fold(0usize, |acc, (_, t)| acc.checked_add(t.size()?))
             }
@@ -137,6 +141,8 @@ pub enum Codec {
     Bytes(Option<Endian>),
     /// Variable-length UTF-8 strings (array to bytes).
     VlenUtf8,
+    /// Variable-length byte strings (array to bytes).
+    VlenBytes,
     /// Byte shuffle with the element size in bytes (`numcodecs.shuffle`).
     Shuffle {
         /// Element size in bytes.
@@ -260,7 +266,7 @@ pub enum FillValue {
     #[default]
     Default,
     /// Element bytes, `data_type.size()` long, in the array's byte order (for `VlenUtf8`, the
-    /// UTF-8 bytes of the string).
+    /// UTF-8 bytes of the string; for `VlenBytes`, the element's bytes).
     Bytes(Vec<u8>),
 }
 

@@ -19,6 +19,7 @@ pub fn codec_metadata(codec: &Codec) -> Value {
         }),
         Codec::Bytes(None) => json!({"name": "bytes"}),
         Codec::VlenUtf8 => json!({"name": "vlen-utf8"}),
+        Codec::VlenBytes => json!({"name": "vlen-bytes"}),
         Codec::Shuffle { element_size } => json!({
             "name": "numcodecs.shuffle",
             "configuration": {"elementsize": element_size}
@@ -126,6 +127,7 @@ pub fn codec_label(codec: &Codec) -> String {
         Codec::Bytes(Some(Endian::Big)) => "bytes(big)".into(),
         Codec::Bytes(None) => "bytes".into(),
         Codec::VlenUtf8 => "vlen-utf8".into(),
+        Codec::VlenBytes => "vlen-bytes".into(),
         Codec::Shuffle { element_size } => format!("shuffle({element_size})"),
         Codec::Zlib { level } => format!("zlib({level})"),
         Codec::Fletcher32 => "fletcher32".into(),
@@ -146,9 +148,9 @@ pub fn codec_label(codec: &Codec) -> String {
     }
 }
 
-/// One `vlen-utf8` chunk holding `items` in order: the element count, then each element's
-/// byte length and bytes (lengths as little-endian `u32`), as numcodecs' `VLenUTF8` and zarrs
-/// encode it. `None` if a count or length does not fit in 32 bits.
+/// One `vlen-utf8` (or `vlen-bytes`: the same layout) chunk holding `items` in order: the
+/// element count, then each element's byte length and bytes (lengths as little-endian `u32`),
+/// as numcodecs' `VLenUTF8`/`VLenBytes` and zarrs encode it. `None` if a count or length does not fit in 32 bits.
 #[must_use]
 pub fn vlen_utf8_chunk(items: &[&[u8]]) -> Option<Vec<u8>> {
     let total: usize = items.iter().map(|s| s.len() + 4).sum();

@@ -19,6 +19,8 @@ pub fn data_type_metadata(dt: &DataType) -> Value {
             json!({"name": "null_terminated_bytes", "configuration": {"length_bytes": n}})
         }
         DataType::VlenUtf8 => json!("string"),
+        // zarr-python 3's name; zarrs reads it as an alias of its `bytes`.
+        DataType::VlenBytes => json!("variable_length_bytes"),
         // zarr-python 3's names for NumPy `V<n>` and structured dtypes; zarrs reads them
         // through the extensions registered in `zarr::ext`.
         DataType::RawBytes(n) => json!({"name": "raw_bytes", "configuration": {"length_bytes": n}}),
@@ -49,7 +51,7 @@ pub fn numpy_dtype(dt: &DataType, endian: Option<Endian>) -> String {
         DataType::Complex(b) => format!("{e}c{}", b / 8),
         DataType::FixedBytes(n) => format!("|S{n}"),
         DataType::RawBytes(n) => format!("|V{n}"),
-        DataType::VlenUtf8 => "|O".into(),
+        DataType::VlenUtf8 | DataType::VlenBytes => "|O".into(),
         DataType::Structured(_) => format!("|V{}", dt.size().unwrap_or(0)),
     }
 }
@@ -110,6 +112,13 @@ pub fn fill_value_metadata(dt: &DataType, fill: &FillValue, endian: Option<Endia
             FillValue::Default => json!(""),
         };
     }
+    if *dt == DataType::VlenBytes {
+        use base64::Engine;
+        return match fill {
+            FillValue::Bytes(b) => json!(base64::engine::general_purpose::STANDARD.encode(b)),
+            FillValue::Default => json!(""),
+        };
+    }
     let bytes = match fill {
         FillValue::Bytes(b) if Some(b.len()) == dt.size() => b.clone(),
         _ => vec![0u8; dt.size().unwrap_or(0)],
@@ -139,7 +148,7 @@ pub fn fill_value_metadata(dt: &DataType, fill: &FillValue, endian: Option<Endia
             use base64::Engine;
             json!(base64::engine::general_purpose::STANDARD.encode(&bytes))
         }
-        DataType::VlenUtf8 => json!(""),
+        DataType::VlenUtf8 | DataType::VlenBytes => json!(""),
     }
 }
 

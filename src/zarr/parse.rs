@@ -144,6 +144,8 @@ pub fn data_type(v: &Value, field: &str) -> Result<DataType, ParseError> {
         return Ok(match s {
             "bool" => DataType::Bool,
             "string" => DataType::VlenUtf8,
+            // zarr-python's name, and zarrs' name and alias.
+            "variable_length_bytes" | "bytes" | "binary" => DataType::VlenBytes,
             _ => {
                 if let Some(b) = bits(s, "uint", &[8, 16, 32, 64]) {
                     DataType::UInt(b)
@@ -214,6 +216,7 @@ pub fn codec(v: &Value, field: &str) -> Result<Codec, ParseError> {
             Some(e) => return err(field, format!("endian {e:?}")),
         },
         "vlen-utf8" => Codec::VlenUtf8,
+        "vlen-bytes" => Codec::VlenBytes,
         "numcodecs.shuffle" => Codec::Shuffle {
             element_size: u32_of("elementsize", 4)?,
         },
@@ -368,6 +371,13 @@ pub fn fill_value(dt: &DataType, v: &Value, endian: Option<Endian>) -> Result<Fi
             Value::String(s) => s.as_bytes().to_vec(),
             _ => return err(field, "not a string"),
         },
+        DataType::VlenBytes => {
+            use base64::Engine;
+            match v.as_str().map(|s| base64::engine::general_purpose::STANDARD.decode(s)) {
+                Some(Ok(b)) => b,
+                _ => return err(field, "not a base64 string"),
+            }
+        }
         DataType::Bool => vec![u8::from(v.as_bool().map_or_else(|| err(field, "not a bool"), Ok)?)],
         DataType::UInt(b) => {
             let n = v.as_u64().map_or_else(|| err(field, "not an unsigned integer"), Ok)?;

@@ -43,6 +43,47 @@ class ObjectRefs:
         return True, ""
 
 
+class VlenSeqs:
+    """h5py's values of a variable-length sequence dataset (an object array of arrays), which
+    vzarr stores as `vlen-bytes`: each element the sequence's item bytes as stored, their dtype
+    in the attribute `_hdf5_vlen_dtype`. `compare` checks each `bytes` element is whole `item`s
+    (the item dtype h5py reports, in the file's byte order) and holds the bytes of h5py's
+    sequence. (h5py 3.x hands big-endian sequences back with the file's bytes under a native
+    dtype, so values would differ where the bytes agree.)"""
+
+    def __init__(self, values, item, shape=None):
+        if shape == ():
+            # h5py reads a scalar sequence as the sequence itself.
+            values, one = np.empty((), dtype=object), values
+            values[()] = one
+        self.values = np.asarray(values)
+        self.shape = self.values.shape
+        self.dtype = self.values.dtype
+        self.item = np.dtype(item)
+
+    def compare(self, got):
+        got = np.asarray(got)
+        if got.shape != self.shape:
+            return False, f"shape {got.shape} != {self.shape}"
+        for i, (want, b) in enumerate(zip(self.values.reshape(-1), got.reshape(-1))):
+            if not isinstance(b, bytes):
+                return False, f"element {i} is {type(b).__name__}, not bytes"
+            if len(b) % self.item.itemsize:
+                return False, f"element {i}: {len(b)} bytes, not whole {self.item} items"
+            want = np.ascontiguousarray(want)
+            if want.dtype.itemsize != self.item.itemsize or want.tobytes() != b:
+                return False, f"element {i}: {len(b) // self.item.itemsize} items differ from h5py's {want.size}"
+        return True, ""
+
+
+def vlen_item_dtype(ds):
+    """The item dtype of a variable-length sequence dataset (not strings), else None."""
+    import h5py
+
+    t = h5py.check_vlen_dtype(ds.dtype)
+    return None if t is None or t in (str, bytes) else np.dtype(t)
+
+
 def is_object_ref(ds):
     """Whether `ds` holds (old-style) object references h5py reads."""
     import h5py
@@ -55,10 +96,13 @@ def is_object_ref(ds):
 
 def h5_values(ds, sel=None):
     """h5py's values of `ds` (or `ds[sel]`) as `same_bits` compares them: [`ObjectRefs`] for
-    object references, the NumPy array otherwise."""
+    object references, [`VlenSeqs`] for variable-length sequences, the NumPy array otherwise."""
     v = ds[()] if sel is None or sel == () else ds[sel]
     if is_object_ref(ds):
         return ObjectRefs(ds.file, np.asarray(v))
+    item = vlen_item_dtype(ds)
+    if item is not None:
+        return VlenSeqs(v, item, ds.shape)
     return v
 
 
@@ -88,7 +132,7 @@ def flatten_array_fields(dt):
 def same_bits(expected, got):
     """True when `got` equals `expected` bit for bit (NaN payloads included); `expected`
     may be [`ObjectRefs`] (see [`h5_values`])."""
-    if isinstance(expected, ObjectRefs):
+    if isinstance(expected, (ObjectRefs, VlenSeqs)):
         return expected.compare(got)
     e, g = native(expected), native(got)
     if e.shape != g.shape:
