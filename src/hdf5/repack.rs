@@ -5,6 +5,12 @@
 //!
 //! A [`Plan`] is a list of byte copies from the HDF5 element to the packed element, each
 //! optionally byte-swapped per `swap` bytes.
+//!
+//! Variable-length string members become fixed-length byte strings as wide as the longest
+//! string the dataset holds there: the caller resolves each element's strings from the global
+//! heap, sets the widths ([`Plan::set_vlen_widths`]) and applies the plan with the strings
+//! ([`Plan::apply_with_strings`]). A string ends at its first NUL, as h5py reads it, so the
+//! NUL-padded field holds exactly h5py's value.
 
 use super::messages::datatype::{ByteOrder, Datatype, Member};
 use super::raw::str_pad;
@@ -14,30 +20,40 @@ use crate::model::{DataType, Endian};
 /// element, reversing each group of `swap` bytes when `swap > 1`; a NUL-terminated or
 /// space-padded string member (`pad`) is then cleaned as libhdf5 converts it to h5py's
 /// NUL-padded type: zeros after the first NUL, or in place of the trailing spaces.
+/// A variable-length string member (`vlen`) reads `len` bytes of heap reference and writes
+/// its string, NUL-padded to the member's width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Copy {
     src: usize,
     len: usize,
     swap: usize,
     pad: Option<u8>,
+    vlen: bool,
 }
 
 /// How to rewrite one element.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plan {
     copies: Vec<Copy>,
+    /// Output width of each variable-length string member, in order (0 until set).
+    widths: Vec<usize>,
     /// Size of an HDF5 element.
     pub(crate) in_size: usize,
     /// Size of a packed element.
     pub(crate) out_size: usize,
 }
 
+/// Placeholder type of a variable-length string member until its width is known (no mapped
+/// type is ever a zero-length string otherwise).
+const VLEN_PLACEHOLDER: DataType = DataType::FixedBytes(0);
+
 /// The packed structured type of a compound and the plan to rewrite its elements, or the
 /// reason it cannot be (array members, strings libhdf5 rewrites, unmapped member types).
 pub(crate) fn plan(size: u32, members: &[Member]) -> Result<(DataType, Plan), (String, String)> {
     let mut copies = Vec::new();
     let t = compound(members, 0, size, &mut copies)?;
-    let out_size = copies.iter().map(|c| c.len).sum();
+    let out_size = copies.iter().filter(|c| !c.vlen).map(|c| c.len).sum();
+    let widths = vec![0; copies.iter().filter(|c| c.vlen).count()];
     // Members must not overlap or run past the element (corrupt type otherwise).
     let in_size = size as usize;
     if copies
@@ -53,6 +69,7 @@ pub(crate) fn plan(size: u32, members: &[Member]) -> Result<(DataType, Plan), (S
         t,
         Plan {
             copies,
+            widths,
             in_size,
             out_size,
         },
@@ -136,12 +153,14 @@ fn complex(members: &[Member], base: usize, size: u32, copies: &mut Vec<Copy>) -
         len,
         swap,
         pad: None,
+        vlen: false,
     });
     copies.push(Copy {
         src: base + len,
         len,
         swap,
         pad: None,
+        vlen: false,
     });
     Some(DataType::Complex(u8::try_from(size * 8).unwrap_or(128)))
 }
@@ -161,8 +180,20 @@ fn member(dt: &Datatype, at: usize, copies: &mut Vec<Copy>) -> Result<DataType, 
                 len,
                 swap: 1,
                 pad: Some(*pad),
+                vlen: false,
             });
             Ok(DataType::FixedBytes(*size))
+        }
+        // Its strings are resolved by the caller; the width is set once they are known.
+        Datatype::VarLen { string: true, size, .. } => {
+            copies.push(Copy {
+                src: at,
+                len: *size as usize,
+                swap: 1,
+                pad: None,
+                vlen: true,
+            });
+            Ok(VLEN_PLACEHOLDER)
         }
         other => {
             let (t, endian) = super::walk::map_datatype(other)?;
@@ -184,9 +215,27 @@ fn member(dt: &Datatype, at: usize, copies: &mut Vec<Copy>) -> Result<DataType, 
                 len,
                 swap,
                 pad: None,
+                vlen: false,
             });
             Ok(t)
         }
+    }
+}
+
+/// Replace the variable-length placeholders of `dt`, depth first in field order, with byte
+/// strings of the given widths.
+fn patch_placeholders<'a>(dt: &mut DataType, widths: &mut impl Iterator<Item = &'a usize>) {
+    match dt {
+        DataType::Structured(fields) => {
+            for (_, t) in fields {
+                patch_placeholders(t, widths);
+            }
+        }
+        t if *t == VLEN_PLACEHOLDER => {
+            let w = widths.next().copied().unwrap_or(1);
+            *t = DataType::FixedBytes(u32::try_from(w).unwrap_or(u32::MAX));
+        }
+        _ => {}
     }
 }
 
@@ -203,12 +252,46 @@ pub(crate) fn clean_string(el: &mut [u8], pad: u8) {
 }
 
 impl Plan {
-    /// Rewrite whole elements of `raw` (trailing partial element bytes are dropped).
+    /// Rewrite whole elements of `raw` (trailing partial element bytes are dropped). Only
+    /// for plans without variable-length string members ([`Plan::apply_with_strings`]).
     pub(crate) fn apply(&self, raw: &[u8]) -> Vec<u8> {
+        self.apply_with_strings(raw, &[])
+    }
+
+    /// The (offset, length) of each variable-length string member's heap reference in an
+    /// HDF5 element, in field order; empty if there are none.
+    pub(crate) fn vlen_refs(&self) -> Vec<(usize, usize)> {
+        self.copies.iter().filter(|c| c.vlen).map(|c| (c.src, c.len)).collect()
+    }
+
+    /// Set the width of each variable-length string member (in [`Plan::vlen_refs`] order)
+    /// and the matching fields of the packed type `dt`.
+    pub(crate) fn set_vlen_widths(&mut self, widths: &[usize], dt: &mut DataType) {
+        self.widths = widths.to_vec();
+        self.out_size =
+            self.copies.iter().filter(|c| !c.vlen).map(|c| c.len).sum::<usize>() + widths.iter().sum::<usize>();
+        let mut it = widths.iter();
+        patch_placeholders(dt, &mut it);
+    }
+
+    /// Rewrite whole elements of `raw`; `strings` holds, per element, the string of each
+    /// variable-length member in [`Plan::vlen_refs`] order (NUL-padded or cut to its width).
+    pub(crate) fn apply_with_strings(&self, raw: &[u8], strings: &[bytes::Bytes]) -> Vec<u8> {
         let n = raw.len() / self.in_size.max(1);
         let mut out = Vec::with_capacity(n * self.out_size);
+        let mut next = strings.iter();
         for el in raw.chunks_exact(self.in_size.max(1)) {
+            let mut k = 0;
             for c in &self.copies {
+                if c.vlen {
+                    let width = self.widths.get(k).copied().unwrap_or(0);
+                    k += 1;
+                    let s = next.next().map_or(&[][..], |b| &b[..]);
+                    let s = &s[..s.len().min(width)];
+                    out.extend_from_slice(s);
+                    out.resize(out.len() + (width - s.len()), 0);
+                    continue;
+                }
                 let part = &el[c.src..c.src + c.len];
                 if c.swap > 1 {
                     for w in part.chunks(c.swap) {
@@ -292,6 +375,42 @@ mod tests {
             ])
         );
         assert_eq!(plan.apply(b"ab\0zc   "), b"ab\0\0c\0\0\0");
+    }
+
+    #[test]
+    fn variable_length_string_members_get_the_width_set() {
+        let members = vec![
+            Member {
+                name: "s".into(),
+                offset: 0,
+                dtype: Datatype::VarLen {
+                    size: 16,
+                    string: true,
+                    base: None,
+                },
+            },
+            Member {
+                name: "a".into(),
+                offset: 16,
+                dtype: int(2, ByteOrder::Big),
+            },
+        ];
+        let (mut t, mut plan) = plan(18, &members).unwrap();
+        assert_eq!(plan.vlen_refs(), vec![(0, 16)]);
+        plan.set_vlen_widths(&[3], &mut t);
+        assert_eq!(
+            t,
+            DataType::Structured(vec![
+                ("s".into(), DataType::FixedBytes(3)),
+                ("a".into(), DataType::Int(16))
+            ])
+        );
+        assert_eq!(plan.out_size, 5);
+        let mut raw = vec![0xee; 16];
+        raw.extend([0x12, 0x34]);
+        raw.extend(raw.clone());
+        let strings = [bytes::Bytes::from_static(b"ab"), bytes::Bytes::from_static(b"xyz")];
+        assert_eq!(plan.apply_with_strings(&raw, &strings), b"ab\0\x34\x12xyz\x34\x12");
     }
 
     #[test]

@@ -665,7 +665,7 @@ impl<'a> Walker<'a> {
         // Compounds zarr-python cannot read as they are stored (padding, big-endian members)
         // are rewritten packed and little-endian, read once and stored inline.
         let mut repack_plan = None;
-        let (data_type, endian) = if vlen_string || object_ref {
+        let (mut data_type, endian) = if vlen_string || object_ref {
             (DataType::VlenUtf8, None)
         } else if vlen_seq.is_some() {
             (DataType::VlenBytes, None)
@@ -800,12 +800,25 @@ impl<'a> Walker<'a> {
             }
             Layout::Virtual => return Err(refuse("virtual dataset layout", "virtual datasets map other datasets")),
         };
-        if let Some(plan) = &repack_plan {
-            self.repack_chunks(&mut chunks, plan, &filters, dtype.size())?;
-            codecs = vec![Codec::Bytes(None)];
-            if let FillValue::Bytes(b) = &fill_value {
-                fill_value = FillValue::Bytes(plan.apply(b));
+        if let Some(plan) = &mut repack_plan {
+            if plan.vlen_refs().is_empty() {
+                self.repack_chunks(&mut chunks, plan, &filters, dtype.size())?;
+                if let FillValue::Bytes(b) = &fill_value {
+                    fill_value = FillValue::Bytes(plan.apply(b));
+                }
+            } else {
+                self.repack_vlen_chunks(
+                    &mut chunks,
+                    plan,
+                    &mut data_type,
+                    &mut fill_value,
+                    &filters,
+                    dtype.size(),
+                    &shape,
+                    &chunk_shape,
+                )?;
             }
+            codecs = vec![Codec::Bytes(None)];
         }
         if vlen_string {
             self.inline_vlen(&mut chunks, &shape, &chunk_shape, dtype.size(), &filters, None)?;
@@ -1008,6 +1021,122 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
+    /// The bytes of one variable-length element (`el`: its length and global heap ID) of
+    /// `item`-byte items; empty for a null element.
+    fn resolve_vlen(&mut self, el: &[u8], item: usize, what: &'static str) -> Result<Bytes, Refuse> {
+        let mut cur = crate::io::cursor::Cursor::new(el, 0, what);
+        let r = VlenRef::parse(&mut cur, self.sizes).map_err(|e| from_err(&e))?;
+        self.gheap
+            .resolve(self.src, self.sizes, r, item)
+            .map_err(|e| from_err(&e))
+    }
+
+    /// Compounds with variable-length string members (see [`repack`]): every chunk read,
+    /// each element's strings resolved (cut at the first NUL, as h5py reads them), each such
+    /// member given the width of its longest string, and the chunks rewritten packed, inline.
+    /// Elements outside the array (edge chunks) hold empty strings. At most
+    /// [`MAX_STRING_CLEAN`] bytes of chunks and strings per dataset.
+    #[allow(clippy::too_many_arguments)]
+    fn repack_vlen_chunks(
+        &mut self,
+        chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
+        plan: &mut repack::Plan,
+        data_type: &mut DataType,
+        fill_value: &mut FillValue,
+        filters: &[Filter],
+        elem_size: u32,
+        shape: &[u64],
+        chunk_shape: &[u64],
+    ) -> Result<(), Refuse> {
+        const WHAT: &str = "compound with variable-length string members";
+        let refs = plan.vlen_refs();
+        let compound = plan.in_size.max(1);
+        // Compounds per HDF5 element (an array of compounds holds several).
+        let per_elem = (elem_size as usize / compound).max(1);
+        let mut widths = vec![0usize; refs.len()];
+        let mut total = 0u64;
+        let mut count = |n: usize| -> Result<(), Refuse> {
+            total = total.saturating_add(n as u64);
+            if total > MAX_STRING_CLEAN {
+                return Err(refuse(
+                    format!("{WHAT} too large to inline"),
+                    format!("over {MAX_STRING_CLEAN} bytes of elements and strings"),
+                ));
+            }
+            Ok(())
+        };
+        let mut read = Vec::with_capacity(chunks.len());
+        for (key, c) in chunks.iter() {
+            let Some(raw) = self.chunk_raw(key, c, filters, elem_size, WHAT)? else {
+                continue;
+            };
+            count(raw.len())?;
+            let mut strings = Vec::with_capacity(raw.len() / compound * refs.len());
+            let mut inside = inside_array(key, chunk_shape, shape);
+            let mut here = true;
+            for (i, el) in raw.chunks_exact(compound).enumerate() {
+                if i % per_elem == 0 {
+                    here = inside.next().unwrap_or(false);
+                }
+                for (k, &(at, len)) in refs.iter().enumerate() {
+                    let s = if here {
+                        let b = self.resolve_vlen(&el[at..at + len], 1, WHAT)?;
+                        let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
+                        b.slice(..end)
+                    } else {
+                        Bytes::new()
+                    };
+                    count(s.len())?;
+                    widths[k] = widths[k].max(s.len());
+                    strings.push(s);
+                }
+            }
+            read.push((key.clone(), raw, strings));
+        }
+        // A fill value names its strings in the heap too.
+        let mut fill_strings = Vec::new();
+        if let FillValue::Bytes(b) = &*fill_value {
+            for el in b.chunks_exact(compound) {
+                for (k, &(at, len)) in refs.iter().enumerate() {
+                    let r = &el[at..at + len];
+                    let s = if r.iter().all(|&x| x == 0) {
+                        Bytes::new()
+                    } else {
+                        let b = self.resolve_vlen(r, 1, WHAT)?;
+                        let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
+                        b.slice(..end)
+                    };
+                    widths[k] = widths[k].max(s.len());
+                    fill_strings.push(s);
+                }
+            }
+        }
+        // NumPy has no zero-length byte strings.
+        let widths: Vec<usize> = widths.into_iter().map(|w| w.max(1)).collect();
+        plan.set_vlen_widths(&widths, data_type);
+        // Every element is as wide as the longest strings: bound the rewritten bytes too.
+        let elements: usize = read.iter().map(|(_, raw, _)| raw.len() / compound).sum();
+        if elements
+            .checked_mul(plan.out_size)
+            .is_none_or(|n| n as u64 > MAX_STRING_CLEAN)
+        {
+            return Err(refuse(
+                format!("{WHAT} too large to inline"),
+                format!("the fixed-width rewrite would exceed {MAX_STRING_CLEAN} bytes"),
+            ));
+        }
+        for (key, raw, strings) in read {
+            chunks.insert(
+                key,
+                ChunkRef::Inline(Bytes::from(plan.apply_with_strings(&raw, &strings))),
+            );
+        }
+        if let FillValue::Bytes(b) = &*fill_value {
+            *fill_value = FillValue::Bytes(plan.apply_with_strings(b, &fill_strings));
+        }
+        Ok(())
+    }
+
     /// Variable-length strings (`seq_item` `None`) and sequences (`Some(item size)`): each
     /// element's bytes are read from the global heap once and every chunk is stored inline
     /// in `vlen-utf8` / `vlen-bytes` encoding (a little-endian `u32` count, then per element
@@ -1057,20 +1186,10 @@ impl<'a> Walker<'a> {
                 ));
             }
             let mut items: Vec<Bytes> = Vec::with_capacity(per_chunk);
-            let mut idx = vec![0u64; chunk_shape.len()];
-            for i in 0..per_chunk {
-                // The element's position in the array; outside it (edge chunks) reads as "".
-                let inside = idx
-                    .iter()
-                    .zip(key)
-                    .zip(chunk_shape.iter().zip(shape))
-                    .all(|((&j, &k), (&cs, &n))| k.saturating_mul(cs).saturating_add(j) < n);
+            // Elements outside the array (edge chunks) read as "".
+            for (i, inside) in inside_array(key, chunk_shape, shape).take(per_chunk).enumerate() {
                 let bytes = if inside {
-                    let mut cur = crate::io::cursor::Cursor::new(&raw[i * elem..(i + 1) * elem], 0, what);
-                    let r = VlenRef::parse(&mut cur, self.sizes).map_err(|e| from_err(&e))?;
-                    self.gheap
-                        .resolve(self.src, self.sizes, r, seq_item.unwrap_or(1))
-                        .map_err(|e| from_err(&e))?
+                    self.resolve_vlen(&raw[i * elem..(i + 1) * elem], seq_item.unwrap_or(1), what)?
                 } else {
                     Bytes::new()
                 };
@@ -1093,13 +1212,6 @@ impl<'a> Walker<'a> {
                     ));
                 }
                 items.push(bytes.slice(..end));
-                for d in (0..idx.len()).rev() {
-                    idx[d] += 1;
-                    if idx[d] < chunk_shape[d] {
-                        break;
-                    }
-                    idx[d] = 0;
-                }
             }
             let slices: Vec<&[u8]> = items.iter().map(|b| &b[..]).collect();
             let out = crate::zarr::codecs::vlen_utf8_chunk(&slices).ok_or_else(|| refuse(too_large(), "over 4 GiB"))?;
@@ -1561,6 +1673,34 @@ impl<'a> Walker<'a> {
 
 /// Largest NUL-terminated string dataset checked (and cleaned) at creation, in bytes.
 const MAX_STRING_CLEAN: u64 = 64 << 20;
+
+/// Whether each element of chunk `key` (in C order) lies inside the array `shape`; elements
+/// of edge chunks beyond it do not.
+fn inside_array<'a>(key: &'a [u64], chunk_shape: &'a [u64], shape: &'a [u64]) -> impl Iterator<Item = bool> + 'a {
+    let mut idx = vec![0u64; chunk_shape.len()];
+    let mut done = chunk_shape.contains(&0);
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let inside = idx
+            .iter()
+            .zip(key)
+            .zip(chunk_shape.iter().zip(shape))
+            .all(|((&j, &k), (&cs, &n))| k.saturating_mul(cs).saturating_add(j) < n);
+        // Next position; past the last one the iterator ends.
+        done = true;
+        for d in (0..idx.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < chunk_shape[d] {
+                done = false;
+                break;
+            }
+            idx[d] = 0;
+        }
+        Some(inside)
+    })
+}
 
 /// The attribute naming the NumPy dtype of a variable-length sequence's items (a `vlen-bytes`
 /// array holds each sequence's item bytes as stored: `np.frombuffer(element, dtype)` is the

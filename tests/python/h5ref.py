@@ -137,6 +137,14 @@ def same_bits(expected, got):
     e, g = native(expected), native(got)
     if e.shape != g.shape:
         return False, f"shape {g.shape} != {e.shape}"
+    if e.dtype.kind == "O" and g.dtype.kind == "S":
+        # Variable-length string members of compounds: vzarr stores NUL-padded byte strings
+        # as wide as the longest; h5py gives bytes (or str for UTF-8) ending at the first NUL.
+        as_bytes = [x.encode("utf-8") if isinstance(x, str) else x for x in e.reshape(-1)]
+        if as_bytes != g.reshape(-1).tolist():
+            diff = next(i for i, (a, b) in enumerate(zip(as_bytes, g.reshape(-1).tolist())) if a != b)
+            return False, f"strings differ (first at flat index {diff})"
+        return True, ""
     if e.dtype.kind in "OS" and g.dtype.kind == "U":
         # Variable-length strings: h5py gives bytes (or str) objects, vzarr get fixed unicode.
         as_str = [x.decode("utf-8") if isinstance(x, bytes) else x for x in e.reshape(-1)]
@@ -148,7 +156,23 @@ def same_bits(expected, got):
         # Array members of compounds are stored as one field per element (same bytes).
         flat = flatten_array_fields(e.dtype)
         if flat.names == g.dtype.names:
-            e = e.view(flat)
+            if not e.dtype.hasobject:
+                e = e.view(flat)
+            else:
+                # Object fields (variable-length strings) cannot be viewed: element by element.
+                for n in e.dtype.names:
+                    sub = e.dtype.fields[n][0].subdtype
+                    if sub is None:
+                        ok, why = same_bits(e[n], g[n])
+                        if not ok:
+                            return False, f"field {n}: {why}"
+                        continue
+                    for idx in np.ndindex(*sub[1]):
+                        name = f"{n}[{','.join(map(str, idx))}]"
+                        ok, why = same_bits(e[n][(Ellipsis, *idx)], g[name])
+                        if not ok:
+                            return False, f"field {name}: {why}"
+                return True, ""
     if e.dtype.names is not None and g.dtype.names is not None and e.dtype != g.dtype:
         # Compounds vzarr stores packed and little-endian: compare field by field.
         if e.dtype.names != g.dtype.names:

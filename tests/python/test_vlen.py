@@ -1,5 +1,7 @@
 """HDF5 variable-length sequences become `vlen-bytes` arrays stored inline: each element the
-sequence's item bytes as stored, the item dtype in `_hdf5_vlen_dtype`. Files written by h5py
+sequence's item bytes as stored, the item dtype in `_hdf5_vlen_dtype`. Compounds with
+variable-length string members become structured arrays whose string fields are NUL-padded byte
+strings as wide as the longest string. Files written by h5py
 (both byte orders, chunked with filters, edge chunks, empty and unwritten elements, 0-d,
 zero-length); compared with h5py through `vzarr get` (zarrs) and through
 zarr-python over `vzarr serve`, and the kerchunk export through fsspec + zarr-python 2-style
@@ -117,3 +119,63 @@ def test_vlen_sequences_through_kerchunk_export(tmp_path):
     assert len(items) == 12
     for w, b in zip(want, items):
         assert np.array_equal(np.frombuffer(b, "<i2"), w)
+
+
+def test_compounds_with_variable_length_string_members(tmp_path):
+    src = tmp_path / "cmp.h5"
+    utf8, ascii_ = h5py.string_dtype("utf-8"), h5py.string_dtype("ascii")
+    dt = np.dtype([("name", utf8), ("x", ">i4"), ("tags", ascii_, (2,)), ("y", "<f8")])
+    rng = np.random.default_rng(5)
+    words = ["", "a", "größe", "variable length", "x" * 300, "日本"]
+    data = np.empty(10, dtype=dt)
+    for i in range(10):
+        data[i] = (words[i % len(words)], i * 1000 - 5000, (b"t%d" % i, b"" if i % 3 else b"long tag " * 5), rng.standard_normal())
+    with h5py.File(src, "w") as f:
+        f.create_dataset("chunked", data=data, chunks=(4,), compression="gzip")
+        f.create_dataset("contiguous", data=data[:3])
+        f.create_dataset("scalar", data=data[2])
+        f.create_dataset("unwritten", shape=(5,), dtype=dt, chunks=(2,))
+    store = tmp_path / "store"
+    vzarr("create", src, "-o", store, check=0)
+    meta = json.loads((store / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
+    fields = dict(meta["chunked"]["data_type"]["configuration"]["fields"])
+    assert fields["name"] == {"name": "null_terminated_bytes", "configuration": {"length_bytes": 300}}, fields
+    assert fields["tags[1]"]["configuration"]["length_bytes"] == len(b"long tag " * 5)
+    server = Server([store], tmp_path / "serve.log")
+    try:
+        g = zarr.open_group(f"{server.base}/store", mode="r", zarr_format=3)
+        with h5py.File(src, "r") as f:
+            for name in ("chunked", "contiguous", "scalar", "unwritten"):
+                p = vzarr("get", store, name, "-o", tmp_path / "v.npy", check=0)
+                ok, why = same_bits(f[name][()], np.load(tmp_path / "v.npy"))
+                assert ok, f"{name}: {why}\n{p.stderr}"
+                ok, why = same_bits(f[name][()], g[name][...])
+                assert ok, f"served {name}: {why}"
+    finally:
+        rc, _ = server.stop()
+    assert rc == 0
+
+
+def test_damaged_global_heap_refuses_by_name(tmp_path):
+    """Sequences and string members whose heap is damaged or cut off are refused with the
+    dataset's name and a reason; the run says so in its exit status."""
+    src = tmp_path / "v.h5"
+    with h5py.File(src, "w") as f:
+        f.create_dataset("seq", data=ragged(6, "<i4", 9), dtype=h5py.vlen_dtype(np.dtype("<i4")))
+        dt = np.dtype([("s", h5py.string_dtype("ascii")), ("x", "<i4")])
+        f.create_dataset("cmp", data=np.array([(b"abc", 1), (b"de", 2)], dtype=dt))
+    raw = bytearray(src.read_bytes())
+    at = raw.find(b"GCOL")
+    assert at > 0
+    for name, data in [("corrupt", raw[:at] + b"XXXX" + raw[at + 4:]), ("truncated", raw[: at + 20])]:
+        bad = tmp_path / f"{name}.h5"
+        bad.write_bytes(bytes(data))
+        store = tmp_path / f"{name}.store"
+        p = vzarr("create", bad, "-o", store)
+        assert p.returncode in (1, 2), p.stderr
+        if p.returncode == 1:
+            refused = {r["path"]: r["reason"] for r in json.loads((store / "vzarr.json").read_text())["refused"]}
+            assert set(refused) == {"/seq", "/cmp"}, refused
+            assert all("heap" in r or "past the end" in r or "truncated" in r for r in refused.values()), refused
+        else:
+            assert str(bad) in p.stderr, p.stderr
