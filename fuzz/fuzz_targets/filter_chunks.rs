@@ -1,5 +1,6 @@
-//! HDF5 filter decoders on hostile chunks: LZF, HDF5-framed LZ4, bitshuffle, szip and
-//! scale-offset. The first byte picks the decoder, the next 24 bytes give its parameters
+//! HDF5 filter decoders on hostile chunks: LZF, HDF5-framed LZ4, bitshuffle, szip,
+//! scale-offset and n-bit, and the dataspace-selection decoder of region references. The
+//! first byte picks the decoder, the next 24 bytes give its parameters
 //! (HDF5 client data values); the rest is the chunk. A decoder may fail but must never
 //! panic or return more than the bytes it was allowed.
 #![no_main]
@@ -16,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         .chunks_exact(4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    let out = match which % 5 {
+    let out = match which % 7 {
         0 => fx::lzf_decode(chunk, CAP),
         1 => fx::lz4h5_decode(chunk, CAP),
         2 => {
@@ -33,11 +34,19 @@ fuzz_target!(|data: &[u8]| {
             fx::bitshuffle_decode(chunk, p, CAP)
         }
         3 => vzarr::zarr::szip::szip_decode(chunk, &cd[..4], CAP),
-        _ => {
+        4 => {
             // Scale-offset client data: 8 fixed slots, then the fill value.
             let mut so = cd.clone();
             so[2] %= 1 << 16; // element count, so that count × size stays under the cap
             fx::scaleoffset_decode(chunk, &so, CAP)
+        }
+        5 => vzarr::hdf5::fuzzing::nbit(chunk, &cd, CAP),
+        _ => {
+            // At most 2^20 coordinates of up to 20 digits and 2 separators each.
+            if let Ok(Some(t)) = vzarr::hdf5::fuzzing::selection(chunk) {
+                assert!(t.len() <= 22 << 20, "region text of {} bytes", t.len());
+            }
+            return;
         }
     };
     if let Ok(v) = out {

@@ -356,6 +356,7 @@ pub(crate) fn decode(stored: &[u8], filters: &[Filter], mask: u32, elem_size: u3
             id::BITSHUFFLE => fx::bitshuffle_decode(&buf, bitshuffle_params(f, elem_size)?, MAX_DECODED)?,
             filter::SZIP => crate::zarr::szip::szip_decode(&buf, &f.client_data, MAX_DECODED)?,
             filter::SCALEOFFSET => fx::scaleoffset_decode(&buf, &f.client_data, MAX_DECODED)?,
+            filter::NBIT => super::nbit::nbit_decode(&buf, &f.client_data, MAX_DECODED)?,
             id => return Err(format!("cannot undo filter {} (id {id})", f.display_name())),
         };
     }

@@ -68,3 +68,20 @@ pub fn object_header(data: &[u8]) -> Result<usize, Hdf5Error> {
     }
     Ok(decoded)
 }
+
+/// Decode a serialized dataspace selection (what a region reference stores after the
+/// referenced object's address) and render its region text.
+///
+/// # Errors
+/// Whatever the selection parser reports.
+pub fn selection(data: &[u8]) -> Result<Option<String>, Hdf5Error> {
+    super::selection::parse(data, 0).map(|s| s.text())
+}
+
+/// Undo the n-bit filter on a chunk with client data `cd`, at most `max_out` bytes.
+///
+/// # Errors
+/// Whatever the n-bit decoder reports.
+pub fn nbit(data: &[u8], cd: &[u32], max_out: usize) -> Result<Vec<u8>, String> {
+    super::nbit::nbit_decode(data, cd, max_out)
+}

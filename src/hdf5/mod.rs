@@ -29,15 +29,18 @@ mod adapters;
 pub(crate) mod btree;
 pub(crate) mod checksum;
 mod chunk_index;
+mod convert;
 mod error;
 pub(crate) mod filters;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod heap;
 pub(crate) mod messages;
+mod nbit;
 mod object_header;
 mod raw;
 mod repack;
+mod selection;
 mod sohm;
 mod superblock;
 mod util;

@@ -121,11 +121,13 @@ pub(crate) fn h5py_complex(members: &[Member], size: u32) -> Option<(u32, ByteOr
             size: a,
             order: oa,
             ieee: true,
+            ..
         },
         Datatype::Float {
             size: b,
             order: ob,
             ieee: true,
+            ..
         },
     ) = (&r.dtype, &i.dtype)
     else {

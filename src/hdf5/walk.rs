@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 
 use super::adapters::{self, ChunkRec};
 use super::chunk_index;
+use super::convert;
 use super::filters;
 use super::heap::global::{GlobalHeapCache, VlenRef};
 use super::messages::attribute::{self, AttributeMsg};
@@ -35,6 +36,7 @@ use super::messages::{attribute_info, group_info, link_info, symbol_table};
 use super::object_header::{self, Message, ObjectHeader};
 use super::raw::{msg, msg_flags, str_pad};
 use super::repack;
+use super::selection;
 use super::sohm::SohmTable;
 use super::superblock::Superblock;
 use super::util::{abs_addr, read_exact, UNDEF};
@@ -92,9 +94,10 @@ pub(crate) struct Walker<'a> {
     dataset_paths: HashMap<u64, String>,
     /// Committed datatype header address → path where it was first seen.
     datatype_paths: HashMap<u64, String>,
-    /// Paths of object-reference datasets whose chunks hold raw addresses until
+    /// Paths of reference datasets whose chunks hold raw addresses (object references) or
+    /// address + region text items (region references, `true`) until
     /// [`Walker::resolve_object_refs`] turns them into paths.
-    object_refs: Vec<String>,
+    object_refs: Vec<(String, bool)>,
     /// Dataset path → the header address of each axis's first dimension scale.
     dim_lists: Vec<(String, Vec<Option<u64>>)>,
     /// Paths of datasets that are dimension scales (`CLASS = "DIMENSION_SCALE"`).
@@ -189,15 +192,126 @@ impl<'a> Walker<'a> {
     /// the chunks become `vlen-utf8` chunks. A reference to an object no link reaches
     /// refuses its dataset.
     fn resolve_object_refs(&mut self, root: &mut Group) {
-        for path in std::mem::take(&mut self.object_refs) {
+        for (path, region) in std::mem::take(&mut self.object_refs) {
             let Some(a) = root.array_mut(&path) else { continue };
-            if let Err(r) = self.reference_chunks(a) {
+            let done = if region {
+                self.region_reference_chunks(a)
+            } else {
+                self.reference_chunks(a)
+            };
+            if let Err(r) = done {
                 if let Some(g) = root.group_mut(parent_path(&path)) {
                     g.children.remove(basename(&path));
                 }
                 self.refusal(&path, r);
             }
         }
+    }
+
+    /// The path of the object at header address `addr` where the walk first reached it.
+    fn path_of(&self, addr: u64) -> Result<&String, Refuse> {
+        abs_addr(&self.sizes, addr)
+            .and_then(|x| {
+                self.dataset_paths
+                    .get(&x)
+                    .or_else(|| self.groups_seen.get(&x))
+                    .or_else(|| self.datatype_paths.get(&x))
+            })
+            .ok_or_else(|| {
+                refuse(
+                    "reference to an unreachable object",
+                    format!("reference to header address {addr:#x}, which no link reaches"),
+                )
+            })
+    }
+
+    /// Region-reference chunks ([`Walker::region_items`]): each item, the target's address
+    /// and its region text, becomes `path region` (`path` alone for a whole-dataset region;
+    /// `""` stays the null reference).
+    fn region_reference_chunks(&self, a: &mut Array) -> Result<(), Refuse> {
+        let mut total = 0u64;
+        for c in a.chunks.values_mut() {
+            let ChunkRef::Inline(raw) = c else { continue };
+            let items = crate::zarr::codecs::vlen_items(raw)
+                .ok_or_else(|| refuse("reference datatype", "internal region chunk malformed"))?;
+            let mut out: Vec<Vec<u8>> = Vec::with_capacity(items.len());
+            for it in items {
+                let Some((addr, text)) = it.split_first_chunk::<8>() else {
+                    out.push(Vec::new());
+                    continue;
+                };
+                let mut s = self.path_of(u64::from_le_bytes(*addr))?.as_bytes().to_vec();
+                if !text.is_empty() {
+                    s.push(b' ');
+                    s.extend_from_slice(text);
+                }
+                total = total.saturating_add(s.len() as u64 + 4);
+                if total > MAX_STRING_CLEAN {
+                    return Err(refuse(
+                        "reference datatype",
+                        format!("the referenced regions take over {MAX_STRING_CLEAN} bytes, too many to store inline"),
+                    ));
+                }
+                out.push(s);
+            }
+            let slices: Vec<&[u8]> = out.iter().map(Vec::as_slice).collect();
+            let chunk = crate::zarr::codecs::vlen_utf8_chunk(&slices)
+                .ok_or_else(|| refuse("reference datatype", "a chunk of regions over 4 GiB"))?;
+            *c = ChunkRef::Inline(Bytes::from(chunk));
+        }
+        Ok(())
+    }
+
+    /// Region references, read once: each element (a global heap ID of the referenced
+    /// object's address and its serialized selection) becomes an item of the target address
+    /// (8 bytes, little-endian) and the region's text ([`selection::Selection::text`]); a null
+    /// reference, or an element outside the array (edge chunks), an empty item.
+    fn region_items(
+        &mut self,
+        chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
+        shape: &[u64],
+        chunk_shape: &[u64],
+    ) -> Result<(), Refuse> {
+        let w = usize::from(self.sizes.offset);
+        let elem = w + 4;
+        let mut total = 0u64;
+        for (key, c) in chunks.iter_mut() {
+            let ChunkRef::Inline(raw) = c else { continue };
+            let mut items: Vec<Vec<u8>> = Vec::with_capacity(raw.len() / elem);
+            for (el, inside) in raw.chunks_exact(elem).zip(inside_array(key, chunk_shape, shape)) {
+                let mut cur = crate::io::cursor::Cursor::new(el, 0, "region reference");
+                let heap = super::util::read_addr(&mut cur, &self.sizes).unwrap_or(UNDEF);
+                let index = cur.u32().unwrap_or(0);
+                if !inside || heap == 0 || heap == UNDEF {
+                    items.push(Vec::new());
+                    continue;
+                }
+                let obj = self
+                    .gheap
+                    .get(self.src, self.sizes, heap, index)
+                    .map_err(|e| from_err(&e))?;
+                let mut oc = crate::io::cursor::Cursor::new(&obj, heap, "region reference");
+                let target = super::util::read_addr(&mut oc, &self.sizes).map_err(|e| from_err(&Hdf5Error::from(e)))?;
+                let sel = selection::parse(obj.get(w..).unwrap_or_default(), heap).map_err(|e| from_err(&e))?;
+                let mut item = target.to_le_bytes().to_vec();
+                if let Some(t) = sel.text() {
+                    item.extend_from_slice(t.as_bytes());
+                }
+                total = total.saturating_add(item.len() as u64);
+                if total > MAX_STRING_CLEAN {
+                    return Err(refuse(
+                        "reference datatype",
+                        format!("regions over {MAX_STRING_CLEAN} bytes, too many to store inline"),
+                    ));
+                }
+                items.push(item);
+            }
+            let slices: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+            let chunk = crate::zarr::codecs::vlen_utf8_chunk(&slices)
+                .ok_or_else(|| refuse("reference datatype", "a chunk of regions over 4 GiB"))?;
+            *c = ChunkRef::Inline(Bytes::from(chunk));
+        }
+        Ok(())
     }
 
     fn reference_chunks(&self, a: &mut Array) -> Result<(), Refuse> {
@@ -214,18 +328,7 @@ impl<'a> Walker<'a> {
                     items.push(b"");
                     continue;
                 }
-                let target = abs_addr(&self.sizes, addr).and_then(|x| {
-                    self.dataset_paths
-                        .get(&x)
-                        .or_else(|| self.groups_seen.get(&x))
-                        .or_else(|| self.datatype_paths.get(&x))
-                });
-                let Some(target) = target else {
-                    return Err(refuse(
-                        "reference to an unreachable object",
-                        format!("object reference to header address {addr:#x}, which no link reaches"),
-                    ));
-                };
+                let target = self.path_of(addr)?;
                 total = total.saturating_add(target.len() as u64 + 4);
                 if total > MAX_STRING_CLEAN {
                     return Err(refuse(
@@ -662,13 +765,21 @@ impl<'a> Walker<'a> {
         // Object references (old style: a header address each) become the target's path.
         let object_ref = matches!(dtype, Datatype::Other { class: super::raw::class::REFERENCE, size, bits: 0 }
             if size == u32::from(self.sizes.offset));
+        // Region references (old style: a global heap ID each) become `path region` text.
+        let region_ref = matches!(dtype, Datatype::Other { class: super::raw::class::REFERENCE, size, bits: 1 }
+            if size == u32::from(self.sizes.offset) + 4);
+        // Integers with padding bits and non-IEEE floats: converted at creation to the type
+        // h5py reads (libhdf5's conversion), stored inline.
+        let conversion = conversion_for(elem_type)?;
         // Compounds zarr-python cannot read as they are stored (padding, big-endian members)
         // are rewritten packed and little-endian, read once and stored inline.
         let mut repack_plan = None;
-        let (mut data_type, endian) = if vlen_string || object_ref {
+        let (mut data_type, endian) = if vlen_string || object_ref || region_ref {
             (DataType::VlenUtf8, None)
         } else if vlen_seq.is_some() {
             (DataType::VlenBytes, None)
+        } else if let Some((t, _)) = &conversion {
+            (t.clone(), Some(Endian::Little))
         } else {
             match (map_datatype(elem_type), elem_type) {
                 (Ok(t), _) => t,
@@ -731,10 +842,13 @@ impl<'a> Walker<'a> {
             .first(msg::DATA_LAYOUT)
             .ok_or_else(|| refuse("corrupt dataset", "no data layout message"))?;
         let lay = layout::parse(&lay_msg.data, lay_msg.offset, &self.sizes).map_err(|e| from_err(&e))?;
-        let filters = match oh.first(msg::FILTER_PIPELINE) {
+        let mut filters = match oh.first(msg::FILTER_PIPELINE) {
             Some(m) => filter_pipeline::parse(&m.data, m.offset).map_err(|e| from_err(&e))?,
             None => Vec::new(),
         };
+        // No Zarr codec reads the n-bit filter's packing: such chunks are decoded at creation
+        // (like converted types) and stored inline.
+        let decode_inline = conversion.is_some() || filters.iter().any(|f| f.id == super::raw::filter::NBIT);
         let mut codecs = vec![Codec::Bytes(endian)];
         let mut chunks = BTreeMap::new();
         let whole: Vec<u64> = shape.iter().map(|&d| d.max(1)).collect();
@@ -775,7 +889,9 @@ impl<'a> Walker<'a> {
                 }
             }
             Layout::ChunkedBtreeV1 { addr, dims } => {
-                codecs.extend(filters::codecs_for(&filters, dtype.size())?);
+                if !decode_inline {
+                    codecs.extend(filters::codecs_for(&filters, dtype.size())?);
+                }
                 let source = chunk_index::Source::BtreeV1(addr);
                 self.chunked(&shape, elem, source, &dims, &filters, &mut chunks)?
             }
@@ -785,7 +901,9 @@ impl<'a> Walker<'a> {
                 index,
                 addr,
             } => {
-                codecs.extend(filters::codecs_for(&filters, dtype.size())?);
+                if !decode_inline {
+                    codecs.extend(filters::codecs_for(&filters, dtype.size())?);
+                }
                 let max_shape = match &space {
                     Dataspace::Simple { max_dims: Some(m), .. } if m.len() == shape.len() => m.clone(),
                     _ => shape.clone(),
@@ -800,6 +918,26 @@ impl<'a> Walker<'a> {
             }
             Layout::Virtual => return Err(refuse("virtual dataset layout", "virtual datasets map other datasets")),
         };
+        if decode_inline {
+            let why = match &conversion {
+                Some((_, c)) => refuse(elem_type.feature(), format!("{} converted at creation", c.describe())),
+                None => refuse("filter nbit (id 5)", "n-bit packed chunks decoded at creation"),
+            };
+            self.inline_decoded(&mut chunks, &filters, dtype.size(), why)?;
+            // The chunks now hold the unfiltered elements.
+            filters.clear();
+            codecs.truncate(1);
+            if let Some((_, c)) = &conversion {
+                for chunk in chunks.values_mut() {
+                    if let ChunkRef::Inline(b) = chunk {
+                        *chunk = ChunkRef::Inline(Bytes::from(c.apply(b)));
+                    }
+                }
+                if let FillValue::Bytes(b) = &fill_value {
+                    fill_value = FillValue::Bytes(c.apply(b));
+                }
+            }
+        }
         if let Some(plan) = &mut repack_plan {
             if plan.vlen_refs().is_empty() {
                 self.repack_chunks(&mut chunks, plan, &filters, dtype.size())?;
@@ -843,7 +981,7 @@ impl<'a> Walker<'a> {
             codecs = vec![Codec::VlenBytes];
             attributes.insert(VLEN_DTYPE_ATTR.into(), Value::String(item_dtype.clone()));
         }
-        if object_ref {
+        if object_ref || region_ref {
             if matches!(&fill_value, FillValue::Bytes(b) if b.iter().any(|&x| x != 0)) {
                 return Err(refuse(
                     "reference datatype",
@@ -852,11 +990,15 @@ impl<'a> Walker<'a> {
             }
             fill_value = FillValue::Default;
             // The addresses, read once; resolve_object_refs turns them into paths.
-            let why = refuse("reference datatype", "object references in unreadable chunks");
+            let why = refuse("reference datatype", "references in unreadable chunks");
             self.inline_decoded(&mut chunks, &filters, dtype.size(), why)?;
+            if region_ref {
+                self.region_items(&mut chunks, &shape, &chunk_shape)?;
+            }
             codecs = vec![Codec::VlenUtf8];
-            attributes.insert("_hdf5_reference".into(), Value::String("object".into()));
-            self.object_refs.push(path.to_string());
+            let kind = if region_ref { "region" } else { "object" };
+            attributes.insert("_hdf5_reference".into(), Value::String(kind.into()));
+            self.object_refs.push((path.to_string(), region_ref));
         }
         if let Datatype::String { size, pad, .. } = &dtype {
             if *size > 1 && *pad != str_pad::NULL_PAD {
@@ -1603,6 +1745,7 @@ impl<'a> Walker<'a> {
                 size,
                 order,
                 ieee: true,
+                ..
             } if *order != ByteOrder::Vax => {
                 if raw.len() != *size as usize {
                     return Err(refuse(dt.feature(), "element size mismatch"));
@@ -1727,6 +1870,67 @@ fn vlen_sequence_item(base: Option<&Datatype>) -> Result<(usize, String), Refuse
 }
 
 /// The model type and byte order of a dataset datatype, or a refusal.
+/// The conversion of an integer with padding bits or a non-IEEE float to the type h5py reads
+/// (an integer of the same size; the smallest IEEE float holding the layout), with that type;
+/// `None` for types stored as h5py reads them. VAX floats and layouts no IEEE type holds
+/// (80-bit extended) are refused.
+fn conversion_for(dt: &Datatype) -> Result<Option<(DataType, convert::Conversion)>, Refuse> {
+    match dt {
+        Datatype::FixedPoint {
+            size,
+            order,
+            signed,
+            bit_offset,
+            precision,
+        } if matches!(size, 1 | 2 | 4 | 8) && (*bit_offset != 0 || u32::from(*precision) != size * 8) => {
+            let c = convert::Conversion::int(
+                *size as usize,
+                *order == ByteOrder::Big,
+                *signed,
+                u32::from(*bit_offset),
+                u32::from(*precision),
+            )
+            .map_err(|e| refuse("integer datatype with padding bits", e))?;
+            let bits = u8::try_from(size * 8).unwrap_or(64);
+            Ok(Some((
+                if *signed {
+                    DataType::Int(bits)
+                } else {
+                    DataType::UInt(bits)
+                },
+                c,
+            )))
+        }
+        Datatype::Float {
+            size,
+            order,
+            ieee: false,
+            bits,
+        } if *order != ByteOrder::Vax => {
+            let feature = "non-IEEE floating-point datatype";
+            let out = convert::h5py_float_target(
+                *size as usize,
+                u32::from(bits.exp_size),
+                u32::from(bits.mant_size),
+                u64::from(bits.bias),
+            )
+            .ok_or_else(|| {
+                refuse(
+                    feature,
+                    format!(
+                        "{size}-byte float with a {}-bit exponent and {}-bit mantissa: no IEEE type holds it",
+                        bits.exp_size, bits.mant_size
+                    ),
+                )
+            })?;
+            let c = convert::Conversion::float(*size as usize, *order == ByteOrder::Big, bits, out)
+                .map_err(|e| refuse(feature, e))?;
+            Ok(Some((DataType::Float(u8::try_from(out * 8).unwrap_or(64)), c)))
+        }
+        _ => Ok(None),
+    }
+}
+
 pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), Refuse> {
     let endian = |o: ByteOrder, size: u32| -> Option<Endian> {
         if size <= 1 {
@@ -1767,7 +1971,7 @@ pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), 
                 endian(*order, *size),
             ))
         }
-        Datatype::Float { size, order, ieee } => {
+        Datatype::Float { size, order, ieee, .. } => {
             if *order == ByteOrder::Vax {
                 return Err(refuse("VAX floating-point datatype", "VAX byte order"));
             }
@@ -1834,6 +2038,7 @@ pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), 
                 size: part,
                 order,
                 ieee: true,
+                ..
             } if matches!(part, 4 | 8) && *order != ByteOrder::Vax && *size == part * 2 => Ok((
                 DataType::Complex(u8::try_from(size * 8).unwrap_or(128)),
                 endian(*order, *part),
@@ -2384,6 +2589,7 @@ mod tests {
             size: 4,
             order: ByteOrder::Little,
             ieee: true,
+            bits: crate::hdf5::messages::datatype::FloatBits::ieee(4).unwrap(),
         };
         let members = vec![
             Member {
@@ -2447,6 +2653,7 @@ mod tests {
             size: 4,
             order: ByteOrder::Big,
             ieee: true,
+            bits: crate::hdf5::messages::datatype::FloatBits::ieee(4).unwrap(),
         };
         assert_eq!(map_datatype(&f).unwrap(), (DataType::Float(32), Some(Endian::Big)));
         let c = Datatype::Other {
@@ -2504,6 +2711,7 @@ mod tests {
             size: 4,
             order: ByteOrder::Big,
             ieee: true,
+            bits: crate::hdf5::messages::datatype::FloatBits::ieee(4).unwrap(),
         };
         let complex = Datatype::Compound {
             size: 8,

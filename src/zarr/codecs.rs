@@ -148,6 +148,23 @@ pub fn codec_label(codec: &Codec) -> String {
     }
 }
 
+/// The items of a `vlen-utf8` / `vlen-bytes` chunk ([`vlen_utf8_chunk`]'s layout); `None` if
+/// it is malformed.
+#[must_use]
+pub fn vlen_items(chunk: &[u8]) -> Option<Vec<&[u8]>> {
+    let (n, mut rest) = chunk.split_first_chunk::<4>()?;
+    let n = usize::try_from(u32::from_le_bytes(*n)).ok()?;
+    let mut out = Vec::with_capacity(n.min(rest.len() / 4));
+    for _ in 0..n {
+        let (len, r) = rest.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+        let (item, r) = (r.get(..len)?, r.get(len..)?);
+        out.push(item);
+        rest = r;
+    }
+    Some(out)
+}
+
 /// One `vlen-utf8` (or `vlen-bytes`: the same layout) chunk holding `items` in order: the
 /// element count, then each element's byte length and bytes (lengths as little-endian `u32`),
 /// as numcodecs' `VLenUTF8`/`VLenBytes` and zarrs encode it. `None` if a count or length does not fit in 32 bits.

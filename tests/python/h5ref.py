@@ -84,6 +84,88 @@ def vlen_item_dtype(ds):
     return None if t is None or t in (str, bytes) else np.dtype(t)
 
 
+class RegionRefs:
+    """h5py's values of a region-reference dataset, which vzarr stores as text: the path of the
+    referenced dataset, then (unless the region is the whole dataset) the region as h5dump
+    prints it: `{(0,1)-(2,3), ...}` for hyperslab blocks (inclusive corners, libhdf5's block
+    order), `{(6,9), ...}` for points, `{}` for none; `""` for a null reference. Compared by the
+    header address of the dataset each path names and by libhdf5's own selection of each
+    reference."""
+
+    def __init__(self, file, refs):
+        import h5py
+
+        self.file = file
+        self.shape = refs.shape
+        self.dtype = refs.dtype
+        self.want = []
+        for r in refs.reshape(-1):
+            if not r:
+                self.want.append(None)
+                continue
+            space = h5py.h5r.get_region(r, file.id)
+            kind = space.get_select_type()
+            corner = lambda c: "(" + ",".join(str(int(x)) for x in c) + ")"  # noqa: E731
+            if kind == h5py.h5s.SEL_ALL:
+                text = None
+            elif kind == h5py.h5s.SEL_NONE:
+                text = "{}"
+            elif kind == h5py.h5s.SEL_POINTS:
+                text = "{" + ", ".join(corner(p) for p in space.get_select_elem_pointlist()) + "}"
+            else:
+                text = "{" + ", ".join(f"{corner(b[0])}-{corner(b[1])}" for b in space.get_select_hyper_blocklist()) + "}"
+            self.want.append((h5py.h5o.get_info(file[r].id).addr, text))
+
+    def compare(self, got):
+        import h5py
+
+        got = np.asarray(got)
+        if got.shape != self.shape:
+            return False, f"shape {got.shape} != {self.shape}"
+        for i, (want, s) in enumerate(zip(self.want, got.reshape(-1))):
+            s = s.decode() if isinstance(s, bytes) else str(s)
+            if want is None:
+                if s != "":
+                    return False, f"element {i}: null reference read as {s!r}"
+                continue
+            path, _, text = s.partition(" {")
+            text = "{" + text if text else None
+            try:
+                have = h5py.h5o.get_info(self.file[path].id).addr
+            except Exception as e:  # noqa: BLE001
+                return False, f"element {i}: {path!r} does not name an object ({e})"
+            if have != want[0]:
+                return False, f"element {i}: {path!r} is not the referenced dataset"
+            if text != want[1]:
+                return False, f"element {i}: region {text!r}, libhdf5 selects {want[1]!r}"
+        return True, ""
+
+
+def is_region_ref(ds):
+    """Whether `ds` holds (old-style) region references h5py reads."""
+    import h5py
+
+    try:
+        return h5py.check_ref_dtype(ds.dtype) is h5py.RegionReference and ds.dtype.itemsize > 0
+    except TypeError:
+        return False
+
+
+def is_converted(ds):
+    """Whether libhdf5 converts `ds`'s stored numbers on read (integers with padding bits,
+    floats whose layout is not IEEE binary16/32/64), so vzarr stores h5py's values inline."""
+    import h5py
+
+    t = ds.id.get_type()
+    size = t.get_size()
+    if t.get_class() == h5py.h5t.INTEGER:
+        return t.get_precision() != 8 * size or t.get_offset() != 0
+    if t.get_class() == h5py.h5t.FLOAT:
+        std = {2: ((15, 10, 5, 0, 10), 15), 4: ((31, 23, 8, 0, 23), 127), 8: ((63, 52, 11, 0, 52), 1023)}.get(size)
+        return std is None or (tuple(t.get_fields()), t.get_ebias()) != std or t.get_precision() != 8 * size or t.get_offset() != 0
+    return False
+
+
 def is_object_ref(ds):
     """Whether `ds` holds (old-style) object references h5py reads."""
     import h5py
@@ -95,11 +177,13 @@ def is_object_ref(ds):
 
 
 def h5_values(ds, sel=None):
-    """h5py's values of `ds` (or `ds[sel]`) as `same_bits` compares them: [`ObjectRefs`] for
-    object references, [`VlenSeqs`] for variable-length sequences, the NumPy array otherwise."""
+    """h5py's values of `ds` (or `ds[sel]`) as `same_bits` compares them: [`ObjectRefs`] /
+    [`RegionRefs`] for object / region references, [`VlenSeqs`] for variable-length sequences, the NumPy array otherwise."""
     v = ds[()] if sel is None or sel == () else ds[sel]
     if is_object_ref(ds):
         return ObjectRefs(ds.file, np.asarray(v))
+    if is_region_ref(ds):
+        return RegionRefs(ds.file, np.asarray(v))
     item = vlen_item_dtype(ds)
     if item is not None:
         return VlenSeqs(v, item, ds.shape)
@@ -132,7 +216,7 @@ def flatten_array_fields(dt):
 def same_bits(expected, got):
     """True when `got` equals `expected` bit for bit (NaN payloads included); `expected`
     may be [`ObjectRefs`] (see [`h5_values`])."""
-    if isinstance(expected, (ObjectRefs, VlenSeqs)):
+    if isinstance(expected, (ObjectRefs, RegionRefs, VlenSeqs)):
         return expected.compare(got)
     e, g = native(expected), native(got)
     if e.shape != g.shape:
@@ -222,23 +306,24 @@ def chunk_table(ds):
     return "other", None
 
 
-def write_nbit_file(path, rows, seed):
+def write_materializable_file(path, rows, seed):
     """An HDF5 file (h5py) vzarr cannot reference but can materialize: `big`, `rows` x 700
     int32 random values (poorly compressible, so its chunks go beside the manifest) and
-    `small`, 20 int16, both n-bit filtered (HDF5 filter 5, for which no Zarr codec exists), and
-    `plain`, an unfiltered float64 array."""
+    `small`, 20 int16, both virtual datasets interleaving rows of two source datasets of the
+    same file (every other row: no mapped block is a whole chunk of a source), and `plain`, an
+    unfiltered float64 array. The sources are under `src/`."""
     import h5py
 
-    def nbit(parent, name, arr, chunks):
-        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-        dcpl.set_chunk(chunks)
-        dcpl.set_filter(5, h5py.h5z.FLAG_OPTIONAL, ())  # H5Pset_nbit: libhdf5 fills in the parameters
-        space = h5py.h5s.create_simple(arr.shape)
-        dsid = h5py.h5d.create(parent.id, name.encode(), h5py.h5t.py_create(arr.dtype), space, dcpl=dcpl)
-        h5py.Dataset(dsid)[...] = arr
+    def interleaved(f, name, arr):
+        half = [arr[0::2], arr[1::2]]
+        layout = h5py.VirtualLayout(shape=arr.shape, dtype=arr.dtype)
+        for k, part in enumerate(half):
+            f.create_dataset(f"src/{name}_{k}", data=part)
+            layout[k::2] = h5py.VirtualSource(".", f"src/{name}_{k}", shape=part.shape)
+        f.create_virtual_dataset(name, layout)
 
     big = np.random.default_rng(seed).integers(0, 1 << 20, size=(rows, 700), dtype="i4")
-    with h5py.File(path, "w") as f:
-        nbit(f, "big", big, (100, 700))
-        nbit(f, "small", np.arange(20, dtype="i2"), (5,))
+    with h5py.File(path, "w", libver="latest") as f:
+        interleaved(f, "big", big)
+        interleaved(f, "small", np.arange(20, dtype="i2"))
         f.create_dataset("plain", data=np.arange(10.0))

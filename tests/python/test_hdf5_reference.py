@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import CORPUS, corpus_or_skip, libhdf5_or_skip, manifest_files, vzarr
-from h5ref import chunk_table, h5_values, is_object_ref, same_bits, vlen_item_dtype, write_nbit_file
+from h5ref import chunk_table, h5_values, is_converted, is_object_ref, is_region_ref, same_bits, vlen_item_dtype, write_materializable_file
 
 CATEGORIES = {"hdf5", "dmrpp-pair-h5", "icesat2", "dmrpp-mvs-h5"}
 MIN_SHARE = 0.981  # of datasets h5py reads (ok / (ok + refused)); see the assertion
@@ -221,14 +221,15 @@ def check_file(path, work, creator=None):
                 # Compounds (and arrays of them) with padding or big-endian members are
                 # rewritten packed, inline.
                 cleaned = cleaned or ds.dtype.base.names is not None
-                # Object references become paths; a shuffle after another filter is undone
+                # References become paths (and regions); a shuffle after another filter is undone
                 # at creation: both stored inline.
                 dcpl = ds.id.get_create_plist()
                 ids = [dcpl.get_filter(i)[0] for i in range(dcpl.get_nfilters())]
                 late_shuffle = any(f == 2 and any(g != 2 for g in ids[:i]) for i, f in enumerate(ids))
-                cleaned = cleaned or late_shuffle or is_object_ref(ds)
-                # Variable-length sequences are read once and stored inline, as vlen-bytes.
-                cleaned = cleaned or vlen_item_dtype(ds) is not None
+                cleaned = cleaned or late_shuffle or is_object_ref(ds) or is_region_ref(ds)
+                # Variable-length sequences are read once and stored inline, as vlen-bytes;
+                # n-bit packed chunks and numbers libhdf5 converts, decoded and converted.
+                cleaned = cleaned or vlen_item_dtype(ds) is not None or 5 in ids or is_converted(ds)
                 # An HDF5 array datatype adds trailing axes with one chunk each.
                 extra = (0,) * len(ds.dtype.shape)
                 for coords, (off, size, mask) in table.items():
@@ -489,22 +490,22 @@ def _corpus_file(name):
 
 
 def test_materialize_needs_the_feature_and_says_so(tmp_path):
-    src = tmp_path / "nbit.h5"
-    write_nbit_file(src, 100, seed=1)
+    src = tmp_path / "vds.h5"
+    write_materializable_file(src, 100, seed=1)
     p = vzarr("create", src, "-o", tmp_path / "s", "--materialize", "unsupported", check=2)
     assert "libhdf5" in p.stderr and "feature" in p.stderr, p.stderr
     assert not (tmp_path / "s").exists()
 
 
-def test_materialize_nbit_reads_back_through_the_default_build(tmp_path):
+def test_materialize_virtual_datasets_read_back_through_the_default_build(tmp_path):
     exe = libhdf5_or_skip()
-    src = tmp_path / "nbit.h5"
-    write_nbit_file(src, 200, seed=2)
+    src = tmp_path / "vds.h5"
+    write_materializable_file(src, 200, seed=2)
     p = vzarr("create", src, "-o", tmp_path / "s", "--materialize", "unsupported", exe=exe, check=0)
     assert "2 materialized through libhdf5" in p.stderr, p.stderr
     info = json.loads((tmp_path / "s" / "vzarr.json").read_text())
     assert sorted(m["path"] for m in info["materialized"]) == ["/big", "/small"] and info["refused"] == []
-    assert all("nbit" in m["feature"] for m in info["materialized"]), info["materialized"]
+    assert all("virtual" in m["feature"] for m in info["materialized"]), info["materialized"]
     # Without --materialize the same binary refuses them, exit status 1.
     vzarr("create", src, "-o", tmp_path / "r", exe=exe, check=1)
     with h5py.File(src) as f:
@@ -551,7 +552,7 @@ def test_materialize_large_dataset_goes_beside_the_manifest(tmp_path):
     bit for bit, verifies, and moves as a whole."""
     exe = libhdf5_or_skip()
     src = tmp_path / "big.h5"
-    write_nbit_file(src, 1500, seed=3)  # big: ~4 MiB
+    write_materializable_file(src, 1500, seed=3)  # big: ~4 MiB
     store = tmp_path / "s"
     p = vzarr("create", src, "-o", store, "--materialize", "unsupported", exe=exe, check=0)
     assert "2 materialized through libhdf5" in p.stderr, p.stderr

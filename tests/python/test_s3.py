@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import corpus_or_skip, libhdf5_or_skip, manifest_files, vzarr
-from h5ref import same_bits, write_nbit_file
+from h5ref import same_bits, write_materializable_file
 from test_hdf5_reference import h5_datasets, h5_variables
 
 BUCKET = "vzarr-test"
@@ -233,7 +233,7 @@ def test_materialize_into_s3_and_from_s3(s3, tmp_path):
     datasets stay refused."""
     exe = libhdf5_or_skip()
     src = tmp_path / "big.h5"
-    write_nbit_file(src, 600, seed=5)
+    write_materializable_file(src, 600, seed=5)
     store = f"s3://{BUCKET}/mat/store"
     p = vzarr("create", src, "-o", store, "--materialize", "unsupported", exe=exe, check=0)
     assert "2 materialized through libhdf5" in p.stderr, p.stderr

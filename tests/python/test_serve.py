@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from conftest import CORPUS, VZARR, libhdf5_or_skip, manifest_files, vzarr
-from h5ref import h5_values, same_bits, write_nbit_file
+from h5ref import h5_values, same_bits, write_materializable_file
 import refcodecs  # noqa: F401 - registers imagecodecs_lzf, imagecodecs_lz4h5, vzarr.bitshuffle
 
 import logging  # noqa: E402
@@ -417,7 +417,7 @@ def test_materialized_store_is_served(tmp_path):
     inline are served like any, and zarr-python reads the values h5py reads."""
     exe = libhdf5_or_skip()
     src = tmp_path / "m.h5"
-    write_nbit_file(src, 600, seed=7)
+    write_materializable_file(src, 600, seed=7)
     store = tmp_path / "m.vzarr"
     vzarr("create", src, "-o", store, "--materialize", "unsupported", exe=exe, check=0)
     assert (store / "materialized.bin").stat().st_size > 64 * 1024

@@ -38,6 +38,55 @@ pub(crate) enum ByteOrder {
     Vax,
 }
 
+/// The bit layout of a floating-point type (the class 1 properties of a datatype message):
+/// bit positions counted from the least significant bit of the element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FloatBits {
+    /// Bit offset of the first significant bit.
+    pub(crate) bit_offset: u16,
+    /// Number of significant bits.
+    pub(crate) precision: u16,
+    /// Position of the sign bit.
+    pub(crate) sign: u8,
+    /// Position of the exponent.
+    pub(crate) exp_loc: u8,
+    /// Exponent size in bits.
+    pub(crate) exp_size: u8,
+    /// Position of the mantissa.
+    pub(crate) mant_loc: u8,
+    /// Mantissa size in bits.
+    pub(crate) mant_size: u8,
+    /// Exponent bias.
+    pub(crate) bias: u32,
+    /// Mantissa normalization: 0 none, 1 most significant bit set, 2 implied.
+    pub(crate) norm: u8,
+}
+
+impl FloatBits {
+    /// The IEEE 754 layout of a 2-, 4- or 8-byte float (`None` for other sizes).
+    #[cfg(test)]
+    #[must_use]
+    pub(crate) fn ieee(size: u32) -> Option<Self> {
+        let (sign, exp_loc, exp_size, mant_size, bias) = match size {
+            2 => (15, 10, 5, 10, 15),
+            4 => (31, 23, 8, 23, 127),
+            8 => (63, 52, 11, 52, 1023),
+            _ => return None,
+        };
+        Some(Self {
+            bit_offset: 0,
+            precision: u16::try_from(size * 8).ok()?,
+            sign,
+            exp_loc,
+            exp_size,
+            mant_loc: 0,
+            mant_size,
+            bias,
+            norm: 2,
+        })
+    }
+}
+
 /// A decoded datatype.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Datatype {
@@ -62,6 +111,8 @@ pub(crate) enum Datatype {
         order: ByteOrder,
         /// Standard IEEE 754 binary16/32/64 layout (no padding, implied mantissa bit).
         ieee: bool,
+        /// The bit layout as stored (what non-IEEE types are converted from).
+        bits: FloatBits,
     },
     /// Class 3: fixed-length string.
     String {
@@ -266,7 +317,23 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
                 && bit_offset == 0
                 && u32::from(precision) == size.saturating_mul(8)
                 && (u32::from(sign), exp_loc, exp_size, mant_loc, mant_size, bias) == std;
-            Datatype::Float { size, order: ord, ieee }
+            let bits = FloatBits {
+                bit_offset,
+                precision,
+                sign,
+                exp_loc,
+                exp_size,
+                mant_loc,
+                mant_size,
+                bias,
+                norm,
+            };
+            Datatype::Float {
+                size,
+                order: ord,
+                ieee,
+                bits,
+            }
         }
         class::STRING => Datatype::String {
             size,
@@ -459,7 +526,8 @@ pub(crate) mod tests {
             Datatype::Float {
                 size: 8,
                 order: ByteOrder::Little,
-                ieee: true
+                ieee: true,
+                bits: FloatBits::ieee(8).unwrap()
             }
         );
         assert_eq!(
