@@ -23,7 +23,7 @@ from conftest import CORPUS, corpus_or_skip, libhdf5_or_skip, manifest_files, vz
 from h5ref import chunk_table, h5_values, is_converted, is_object_ref, is_region_ref, same_bits, vlen_item_dtype, write_materializable_file
 
 CATEGORIES = {"hdf5", "dmrpp-pair-h5", "icesat2", "dmrpp-mvs-h5"}
-MIN_SHARE = 0.981  # of datasets h5py reads (ok / (ok + refused)); see the assertion
+MIN_SHARE = 0.995  # of datasets h5py reads (ok / (ok + refused)): issue 3's bar
 MIN_SHARE_MATERIALIZED = 0.983  # the same with --materialize unsupported (libhdf5 build)
 LARGE = 64 << 20  # bytes; larger datasets are compared on two corners
 # np.load parses the .npy header with ast.literal_eval; on CPython 3.11.7 two threads doing
@@ -372,9 +372,9 @@ def test_corpus_against_h5py(capsys, materialize):
         assert share >= MIN_SHARE_MATERIALIZED, f"{100 * share:.2f} % with --materialize, below the {100 * MIN_SHARE_MATERIALIZED} % floor"
         return
     assert tally["materialized"] == 0, "datasets materialized without --materialize"
-    # Issue 3 asks for 99.5 %; the rest are mostly types Zarr cannot express without copying
-    # data (vlen sequences, references, vlen members of compounds). This floor only keeps what
-    # has been reached from slipping.
+    # Issue 3 asks for 99.5 %; the rest are types no Zarr data type holds (sequences of
+    # sequences, compounds with sequence members, long doubles), virtual datasets and filters
+    # with no decoder (blosc2, zfp).
     assert share >= MIN_SHARE, f"{100 * share:.2f} % read back identically, below the {100 * MIN_SHARE} % floor"
     assert tally["ok"] > 0
 
