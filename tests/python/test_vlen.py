@@ -43,7 +43,7 @@ def write_file(path):
             for j in range(5):
                 d[i, j] = vals[i, j]
         d = f.create_dataset("scalar", shape=(), dtype=h5py.vlen_dtype(np.dtype("<f8")))
-        d[()] = np.array([1.5, 2.5], dtype="<f8")
+        d[()] = np.array([1.5, 0.0], dtype="<f8")  # trailing zero bytes must survive
         f.create_dataset("empty_seqs", data=ragged(5, "<u1", 3) * 0, dtype=h5py.vlen_dtype(np.dtype("u1")))
         f.create_dataset("zero_len", shape=(0,), dtype=h5py.vlen_dtype(np.dtype("<i4")))
         # A sequence of compounds: refused by name.
