@@ -165,10 +165,11 @@ fn count(c: &Cursor<'_>, n: u64, per: usize, size: u8, what: &str) -> Result<usi
 /// A regular hyperslab (start, stride, count, block per axis) as its blocks in row-major
 /// order, as libhdf5 lists them.
 fn regular_blocks(c: &mut Cursor<'_>, rank: usize, size: u8) -> Result<Selection, Hdf5Error> {
-    let unlimited = if size == 8 {
-        u64::MAX
-    } else {
-        (1u64 << (u32::from(size) * 8)) - 1
+    let unlimited = match size {
+        2 => u64::from(u16::MAX),
+        4 => u64::from(u32::MAX),
+        8 => u64::MAX,
+        n => return Err(corrupt(c, format!("coordinate size {n}"))),
     };
     let mut axes = Vec::with_capacity(rank);
     for _ in 0..rank {
@@ -281,6 +282,9 @@ mod tests {
             (1, 8),
         ]);
         assert!(parse(&unl, 0).is_err());
+        // A regular hyperslab with a coordinate size of 40 bytes (found by fuzzing).
+        let odd = le(&[(2, 4), (3, 4), (1, 1), (40, 1), (1, 4), (0, 8)]);
+        assert!(parse(&odd, 0).is_err());
         let huge = le(&[
             (2, 4),
             (3, 4),

@@ -217,6 +217,17 @@ def flatten_array_fields(dt):
     return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": dt.itemsize})
 
 
+def as_text(got):
+    """A reader's strings (object or StringDType arrays) as NumPy unicode, for `same_bits`;
+    object arrays of `bytes` (variable-length sequences) and 0-d byte strings as they are."""
+    got = np.asarray(got)
+    if got.dtype.kind == "O" and got.size and all(isinstance(x, bytes) for x in got.reshape(-1)):
+        return got
+    if got.dtype.kind in "OT":
+        return np.array([str(x) for x in got.reshape(-1)], dtype=str).reshape(got.shape)
+    return got
+
+
 def same_bits(expected, got):
     """True when `got` equals `expected` bit for bit (NaN payloads included); `expected`
     may be [`ObjectRefs`] (see [`h5_values`])."""

@@ -21,7 +21,7 @@ import pandas
 import pytest
 
 from conftest import CORPUS, corpus_or_skip, manifest_files, vzarr
-from h5ref import h5_values, same_bits
+from h5ref import as_text, h5_values, same_bits
 
 warnings.filterwarnings("ignore")
 # zarr reports arrays it cannot decode (types and codecs zarr-python lacks) through asyncio's
@@ -125,9 +125,7 @@ def zarr_fallback(refs, path, f, why):
         got = arr[()]
     except Exception as e:  # noqa: BLE001
         return ("zarr-python cannot read", f"{type(e).__name__}: {str(e)[:70]}")
-    if got.dtype.kind in "OT":
-        got = np.array([str(x) for x in got.reshape(-1)], dtype=str).reshape(got.shape)
-    ok, detail = same_bits(exp, got)
+    ok, detail = same_bits(exp, as_text(got))
     return ("ok via zarr (xarray cannot open the group)", why) if ok else ("WRONG", detail)
 
 
@@ -182,9 +180,7 @@ def check_export(src, work):
                             out[key] = ("h5py cannot read", "")
                             continue
                         got = var[sel].values if sel else var.values
-                        if got.dtype.kind in "OT":  # strings as objects or NumPy StringDType
-                            got = np.array([str(x) for x in got.reshape(-1)], dtype=str).reshape(got.shape)
-                        ok, why = same_bits(exp, got)
+                        ok, why = same_bits(exp, as_text(got))
                         if ok:
                             want = [d for d in (nodes[path].get("dimension_names") or [])]
                             if any(d is not None for d in want) and [d for d in want if d] != [
@@ -588,9 +584,7 @@ def test_virtualizarr_parsers_read_both_exports(tmp_path, capsys, bounded_memory
                         except Exception as e:  # noqa: BLE001
                             tally[(kind, f"zarr cannot decode: {type(e).__name__}")] += 1
                             continue
-                        if got.dtype.kind == "O":
-                            got = got.astype(str)
-                        ok, why = same_bits(exp, got)
+                        ok, why = same_bits(exp, as_text(got))
                         tally[(kind, "ok" if ok else "WRONG")] += 1
                         if not ok:
                             wrong.append(f"{kind} {src.name}:{path}: {why}")
@@ -650,9 +644,7 @@ def test_icechunk_export_of_a_corpus_store(tmp_path):
                 continue
             exp = h5_values(f[name])
             got = g[name][()]
-            if got.dtype.kind == "O":
-                got = got.astype(str)
-            ok, why = same_bits(exp, got)
+            ok, why = same_bits(exp, as_text(got))
             assert ok, f"{name}: {why}"
             n += 1
     assert n >= 50  # ATL03_gt1l: 80 arrays

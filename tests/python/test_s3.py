@@ -197,7 +197,8 @@ def test_serve_a_store_on_s3_over_sources_on_s3(s3, tmp_path):
     """`vzarr serve s3://…/store`: zarr-python reads every array over HTTP, bytes from the
     emulator identical to h5py's; --allow-source for another bucket refuses the chunks (403)."""
     import zarr
-    from test_serve import Server, as_text, request
+    from h5ref import as_text
+    from test_serve import Server, request
 
     local = corpus_file("ATL03_gt1l.h5")
     s3.upload_file(str(local), BUCKET, "serve/ATL03_gt1l.h5")

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from conftest import CORPUS, VZARR, libhdf5_or_skip, manifest_files, vzarr
-from h5ref import h5_values, same_bits, write_materializable_file
+from h5ref import as_text, h5_values, same_bits, write_materializable_file
 import refcodecs  # noqa: F401 - registers imagecodecs_lzf, imagecodecs_lz4h5, vzarr.bitshuffle
 
 import logging  # noqa: E402
@@ -124,16 +124,6 @@ def expected_values(f, path):
     if ds.size * ds.dtype.itemsize > LARGE:
         sel = tuple(slice(0, min(n, 4096 if i == 0 else 64)) for i, n in enumerate(ds.shape))
     return h5_values(ds, sel), sel
-
-
-def as_text(got):
-    """zarr-python's strings (object or StringDType) as NumPy unicode; object arrays of bytes
-    (variable-length sequences) as they are."""
-    if got.dtype.kind == "O" and got.size and all(isinstance(x, bytes) for x in got.reshape(-1)):
-        return got
-    if got.dtype.kind in "OT":
-        return np.array([str(x) for x in got.reshape(-1)], dtype=str).reshape(got.shape)
-    return got
 
 
 def check_store_http(base, src, store):
