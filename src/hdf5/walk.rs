@@ -245,19 +245,10 @@ impl<'a> Walker<'a> {
                     s.push(b' ');
                     s.extend_from_slice(text);
                 }
-                total = total.saturating_add(s.len() as u64 + 4);
-                if total > MAX_STRING_CLEAN {
-                    return Err(refuse(
-                        "reference datatype",
-                        format!("the referenced regions take over {MAX_STRING_CLEAN} bytes, too many to store inline"),
-                    ));
-                }
+                count_region(&mut total, s.len())?;
                 out.push(s);
             }
-            let slices: Vec<&[u8]> = out.iter().map(Vec::as_slice).collect();
-            let chunk = crate::zarr::codecs::vlen_utf8_chunk(&slices)
-                .ok_or_else(|| refuse("reference datatype", "a chunk of regions over 4 GiB"))?;
-            *c = ChunkRef::Inline(Bytes::from(chunk));
+            *c = region_chunk(&out)?;
         }
         Ok(())
     }
@@ -297,19 +288,10 @@ impl<'a> Walker<'a> {
                 if let Some(t) = sel.text() {
                     item.extend_from_slice(t.as_bytes());
                 }
-                total = total.saturating_add(item.len() as u64);
-                if total > MAX_STRING_CLEAN {
-                    return Err(refuse(
-                        "reference datatype",
-                        format!("regions over {MAX_STRING_CLEAN} bytes, too many to store inline"),
-                    ));
-                }
+                count_region(&mut total, item.len())?;
                 items.push(item);
             }
-            let slices: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
-            let chunk = crate::zarr::codecs::vlen_utf8_chunk(&slices)
-                .ok_or_else(|| refuse("reference datatype", "a chunk of regions over 4 GiB"))?;
-            *c = ChunkRef::Inline(Bytes::from(chunk));
+            *c = region_chunk(&items)?;
         }
         Ok(())
     }
@@ -1816,6 +1798,27 @@ impl<'a> Walker<'a> {
 
 /// Largest NUL-terminated string dataset checked (and cleaned) at creation, in bytes.
 const MAX_STRING_CLEAN: u64 = 64 << 20;
+
+/// Count one region-reference item of `n` bytes into the dataset's `total`: at most
+/// [`MAX_STRING_CLEAN`], checked item by item so a hostile file cannot build up more.
+fn count_region(total: &mut u64, n: usize) -> Result<(), Refuse> {
+    *total = total.saturating_add(n as u64 + 4);
+    if *total > MAX_STRING_CLEAN {
+        return Err(refuse(
+            "reference datatype",
+            format!("the referenced regions take over {MAX_STRING_CLEAN} bytes, too many to store inline"),
+        ));
+    }
+    Ok(())
+}
+
+/// Region-reference items as one inline `vlen-utf8`-encoded chunk.
+fn region_chunk(items: &[Vec<u8>]) -> Result<ChunkRef, Refuse> {
+    let slices: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+    let chunk = crate::zarr::codecs::vlen_utf8_chunk(&slices)
+        .ok_or_else(|| refuse("reference datatype", "a chunk of regions over 4 GiB"))?;
+    Ok(ChunkRef::Inline(Bytes::from(chunk)))
+}
 
 /// Whether each element of chunk `key` (in C order) lies inside the array `shape`; elements
 /// of edge chunks beyond it do not.
