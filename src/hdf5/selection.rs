@@ -11,7 +11,7 @@ use super::error::Hdf5Error;
 const WHAT: &str = "dataspace selection";
 
 /// Most coordinates one selection is expanded to (points × rank, or blocks × 2 × rank): its
-/// text stays under about 20 MiB.
+/// text stays under 24 MiB.
 pub(crate) const MAX_SELECTION_COORDS: u64 = 1 << 20;
 
 /// A decoded selection.
