@@ -30,6 +30,7 @@ fn replay(target: &str, data: &[u8]) -> Result<(), String> {
             let _ = vzarr::ceos::fuzzing::records_and_descriptors(data);
             Ok(())
         }
+        "filter_chunks" => vzarr::hdf5::fuzzing::filter_chunk(data, 1 << 20).map(|_| ()),
         other => panic!("tests/data/fuzz/{other}: no replay for this target; add one to tests/fuzz_regressions.rs"),
     }
 }

@@ -85,3 +85,56 @@ pub fn selection(data: &[u8]) -> Result<Option<String>, Hdf5Error> {
 pub fn nbit(data: &[u8], cd: &[u32], max_out: usize) -> Result<Vec<u8>, String> {
     super::nbit::nbit_decode(data, cd, max_out)
 }
+
+/// One input of the `filter_chunks` fuzz target: the first byte picks a decoder (LZF,
+/// HDF5-framed LZ4, bitshuffle, szip, scale-offset, n-bit, or the dataspace-selection decoder
+/// of region references), the next 24 bytes are its parameters (six little-endian `u32` HDF5
+/// client data values), the rest is the chunk. Returns the decoded length (the region text's
+/// for a selection); at most `cap` bytes are decoded.
+///
+/// # Errors
+/// Whatever the chosen decoder reports.
+pub fn filter_chunk(data: &[u8], cap: usize) -> Result<usize, String> {
+    use crate::model::BitshuffleCompression;
+    use crate::zarr::filters_ext as fx;
+
+    let (Some(&which), Some(params)) = (data.first(), data.get(1..25)) else {
+        return Ok(0);
+    };
+    let chunk = &data[25..];
+    let cd: Vec<u32> = params
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let out = match which % 7 {
+        0 => fx::lzf_decode(chunk, cap),
+        1 => fx::lz4h5_decode(chunk, cap),
+        2 => {
+            let compression = match cd[2] % 3 {
+                0 => BitshuffleCompression::None,
+                1 => BitshuffleCompression::Lz4,
+                _ => BitshuffleCompression::Zstd(1),
+            };
+            let p = fx::BitshuffleParams {
+                elem: (cd[0] % 16 + 1) as usize,
+                block: (cd[1] % 64 * 8) as usize,
+                compression,
+            };
+            fx::bitshuffle_decode(chunk, p, cap)
+        }
+        3 => crate::zarr::szip::szip_decode(chunk, &cd[..4], cap),
+        4 => {
+            // Scale-offset client data: 8 fixed slots, then the fill value.
+            let mut so = cd.clone();
+            so[2] %= 1 << 16; // element count, so that count × size stays under the cap
+            fx::scaleoffset_decode(chunk, &so, cap)
+        }
+        5 => nbit(chunk, &cd, cap),
+        _ => {
+            return selection(chunk)
+                .map(|t| t.map_or(0, |t| t.len()))
+                .map_err(|e| e.to_string())
+        }
+    };
+    out.map(|v| v.len())
+}
