@@ -1,13 +1,14 @@
 //! `vzarr create --materialize unsupported` (cargo feature `libhdf5`): the datasets the
-//! native reader cannot reference — filters with no Zarr codec (n-bit, blosc2, zfp…),
-//! non-IEEE floats, integers with padding bits, virtual datasets
-//! it cannot map — read through libhdf5 (the system library, via `hdf5-metno`) and stored as
+//! native reader cannot reference — filters it has no decoder for (blosc2, zfp… when libhdf5
+//! has the plugin), VAX floats, external storage, virtual datasets it cannot map — read
+//! through libhdf5 (the system library, via `hdf5-metno`) and stored as
 //! real Zarr chunks (`bytes` + `zstd`) inline in the manifest, so the store holds their
 //! values and no longer depends on a reader decoding the original filters.
 //!
 //! Materialized values are libhdf5's conversion of the stored values to the native type of
-//! the same class and size: what h5py returns for them. Types with no Zarr data type (vlen
-//! sequences, region references, compounds with variable-length members, strings) stay refused, with the reason
+//! the same class and size: what h5py returns for them. Types with no Zarr data type
+//! (sequences of sequences or of compounds, compounds with sequence members, strings, floats
+//! wider than 8 bytes) stay refused, with the reason
 //! libhdf5 gave or why they are not converted. libhdf5 reads local files only; the datasets
 //! of remote inputs stay refused.
 //!

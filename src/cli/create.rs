@@ -45,8 +45,9 @@ pub(super) struct Args {
     /// 16 MiB per request; 4 requests in flight).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     records_per_chunk: Option<u64>,
-    /// HDF5 input: store the values of datasets that references cannot express (n-bit,
-    /// non-IEEE floats, integers with padding bits, virtual datasets…) instead of refusing them: `unsupported` reads
+    /// HDF5 input: store the values of datasets that references cannot express (virtual
+    /// datasets, VAX floats, external storage, filters libhdf5 has a plugin for…) instead of
+    /// refusing them: `unsupported` reads
     /// them through libhdf5 and writes them as zstd-compressed Zarr chunks, small ones into the
     /// manifest, larger ones into `materialized.bin` in the store. Local files only; needs vzarr
     /// built with `--features libhdf5`.
