@@ -1004,10 +1004,12 @@ impl<'a> Walker<'a> {
             chunks,
         };
         if !extra_dims.is_empty() {
-            // A repacked element is smaller than the HDF5 one.
-            let base_size = repack_plan
-                .as_ref()
-                .map_or(elem_type.size(), |p| u32::try_from(p.out_size).unwrap_or(u32::MAX));
+            // A repacked element is smaller than the HDF5 one, a converted one may be larger.
+            let base_size = match (&repack_plan, &conversion) {
+                (Some(p), _) => u32::try_from(p.out_size).unwrap_or(u32::MAX),
+                (None, Some((_, c))) => u32::try_from(c.out_size()).unwrap_or(u32::MAX),
+                (None, None) => elem_type.size(),
+            };
             append_axes(&mut array, &extra_dims, base_size)?;
         }
         Ok(array)

@@ -20,6 +20,12 @@ from test_serve import Server
 RNG = np.random.default_rng(11)
 
 
+def hdf5_lib():
+    """The libhdf5 h5py links, for the calls h5py does not wrap."""
+    libs = glob.glob(os.path.join(os.path.dirname(h5py.__file__), "..", "h5py.libs", "libhdf5-*.so*"))
+    return ctypes.CDLL(libs[0]) if libs else ctypes.CDLL(None)
+
+
 def create_file(path, earliest=False):
     """A new file; HDF5 2.0 refuses types with many unused bits unless the file-integrity
     checks are relaxed (H5Pset_relax_file_integrity_checks, not wrapped by h5py). `earliest`:
@@ -27,13 +33,10 @@ def create_file(path, earliest=False):
     fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
     if earliest:
         fapl.set_libver_bounds(h5py.h5f.LIBVER_EARLIEST, h5py.h5f.LIBVER_V18)
-    libs = glob.glob(os.path.join(os.path.dirname(h5py.__file__), "..", "h5py.libs", "libhdf5-*.so*"))
-    if libs:
-        lib = ctypes.CDLL(libs[0])
-        fn = getattr(lib, "H5Pset_relax_file_integrity_checks", None)
-        if fn is not None:
-            fn.argtypes = [ctypes.c_int64, ctypes.c_uint64]
-            assert fn(fapl.id, 1) >= 0
+    fn = getattr(hdf5_lib(), "H5Pset_relax_file_integrity_checks", None)
+    if fn is not None:
+        fn.argtypes = [ctypes.c_int64, ctypes.c_uint64]
+        assert fn(fapl.id, 1) >= 0
     return h5py.h5f.create(str(path).encode(), h5py.h5f.ACC_TRUNC, fapl=fapl)
 
 
@@ -96,6 +99,21 @@ def write_file(path):
     }
     for name, (t, shape, chunks) in cases.items():
         write(fid, name, t, shape, chunks, nbit=chunks is not None, deflate="deflate" in name)
+    # An HDF5 array type of bfloat16 (trailing axis of 3), n-bit packed: converted per element.
+    bf = float_type(2, False, 15, 7, 8, 0, 7, 127)
+    arr_t = h5py.h5t.array_create(bf, (3,))
+    write(fid, "bfloat16_array3_nbit", arr_t, (10,), (4,), nbit=True)
+    cases["bfloat16_array3_nbit"] = None
+    # The same array type, nothing written, with a fill value of 1.5 (set through the C API:
+    # h5py has no way to give an array-typed fill value): the converted fill, per element.
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_chunk((4,))
+    fill = np.full(3, 1.5, dtype="<f4")
+    fn = hdf5_lib().H5Pset_fill_value
+    fn.argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+    assert fn(dcpl.id, h5py.h5t.array_create(h5py.h5t.IEEE_F32LE, (3,)).id, fill.ctypes.data) >= 0
+    h5py.h5d.create(fid, b"bfloat16_array3_fill", arr_t, h5py.h5s.create_simple((10,)), dcpl=dcpl)
+    cases["bfloat16_array3_fill"] = None
     # Every bfloat16 pattern, so special values (zeros, denormals, infinities, NaNs) are all in.
     t = float_type(2, False, 15, 7, 8, 0, 7, 127)
     ds = h5py.h5d.create(fid, b"bfloat16_all", t, h5py.h5s.create_simple((1 << 16,)))
