@@ -801,15 +801,8 @@ impl<'a> Walker<'a> {
             // cut at the first NUL like every element.
             fill_value = match &fill_value {
                 FillValue::Bytes(b) if b.iter().any(|&x| x != 0) => {
-                    let mut c = crate::io::cursor::Cursor::new(b, 0, "vlen string fill value");
-                    let r = VlenRef::parse(&mut c, self.sizes).map_err(|e| from_err(&e))?;
-                    let s = self
-                        .gheap
-                        .resolve(self.src, self.sizes, r, 1)
-                        .map_err(|e| from_err(&e))?;
-                    let end = s.iter().position(|&x| x == 0).unwrap_or(s.len());
-                    let s = s.get(..end).unwrap_or_default();
-                    if std::str::from_utf8(s).is_err() {
+                    let s = self.resolve_vlen_string(b, "vlen string fill value")?;
+                    if std::str::from_utf8(&s).is_err() {
                         return Err(refuse(
                             "variable-length string fill value",
                             "the fill value is not UTF-8",
@@ -1157,6 +1150,14 @@ impl<'a> Walker<'a> {
             .map_err(|e| from_err(&e))
     }
 
+    /// A variable-length string element's bytes up to its first NUL, as h5py reads it (`""`
+    /// for a null element).
+    fn resolve_vlen_string(&mut self, el: &[u8], what: &'static str) -> Result<Bytes, Refuse> {
+        let b = self.resolve_vlen(el, 1, what)?;
+        let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
+        Ok(b.slice(..end))
+    }
+
     /// Compounds with variable-length string members (see [`repack`]): every chunk read,
     /// each element's strings resolved (cut at the first NUL, as h5py reads them), each such
     /// member given the width of its longest string, and the chunks rewritten packed, inline.
@@ -1206,9 +1207,7 @@ impl<'a> Walker<'a> {
                 }
                 for (k, &(at, len)) in refs.iter().enumerate() {
                     let s = if here {
-                        let b = self.resolve_vlen(&el[at..at + len], 1, WHAT)?;
-                        let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
-                        b.slice(..end)
+                        self.resolve_vlen_string(&el[at..at + len], WHAT)?
                     } else {
                         Bytes::new()
                     };
@@ -1224,14 +1223,8 @@ impl<'a> Walker<'a> {
         if let FillValue::Bytes(b) = &*fill_value {
             for el in b.chunks_exact(compound) {
                 for (k, &(at, len)) in refs.iter().enumerate() {
-                    let r = &el[at..at + len];
-                    let s = if r.iter().all(|&x| x == 0) {
-                        Bytes::new()
-                    } else {
-                        let b = self.resolve_vlen(r, 1, WHAT)?;
-                        let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
-                        b.slice(..end)
-                    };
+                    // A null reference (all zeros) reads as "".
+                    let s = self.resolve_vlen_string(&el[at..at + len], WHAT)?;
                     widths[k] = widths[k].max(s.len());
                     fill_strings.push(s);
                 }
@@ -1314,17 +1307,13 @@ impl<'a> Walker<'a> {
             let mut items: Vec<Bytes> = Vec::with_capacity(per_chunk);
             // Elements outside the array (edge chunks) read as "".
             for (i, inside) in inside_array(key, chunk_shape, shape).take(per_chunk).enumerate() {
-                let bytes = if inside {
-                    self.resolve_vlen(&raw[i * elem..(i + 1) * elem], seq_item.unwrap_or(1), what)?
-                } else {
-                    Bytes::new()
+                let el = &raw[i * elem..(i + 1) * elem];
+                let s = match (inside, seq_item) {
+                    (false, _) => Bytes::new(),
+                    (true, Some(item)) => self.resolve_vlen(el, item, what)?,
+                    (true, None) => self.resolve_vlen_string(el, what)?,
                 };
-                let end = match seq_item {
-                    Some(_) => bytes.len(),
-                    None => bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()),
-                };
-                let s = bytes.get(..end).unwrap_or_default();
-                if seq_item.is_none() && std::str::from_utf8(s).is_err() {
+                if seq_item.is_none() && std::str::from_utf8(&s).is_err() {
                     return Err(refuse(
                         "variable-length string not UTF-8",
                         format!("chunk {key:?} element {i} is not valid UTF-8"),
@@ -1337,7 +1326,7 @@ impl<'a> Walker<'a> {
                         format!("more than {MAX_STRING_CLEAN} bytes of {what}"),
                     ));
                 }
-                items.push(bytes.slice(..end));
+                items.push(s);
             }
             let slices: Vec<&[u8]> = items.iter().map(|b| &b[..]).collect();
             let out = crate::zarr::codecs::vlen_utf8_chunk(&slices).ok_or_else(|| refuse(too_large(), "over 4 GiB"))?;

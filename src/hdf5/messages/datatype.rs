@@ -64,7 +64,6 @@ pub(crate) struct FloatBits {
 
 impl FloatBits {
     /// The IEEE 754 layout of a 2-, 4- or 8-byte float (`None` for other sizes).
-    #[cfg(test)]
     #[must_use]
     pub(crate) fn ieee(size: u32) -> Option<Self> {
         let (sign, exp_loc, exp_size, mant_size, bias) = match size {
@@ -306,17 +305,6 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
             let padding = b0 & 0x0e;
             let norm = (b0 >> 4) & 0x03;
             let sign = b1;
-            let std = match size {
-                2 => (15, 10, 5, 0, 10, 15),
-                4 => (31, 23, 8, 0, 23, 127),
-                8 => (63, 52, 11, 0, 52, 1023),
-                _ => (0, 0, 0, 1, 0, 0),
-            };
-            let ieee = padding == 0
-                && norm == 2
-                && bit_offset == 0
-                && u32::from(precision) == size.saturating_mul(8)
-                && (u32::from(sign), exp_loc, exp_size, mant_loc, mant_size, bias) == std;
             let bits = FloatBits {
                 bit_offset,
                 precision,
@@ -328,6 +316,8 @@ pub(crate) fn parse_at(c: &mut Cursor<'_>, depth: u32) -> Result<Datatype, Hdf5E
                 bias,
                 norm,
             };
+            // The IEEE binary16/32/64 layout exactly, with no padding bits.
+            let ieee = padding == 0 && FloatBits::ieee(size) == Some(bits);
             Datatype::Float {
                 size,
                 order: ord,
