@@ -61,8 +61,11 @@ pub struct Parsed {
     /// The mapped hierarchy; chunk references use source ids local to this input.
     pub root: Group,
     /// The data files those ids name, for inputs that describe other files (DMR++);
-    /// `None` when the input itself is the only source (HDF5).
+    /// `None` when the input itself is source 0 (HDF5).
     pub data_files: Option<Vec<Url>>,
+    /// With `data_files` `None`: the other files ids 1, 2, … name (HDF5 external storage
+    /// and virtual dataset sources).
+    pub other_files: Vec<Url>,
 }
 
 /// Errors that stop a whole `create` run.
@@ -219,11 +222,13 @@ pub fn parse_source(
         return Ok(Parsed {
             root: out.root,
             data_files: Some(out.sources),
+            other_files: Vec::new(),
         });
     }
-    // Remote sources: discovery passes fetch the metadata level by level, concurrently.
+    // Remote sources: discovery passes fetch the metadata level by level, concurrently
+    // (other files are read in the real pass only).
     src.warm(&mut |view| {
-        let _ = parse_hdf5(view, opts, None);
+        let _ = parse_hdf5(view, opts, None, None);
     });
     let materialize = opts.materialize.then(|| materializer(url)).flatten();
     if opts.materialize && materialize.is_none() {
@@ -235,7 +240,16 @@ pub fn parse_source(
                 .into(),
         });
     }
-    let (out, root) = parse_hdf5(src, opts, materialize).map_err(parse_err)?;
+    let other: Arc<dyn crate::hdf5::OtherFiles> = Arc::new(NearbyFiles {
+        base: url.clone(),
+        handle: tokio::runtime::Handle::try_current().ok(),
+    });
+    let (out, root) = parse_hdf5(src, opts, materialize, Some(other)).map_err(parse_err)?;
+    let other_files = out
+        .other_sources
+        .iter()
+        .map(|u| Url::parse(u).map_err(|e| parse_err(format!("{u}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
     report.refused.extend(out.refusals.into_iter().map(rec));
     report.materialized.extend(out.materialized.into_iter().map(rec));
     report.warnings.extend(out.warnings.into_iter().map(rec));
@@ -247,7 +261,41 @@ pub fn parse_source(
             feature: "netCDF dimension only".into(),
             reason: "a netCDF dimension, not a variable: named on the axes of the arrays that use it".into(),
         }));
-    Ok(Parsed { root, data_files: None })
+    Ok(Parsed {
+        root,
+        data_files: None,
+        other_files,
+    })
+}
+
+/// The other files an HDF5 file names (external storage, virtual dataset sources), resolved
+/// against its URL as libhdf5 resolves virtual dataset sources against the file's directory
+/// (absolute paths stay absolute for a local file), and opened like any source.
+#[derive(Debug)]
+struct NearbyFiles {
+    base: Url,
+    handle: Option<tokio::runtime::Handle>,
+}
+
+impl crate::hdf5::OtherFiles for NearbyFiles {
+    fn resolve(&self, name: &str) -> Result<String, String> {
+        if name.is_empty() {
+            return Err("an empty file name".into());
+        }
+        let url = if self.base.scheme() == "file" && std::path::Path::new(name).is_absolute() {
+            Url::from_file_path(name).map_err(|()| format!("{name}: not a usable path"))?
+        } else {
+            self.base.join(name).map_err(|e| format!("{name}: {e}"))?
+        };
+        Ok(url.to_string())
+    }
+
+    fn open(&self, location: &str) -> Result<Arc<dyn ReadAt>, String> {
+        let url = Url::parse(location).map_err(|e| e.to_string())?;
+        let handle = self.handle.as_ref().ok_or("no async runtime to open it with")?;
+        let meta = handle.block_on(source::stat(&url)).map_err(|e| e.to_string())?;
+        open_source(&meta, handle).map_err(|e| e.to_string())
+    }
 }
 
 /// The materializer of `--materialize unsupported` for the HDF5 file at `url`: `None` for
@@ -271,12 +319,14 @@ fn parse_hdf5(
     src: &dyn ReadAt,
     opts: &CreateOptions,
     materialize: Option<Arc<dyn crate::hdf5::Materialize>>,
+    other_files: Option<Arc<dyn crate::hdf5::OtherFiles>>,
 ) -> Result<(crate::hdf5::Hdf5Output, Group), String> {
     let mut out = crate::hdf5::read(
         src,
         &crate::hdf5::Hdf5Options {
             split_contiguous: opts.split_contiguous,
             materialize,
+            other_files,
         },
     )
     .map_err(|e| e.to_string())?;
@@ -308,8 +358,9 @@ fn inline_small_chunks(g: &mut Group, src: &dyn ReadAt, threshold: u64) -> Resul
             Node::Group(c) => inline_small_chunks(c, src, threshold)?,
             Node::Array(a) => {
                 for c in a.chunks.values_mut() {
-                    if let ChunkRef::Virtual { offset, length, .. } = *c {
-                        if length <= threshold {
+                    if let ChunkRef::Virtual { offset, length, source } = *c {
+                        // Only chunks of this file (others point into external files).
+                        if length <= threshold && source == SourceId(0) {
                             *c = ChunkRef::Inline(src.read_at(offset, length)?);
                         }
                     }
@@ -398,7 +449,7 @@ fn drop_out_of_bounds(g: &mut Group, path: &str, sources: &[Source], refused: &m
                         (offset.checked_add(length).is_none_or(|end| end > size)).then(|| {
                             format!(
                                 "chunk {key:?} at bytes {offset}..{} lies past the end of {} ({size} bytes): \
-                                 the DMR++ does not describe this file",
+                                 the data file is not the one described",
                                 offset.saturating_add(length),
                                 s.url
                             )
@@ -416,6 +467,36 @@ fn drop_out_of_bounds(g: &mut Group, path: &str, sources: &[Source], refused: &m
     for n in gone {
         g.children.remove(&n);
     }
+}
+
+/// The identity (size, ETag) of each of `urls`, the files an input's chunk references point
+/// into; one that cannot be reached is kept with its URL alone and a warning naming `what`.
+async fn stat_files(urls: Vec<Url>, input: &str, report: &mut CreateReport, what: &str) -> Vec<Source> {
+    let mut v = Vec::with_capacity(urls.len());
+    for u in urls {
+        report.source_requests += 1;
+        match source::stat(&u).await {
+            Ok(m) => v.push(m),
+            Err(e) => {
+                report.warnings.push(RefusalRecord {
+                    source: input.to_string(),
+                    path: "/".into(),
+                    feature: "data file not reachable".into(),
+                    reason: format!(
+                        "{what} not reachable ({e}): its size and ETag are not recorded and chunk ranges \
+                         were not checked against it"
+                    ),
+                });
+                v.push(Source {
+                    url: u.to_string(),
+                    size: None,
+                    etag: None,
+                    last_modified: None,
+                });
+            }
+        }
+    }
+    v
 }
 
 /// The name of the group a source becomes when several sources go into one store.
@@ -490,37 +571,27 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
         report.dimension_only.extend(sub.dimension_only);
         report.materialized.extend(sub.materialized.iter().cloned());
         report.source_requests += sub.source_requests;
-        let Parsed { mut root, data_files } = parsed;
+        let Parsed {
+            mut root,
+            data_files,
+            other_files,
+        } = parsed;
         // The files this input's chunk references point into, with their identity.
         let files = match data_files {
-            None => vec![meta.clone()],
-            Some(urls) => {
-                let mut v = Vec::with_capacity(urls.len());
-                for u in urls {
-                    report.source_requests += 1;
-                    match source::stat(&u).await {
-                        Ok(m) => v.push(m),
-                        Err(e) => {
-                            report.warnings.push(RefusalRecord {
-                                source: input.clone(),
-                                path: "/".into(),
-                                feature: "data file not reachable".into(),
-                                reason: format!(
-                                    "data file not reachable ({e}): its size and ETag are not recorded and \
-                                     chunk ranges were not checked against it (see dmrpp:href, --data-url)"
-                                ),
-                            });
-                            v.push(Source {
-                                url: u.to_string(),
-                                size: None,
-                                etag: None,
-                                last_modified: None,
-                            });
-                        }
-                    }
-                }
+            None => {
+                let mut v = vec![meta.clone()];
+                v.extend(
+                    stat_files(
+                        other_files,
+                        input,
+                        &mut report,
+                        "external data file or virtual dataset source",
+                    )
+                    .await,
+                );
                 v
             }
+            Some(urls) => stat_files(urls, input, &mut report, "DMR++ data file (see dmrpp:href, --data-url)").await,
         };
         let mut dropped = Vec::new();
         drop_out_of_bounds(&mut root, "", &files, &mut dropped);

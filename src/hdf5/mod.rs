@@ -23,7 +23,10 @@
 //!   re-encoded through the full pipeline and stored inline.
 //! - Scalar dataspace → shape `[]`; null dataspace → refused. Dimension scales → dimension
 //!   names, other axes `phony_dim_<k>` as netCDF-C names them (`walk.rs`).
-//! - All chunk references use `SourceId(0)`: the caller assigns the real source.
+//! - Chunk references into this file use `SourceId(0)`; external storage (contiguous data in
+//!   other files) and virtual datasets whose mappings move whole chunks of their sources
+//!   (`vds.rs`) point into the files [`Hdf5Options::other_files`] resolves, listed in
+//!   [`Hdf5Output::other_sources`]. The caller assigns the real sources.
 
 mod adapters;
 pub(crate) mod btree;
@@ -44,6 +47,7 @@ mod selection;
 mod sohm;
 mod superblock;
 mod util;
+mod vds;
 mod walk;
 
 pub use error::Hdf5Error;
@@ -61,6 +65,27 @@ pub struct Hdf5Options {
     /// Where a dataset cannot be referenced, ask this for its values instead (the `libhdf5`
     /// feature's `vzarr::materialize::Libhdf5`); `None`: such datasets are refused.
     pub materialize: Option<Arc<dyn Materialize>>,
+    /// Access to the files other than this one that datasets keep data in (external storage,
+    /// virtual dataset sources); `None`: such datasets are refused.
+    pub other_files: Option<Arc<dyn OtherFiles>>,
+}
+
+/// The files an HDF5 file names besides itself: external raw data files and the source files
+/// of virtual datasets.
+pub trait OtherFiles: Send + Sync + std::fmt::Debug {
+    /// The location (URL) of the file named `name` in the HDF5 file; relative names are
+    /// relative to the HDF5 file's location.
+    ///
+    /// # Errors
+    /// A name that cannot be resolved (one-line reason).
+    fn resolve(&self, name: &str) -> Result<String, String>;
+
+    /// Open the file at a location [`OtherFiles::resolve`] gave (to walk a virtual dataset's
+    /// source file).
+    ///
+    /// # Errors
+    /// The file cannot be opened (one-line reason).
+    fn open(&self, location: &str) -> Result<Arc<dyn ReadAt>, String>;
 }
 
 /// A second way to read datasets the native reader cannot reference (filters with no Zarr
@@ -91,6 +116,9 @@ pub struct Hdf5Output {
     /// Datasets that could not be referenced and were materialized instead
     /// ([`Hdf5Options::materialize`]), with the reason they could not be referenced.
     pub materialized: Vec<Refusal>,
+    /// Locations of the other files chunk references point into (external storage, virtual
+    /// dataset sources): `SourceId(k + 1)` is `other_sources[k]`, `SourceId(0)` this file.
+    pub other_sources: Vec<String>,
 }
 
 /// Whether `src` carries an HDF5 signature at 0, 512, 1024, 2048, ….
@@ -116,6 +144,7 @@ pub fn read(src: &dyn ReadAt, opts: &Hdf5Options) -> Result<Hdf5Output, Hdf5Erro
         warnings: w.warnings,
         dimension_only: w.dimension_only,
         materialized: w.materialized,
+        other_sources: w.other_sources,
     })
 }
 

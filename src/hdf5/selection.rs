@@ -70,14 +70,23 @@ fn uint(c: &mut Cursor<'_>, size: u8) -> Result<u64, Hdf5Error> {
 /// Unknown types or versions, truncated data, more than [`MAX_SELECTION_COORDS`]
 /// coordinates, a rank over 32, corners out of order, unlimited counts.
 pub(crate) fn parse(data: &[u8], base: u64) -> Result<Selection, Hdf5Error> {
-    let mut c = Cursor::new(data, base, WHAT);
+    parse_from(&mut Cursor::new(data, base, WHAT))
+}
+
+/// [`parse`] from a cursor, which is left after the selection (a virtual dataset's mapping
+/// list stores selections back to back).
+///
+/// # Errors
+/// As [`parse`].
+pub(crate) fn parse_from(c: &mut Cursor<'_>) -> Result<Selection, Hdf5Error> {
     let kind = c.u32()?;
     let version = c.u32()?;
     match kind {
         0 | 3 => {
             if version != 1 {
-                return Err(corrupt(&c, format!("all/none selection version {version}")));
+                return Err(corrupt(c, format!("all/none selection version {version}")));
             }
+            c.skip(8)?; // reserved, length
             Ok(if kind == 3 { Selection::All } else { Selection::None })
         }
         1 => {
@@ -87,14 +96,14 @@ pub(crate) fn parse(data: &[u8], base: u64) -> Result<Selection, Hdf5Error> {
                     4
                 }
                 2 => c.u8()?,
-                v => return Err(corrupt(&c, format!("point selection version {v}"))),
+                v => return Err(corrupt(c, format!("point selection version {v}"))),
             };
-            let rank = rank(&mut c)?;
-            let n = uint(&mut c, size)?;
-            let n = count(&c, n, rank, size, "points")?;
+            let rank = rank(c)?;
+            let n = uint(c, size)?;
+            let n = count(c, n, rank, size, "points")?;
             let mut points = Vec::with_capacity(n);
             for _ in 0..n {
-                points.push((0..rank).map(|_| uint(&mut c, size)).collect::<Result<Vec<_>, _>>()?);
+                points.push((0..rank).map(|_| uint(c, size)).collect::<Result<Vec<_>, _>>()?);
             }
             Ok(Selection::Points(points))
         }
@@ -108,7 +117,7 @@ pub(crate) fn parse(data: &[u8], base: u64) -> Result<Selection, Hdf5Error> {
                     let flags = c.u8()?;
                     c.skip(4)?; // length
                     if flags & 1 == 0 {
-                        return Err(corrupt(&c, "version 2 hyperslab that is not regular"));
+                        return Err(corrupt(c, "version 2 hyperslab that is not regular"));
                     }
                     (true, 8)
                 }
@@ -116,27 +125,27 @@ pub(crate) fn parse(data: &[u8], base: u64) -> Result<Selection, Hdf5Error> {
                     let flags = c.u8()?;
                     (flags & 1 != 0, c.u8()?)
                 }
-                v => return Err(corrupt(&c, format!("hyperslab selection version {v}"))),
+                v => return Err(corrupt(c, format!("hyperslab selection version {v}"))),
             };
-            let rank = rank(&mut c)?;
+            let rank = rank(c)?;
             if regular {
-                regular_blocks(&mut c, rank, size)
+                regular_blocks(c, rank, size)
             } else {
-                let n = uint(&mut c, size)?;
-                let n = count(&c, n, rank.saturating_mul(2), size, "blocks")?;
+                let n = uint(c, size)?;
+                let n = count(c, n, rank.saturating_mul(2), size, "blocks")?;
                 let mut blocks = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let start = (0..rank).map(|_| uint(&mut c, size)).collect::<Result<Vec<_>, _>>()?;
-                    let end = (0..rank).map(|_| uint(&mut c, size)).collect::<Result<Vec<_>, _>>()?;
+                    let start = (0..rank).map(|_| uint(c, size)).collect::<Result<Vec<_>, _>>()?;
+                    let end = (0..rank).map(|_| uint(c, size)).collect::<Result<Vec<_>, _>>()?;
                     if start.iter().zip(&end).any(|(s, e)| s > e) {
-                        return Err(corrupt(&c, "a block ends before it starts"));
+                        return Err(corrupt(c, "a block ends before it starts"));
                     }
                     blocks.push((start, end));
                 }
                 Ok(Selection::Blocks(blocks))
             }
         }
-        k => Err(corrupt(&c, format!("selection type {k}"))),
+        k => Err(corrupt(c, format!("selection type {k}"))),
     }
 }
 
@@ -175,7 +184,7 @@ fn regular_blocks(c: &mut Cursor<'_>, rank: usize, size: u8) -> Result<Selection
     for _ in 0..rank {
         let (start, stride, count, block) = (uint(c, size)?, uint(c, size)?, uint(c, size)?, uint(c, size)?);
         if count == unlimited || block == unlimited {
-            return Err(corrupt(c, "unlimited hyperslab"));
+            return Err(Hdf5Error::unsupported("unlimited hyperslab selection"));
         }
         if count == 0 || block == 0 {
             return Ok(Selection::None);

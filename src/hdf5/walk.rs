@@ -24,9 +24,11 @@ use super::chunk_index;
 use super::convert;
 use super::filters;
 use super::heap::global::{GlobalHeapCache, VlenRef};
+use super::heap::local::LocalHeap;
 use super::messages::attribute::{self, AttributeMsg};
 use super::messages::dataspace::{self, Dataspace};
 use super::messages::datatype::{self, ByteOrder, Datatype, Member};
+use super::messages::external::{self, ExternalFiles};
 use super::messages::fill_value::{self, FillValueMsg};
 use super::messages::filter_pipeline::{self, Filter};
 use super::messages::layout::{self, Layout};
@@ -52,13 +54,13 @@ const MAX_REENCODED_BYTES: u64 = 256 << 20;
 const MAX_SPLIT_CHUNKS: u64 = 1 << 22;
 
 /// A failure mapping one object: (feature, reason).
-type Refuse = (String, String);
+pub(super) type Refuse = (String, String);
 
-fn refuse(feature: impl Into<String>, reason: impl Into<String>) -> Refuse {
+pub(super) fn refuse(feature: impl Into<String>, reason: impl Into<String>) -> Refuse {
     (feature.into(), reason.into())
 }
 
-fn from_err(e: &Hdf5Error) -> Refuse {
+pub(super) fn from_err(e: &Hdf5Error) -> Refuse {
     (e.feature(), e.to_string())
 }
 
@@ -77,9 +79,19 @@ fn join(parent: &str, name: &str) -> String {
 
 /// The walker's state.
 pub(crate) struct Walker<'a> {
-    src: &'a dyn ReadAt,
-    sizes: Sizes,
-    opts: &'a Hdf5Options,
+    pub(super) src: &'a dyn ReadAt,
+    pub(super) sizes: Sizes,
+    pub(super) opts: &'a Hdf5Options,
+    /// Walking a virtual dataset's source file: its own virtual datasets and external files
+    /// are not followed.
+    pub(super) nested: bool,
+    /// Virtual datasets mapped so far as shells (shape, type, attributes), with their
+    /// mappings; [`Walker::resolve_virtual`] gives them chunks once the walk is done.
+    pub(super) pending_virtual: Vec<(String, Vec<super::vds::Mapping>)>,
+    /// Locations of other files chunks point into: `SourceId(k + 1)` is `other_sources[k]`.
+    pub(crate) other_sources: Vec<String>,
+    /// Other files walked for virtual dataset sources: location → (root, refusals).
+    pub(super) other_roots: HashMap<String, Result<super::vds::WalkedFile, String>>,
     /// The shared message table, or why there is none.
     sohm: Result<SohmTable, String>,
     /// Group header address → path where it was first walked.
@@ -122,6 +134,10 @@ impl<'a> Walker<'a> {
             src,
             sizes: sb.sizes,
             opts,
+            nested: false,
+            pending_virtual: Vec::new(),
+            other_sources: Vec::new(),
+            other_roots: HashMap::new(),
             sohm: match sb.sohm_table {
                 Some((addr, n)) => SohmTable::read(src, sb.sizes, addr, n).map_err(|e| e.to_string()),
                 None => Err("the file has no shared message table".to_string()),
@@ -146,7 +162,7 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn refusal(&mut self, path: &str, (feature, reason): Refuse) {
+    pub(super) fn refusal(&mut self, path: &str, (feature, reason): Refuse) {
         self.refusals.push(Refusal {
             path: path.to_string(),
             feature,
@@ -179,6 +195,7 @@ impl<'a> Walker<'a> {
             children: BTreeMap::new(),
         };
         self.fill_group(&mut root, links, "/", 0);
+        self.resolve_virtual(&mut root);
         self.resolve_object_refs(&mut root);
         // Names first: a soft link copies its target, names included.
         self.apply_dimension_scales(&mut root);
@@ -671,15 +688,28 @@ impl<'a> Walker<'a> {
     /// fill value) from here as for any dataset. `warnings` is the warning count before the
     /// refused attempt, whose attribute warnings would otherwise be given twice.
     fn materialized(&mut self, oh: &ObjectHeader, path: &str, why: Refuse, warnings: usize) -> Result<Array, Refuse> {
+        self.materialize_with(path, why, |w| {
+            w.warnings.truncate(warnings);
+            w.attributes(oh, path)
+        })
+    }
+
+    /// The dataset at `path`, refused for `why`, read through [`Hdf5Options::materialize`]
+    /// when there is one, with the attributes `attributes` gives (called only on success).
+    pub(super) fn materialize_with(
+        &mut self,
+        path: &str,
+        why: Refuse,
+        attributes: impl FnOnce(&mut Self) -> Attributes,
+    ) -> Result<Array, Refuse> {
         let Some(m) = self.opts.materialize.clone() else {
             return Err(why);
         };
         match m.materialize(path) {
             Ok(mut a) => {
-                self.warnings.truncate(warnings);
-                let mut attributes = self.attributes(oh, path);
-                attributes.append(&mut a.attributes);
-                a.attributes = attributes;
+                let mut all = attributes(self);
+                all.append(&mut a.attributes);
+                a.attributes = all;
                 self.materialized.push(Refusal {
                     path: path.to_string(),
                     feature: why.0,
@@ -694,9 +724,11 @@ impl<'a> Walker<'a> {
     /// Map a dataset to an [`Array`].
     fn dataset(&mut self, oh: &ObjectHeader, path: &str) -> Result<Array, Refuse> {
         self.check_messages(oh)?;
-        if oh.first(msg::EXTERNAL_DATA_FILES).is_some() {
-            return Err(refuse("external storage", "raw data is stored in external files"));
-        }
+        let external = match oh.first(msg::EXTERNAL_DATA_FILES) {
+            Some(m) => Some(external::parse(&m.data, m.offset, &self.sizes).map_err(|e| from_err(&e))?),
+            None => None,
+        };
+        let mut virtual_maps = None;
         let ds_msg = oh
             .first(msg::DATASPACE)
             .ok_or_else(|| refuse("corrupt dataset", "no dataspace message"))?;
@@ -828,6 +860,12 @@ impl<'a> Walker<'a> {
         let mut chunks = BTreeMap::new();
         let whole: Vec<u64> = shape.iter().map(|&d| d.max(1)).collect();
         let zeros = vec![0u64; shape.len()];
+        if external.is_some() && !matches!(lay, Layout::Contiguous { .. }) {
+            return Err(refuse(
+                "external storage",
+                "external data files on a layout that is not contiguous",
+            ));
+        }
         let chunk_shape = match lay {
             Layout::Compact(bytes) => {
                 if bytes.len() as u64 != nbytes {
@@ -840,6 +878,18 @@ impl<'a> Walker<'a> {
                     chunks.insert(zeros, ChunkRef::Inline(bytes));
                 }
                 whole
+            }
+            Layout::Contiguous { .. } if external.is_some() => {
+                let efl = external
+                    .as_ref()
+                    .ok_or_else(|| refuse("external storage", "no segments"))?;
+                if decode_inline || !filters.is_empty() {
+                    return Err(refuse(
+                        "external storage",
+                        "raw data in external files with filters or a converted type",
+                    ));
+                }
+                self.external_chunks(efl, &shape, elem, nbytes, &mut chunks)?
             }
             Layout::Contiguous { addr, size } => {
                 let size = size.unwrap_or(nbytes);
@@ -891,7 +941,20 @@ impl<'a> Walker<'a> {
                 };
                 self.chunked(&shape, elem, source, &dims, &filters, &mut chunks)?
             }
-            Layout::Virtual => return Err(refuse("virtual dataset layout", "virtual datasets map other datasets")),
+            Layout::Virtual { heap, index } => {
+                if self.nested {
+                    return Err(refuse(
+                        "virtual dataset layout",
+                        "a virtual dataset inside a virtual dataset's source file is not followed",
+                    ));
+                }
+                let data = self
+                    .gheap
+                    .get(self.src, self.sizes, heap, index)
+                    .map_err(|e| from_err(&e))?;
+                virtual_maps = Some(super::vds::parse(&data, 0, self.sizes).map_err(|e| from_err(&e))?);
+                whole
+            }
         };
         if decode_inline {
             let why = match &conversion {
@@ -1005,6 +1068,15 @@ impl<'a> Walker<'a> {
             };
             append_axes(&mut array, &extra_dims, base_size)?;
         }
+        if let Some(maps) = virtual_maps {
+            if !extra_dims.is_empty() {
+                return Err(refuse(
+                    "virtual dataset layout",
+                    "a virtual dataset of an HDF5 array type",
+                ));
+            }
+            self.pending_virtual.push((path.to_string(), maps));
+        }
         Ok(array)
     }
 
@@ -1019,6 +1091,12 @@ impl<'a> Walker<'a> {
         feature: &str,
     ) -> Result<Option<Vec<u8>>, Refuse> {
         let stored = match c {
+            ChunkRef::Virtual { source, .. } if *source != SourceId(0) => {
+                return Err(refuse(
+                    feature,
+                    format!("chunk {key:?} lies in another file, which is not read at creation"),
+                ))
+            }
             ChunkRef::Virtual { offset, length, .. } => self
                 .src
                 .read_at(*offset, *length)
@@ -1441,6 +1519,101 @@ impl<'a> Walker<'a> {
         cs.iter().map(|&d| d.max(1)).collect()
     }
 
+    /// Chunk references of a contiguous dataset stored in external files (`efl`), whose
+    /// segments hold its bytes one after another: one chunk when one segment holds them all,
+    /// else chunks of rows along the first axis such that no chunk straddles two segments.
+    /// Names are resolved through [`Hdf5Options::other_files`]; returns the chunk shape.
+    fn external_chunks(
+        &mut self,
+        efl: &ExternalFiles,
+        shape: &[u64],
+        elem: u64,
+        nbytes: u64,
+        chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
+    ) -> Result<Vec<u64>, Refuse> {
+        const F: &str = "external storage";
+        let whole: Vec<u64> = shape.iter().map(|&d| d.max(1)).collect();
+        let files = match (&self.opts.other_files, self.nested) {
+            (Some(f), false) => std::sync::Arc::clone(f),
+            _ => {
+                return Err(refuse(
+                    F,
+                    "raw data in external files, and this reader was given no access to other files",
+                ))
+            }
+        };
+        let heap = LocalHeap::read(self.src, self.sizes, efl.heap).map_err(|e| from_err(&e))?;
+        // (source, offset in its file, offset in the dataset's bytes, length)
+        let mut pieces: Vec<(SourceId, u64, u64, u64)> = Vec::new();
+        let mut pos = 0u64;
+        for seg in &efl.segments {
+            if pos >= nbytes {
+                break;
+            }
+            let len = seg.size.min(nbytes - pos);
+            if len == 0 {
+                continue;
+            }
+            if seg.offset.checked_add(len).is_none() {
+                return Err(refuse(F, "a segment beyond 2^64 bytes"));
+            }
+            let name = heap.get_string(seg.name_offset).map_err(|e| from_err(&e))?;
+            let loc = files.resolve(&name).map_err(|e| refuse(F, format!("{name}: {e}")))?;
+            pieces.push((self.source_id(&loc)?, seg.offset, pos, len));
+            pos += len;
+        }
+        if pos < nbytes {
+            return Err(refuse(
+                F,
+                format!("the external segments hold {pos} bytes, the dataset needs {nbytes}"),
+            ));
+        }
+        if let [(source, offset, _, length)] = pieces[..] {
+            chunks.insert(vec![0; shape.len()], ChunkRef::Virtual { source, offset, length });
+            return Ok(whole);
+        }
+        if pieces.is_empty() {
+            return Ok(whole);
+        }
+        let Some((&n0, rest)) = shape.split_first() else {
+            return Err(refuse(F, "a scalar split over several external files"));
+        };
+        let row = rest.iter().try_fold(elem, |a, &d| a.checked_mul(d)).unwrap_or(0);
+        let mut rows = n0;
+        for &(_, _, start, _) in &pieces[1..] {
+            if row == 0 || start % row != 0 {
+                return Err(refuse(F, "an external segment boundary splits a row of the first axis"));
+            }
+            rows = gcd(rows, start / row);
+        }
+        let count = n0 / rows.max(1);
+        if count > MAX_SPLIT_CHUNKS {
+            return Err(refuse(F, format!("more than {MAX_SPLIT_CHUNKS} chunks")));
+        }
+        let length = rows * row;
+        for i in 0..count {
+            let start = i * length;
+            let &(source, offset, p_start, _) = pieces
+                .iter()
+                .rev()
+                .find(|p| p.2 <= start)
+                .ok_or_else(|| refuse(F, "no segment holds a chunk"))?;
+            let mut key = vec![0u64; shape.len()];
+            key[0] = i;
+            chunks.insert(
+                key,
+                ChunkRef::Virtual {
+                    source,
+                    offset: offset + (start - p_start),
+                    length,
+                },
+            );
+        }
+        let mut cs = whole;
+        cs[0] = rows.max(1);
+        Ok(cs)
+    }
+
     /// Chunk references of a chunk index (v1 B-tree or layout v4); returns the chunk shape.
     fn chunked(
         &mut self,
@@ -1792,6 +1965,15 @@ const MAX_STRING_CLEAN: u64 = 64 << 20;
 
 /// Count one region-reference item of `n` bytes into the dataset's `total`: at most
 /// [`MAX_STRING_CLEAN`], checked item by item so a hostile file cannot build up more.
+/// Greatest common divisor.
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 fn count_region(total: &mut u64, n: usize) -> Result<(), Refuse> {
     *total = total.saturating_add(n as u64 + 4);
     if *total > MAX_STRING_CLEAN {

@@ -44,8 +44,14 @@ pub(crate) enum Layout {
         /// for implicit), [`UNDEF`] when nothing was written.
         addr: u64,
     },
-    /// Virtual dataset layout (class 3).
-    Virtual,
+    /// Virtual dataset layout (class 3): the mapping list is object `index` of the global
+    /// heap collection at relative address `heap`.
+    Virtual {
+        /// Relative address of the global heap collection.
+        heap: u64,
+        /// Object index in the collection.
+        index: u32,
+    },
 }
 
 /// Flags of a version 4 chunked layout.
@@ -141,7 +147,11 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<Layout, H
                     Ok(Layout::ChunkedBtreeV1 { addr, dims })
                 }
                 layout_class::CHUNKED => parse_v4_chunked(&mut c, offset, sizes),
-                layout_class::VIRTUAL => Ok(Layout::Virtual),
+                layout_class::VIRTUAL => {
+                    let heap = read_addr(&mut c, sizes)?;
+                    let index = c.u32()?;
+                    Ok(Layout::Virtual { heap, index })
+                }
                 k => Err(Hdf5Error::corrupt(W, offset, format!("layout class {k}"))),
             }
         }

@@ -9,6 +9,7 @@ pub(crate) mod attribute_info;
 pub(crate) mod continuation;
 pub(crate) mod dataspace;
 pub(crate) mod datatype;
+pub(crate) mod external;
 pub(crate) mod fill_value;
 pub(crate) mod filter_pipeline;
 pub(crate) mod group_info;

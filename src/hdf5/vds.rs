@@ -1,0 +1,670 @@
+//! Virtual datasets (layout class 3): the mapping list (spec III.F, "Global Heap Block for
+//! Virtual Datasets") and the rule that turns mappings into chunk references.
+//!
+//! A mapping is referenced only when it moves whole chunks: its source and virtual selections
+//! are each one block (or everything), the blocks hold the same elements in the same order
+//! (equal extents once axes of extent 1 are dropped), both start on a chunk boundary of the
+//! source's chunk grid, and a block that ends inside a chunk ends at the edge of both
+//! datasets. Each source chunk then becomes one chunk of the virtual dataset, whose chunk
+//! grid is the sources' grid (1 along axes a block spans once). Everything else is refused
+//! with the reason.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::io::cursor::Cursor;
+use crate::model::{Array, ChunkRef, Codec, FillValue, Group, Node, SourceId};
+
+use super::checksum::lookup3;
+use super::selection::{self, Selection};
+use super::walk::{refuse, Refuse, Walker};
+use super::{Hdf5Error, Sizes};
+
+const W: &str = "virtual dataset mapping list";
+
+/// Most mappings one virtual dataset may list.
+pub(crate) const MAX_MAPPINGS: u64 = 1 << 16;
+/// Most chunks one mapping may move.
+pub(crate) const MAX_MAPPED_CHUNKS: u64 = 1 << 22;
+
+/// Entry flags of mapping list version 1 (names shared with an earlier entry, same file).
+mod flags {
+    pub(super) const FILE_SHARED: u8 = 1;
+    pub(super) const DATASET_SHARED: u8 = 2;
+    pub(super) const SAME_FILE: u8 = 4;
+}
+
+/// One mapping: the `source` selection of dataset `dataset` in file `file` (`"."`: this file)
+/// appears at the `virt` selection of the virtual dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mapping {
+    /// Source file name as stored (relative names are relative to the virtual dataset's file).
+    pub file: String,
+    /// Source dataset path in that file.
+    pub dataset: String,
+    /// Selection in the source dataset.
+    pub source: Selection,
+    /// Selection in the virtual dataset.
+    pub virt: Selection,
+}
+
+/// Decode a mapping list (the global heap object's bytes; `base` its file offset).
+///
+/// # Errors
+/// Unknown version or flags, truncated entries, names that do not end, selections that do
+/// not decode, more than [`MAX_MAPPINGS`] entries, a checksum mismatch.
+pub(crate) fn parse(data: &[u8], base: u64, sizes: Sizes) -> Result<Vec<Mapping>, Hdf5Error> {
+    let bad = |c: &Cursor<'_>, why: String| Hdf5Error::corrupt(W, c.offset(), why);
+    let mut c = Cursor::new(data, base, W);
+    let version = c.u8()?;
+    if version > 1 {
+        return Err(bad(&c, format!("version {version}")));
+    }
+    let n = c.uint(sizes.length.into())?;
+    // Each entry holds at least two selection headers (8 bytes each).
+    if n > MAX_MAPPINGS || n.saturating_mul(16) > c.remaining() as u64 {
+        return Err(bad(&c, format!("{n} mappings do not fit the list or the bound")));
+    }
+    let mut out: Vec<Mapping> = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+    for _ in 0..n {
+        let f = if version >= 1 { c.u8()? } else { 0 };
+        if f & !(flags::FILE_SHARED | flags::DATASET_SHARED | flags::SAME_FILE) != 0 {
+            return Err(bad(&c, format!("unknown mapping flags {f:#04x}")));
+        }
+        let file = if f & flags::SAME_FILE != 0 {
+            ".".to_string()
+        } else if f & flags::FILE_SHARED != 0 {
+            earlier(&mut c, sizes, &out, |m| &m.file)?
+        } else {
+            c_string(&mut c, data)?
+        };
+        let dataset = if f & flags::DATASET_SHARED != 0 {
+            earlier(&mut c, sizes, &out, |m| &m.dataset)?
+        } else {
+            c_string(&mut c, data)?
+        };
+        let source = selection::parse_from(&mut c)?;
+        let virt = selection::parse_from(&mut c)?;
+        out.push(Mapping {
+            file,
+            dataset,
+            source,
+            virt,
+        });
+    }
+    let end = c.pos();
+    let stored = c.u32()?;
+    let computed = lookup3(&data[..end]);
+    if stored != computed {
+        return Err(bad(
+            &c,
+            format!("checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"),
+        ));
+    }
+    Ok(out)
+}
+
+/// A NUL-terminated name at the cursor (`data` is the cursor's buffer).
+fn c_string(c: &mut Cursor<'_>, data: &[u8]) -> Result<String, Hdf5Error> {
+    let rest = data.get(c.pos()..).unwrap_or_default();
+    let len = rest
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or_else(|| Hdf5Error::corrupt(W, c.offset(), "name without a terminating NUL"))?;
+    let s = String::from_utf8_lossy(c.bytes(len)?).into_owned();
+    c.skip(1)?;
+    Ok(s)
+}
+
+/// A name shared with an earlier entry: that entry's index.
+fn earlier(
+    c: &mut Cursor<'_>,
+    sizes: Sizes,
+    out: &[Mapping],
+    name: impl Fn(&Mapping) -> &String,
+) -> Result<String, Hdf5Error> {
+    let i = c.uint(sizes.length.into())?;
+    usize::try_from(i)
+        .ok()
+        .and_then(|i| out.get(i))
+        .map(|m| name(m).clone())
+        .ok_or_else(|| Hdf5Error::corrupt(W, c.offset(), format!("shared name of entry {i}, not an earlier one")))
+}
+
+/// A block of a dataset: start and extent per axis.
+pub(crate) type Block = (Vec<u64>, Vec<u64>);
+
+/// What a virtual dataset's mappings give it: chunk shape, codecs, chunks.
+type Mapped = (Vec<u64>, Vec<Codec>, BTreeMap<Vec<u64>, ChunkRef>);
+
+/// A walked source file: its root and the objects refused in it.
+pub(crate) type WalkedFile = Arc<(Group, Vec<crate::model::Refusal>)>;
+
+/// A selection as one block: start and extent per axis; `Ok(None)` for an empty selection.
+///
+/// # Errors
+/// Several blocks or points, a rank other than the dataset's, a block outside it.
+pub(crate) fn block(sel: &Selection, shape: &[u64]) -> Result<Option<Block>, String> {
+    match sel {
+        Selection::All => Ok(Some((vec![0; shape.len()], shape.to_vec()))),
+        Selection::None => Ok(None),
+        Selection::Points(p) => Err(format!("selects {} single points, not one block", p.len())),
+        Selection::Blocks(b) if b.len() != 1 => Err(format!("selects {} blocks, not one", b.len())),
+        Selection::Blocks(b) => {
+            let (s, e) = &b[0];
+            if s.len() != shape.len() {
+                return Err(format!(
+                    "a selection of rank {} in a dataset of rank {}",
+                    s.len(),
+                    shape.len()
+                ));
+            }
+            if e.iter().zip(shape).any(|(&e, &d)| e >= d) {
+                return Err("a block that extends past the dataset".into());
+            }
+            let count = s.iter().zip(e).map(|(&s, &e)| e - s + 1).collect();
+            Ok(Some((s.clone(), count)))
+        }
+    }
+}
+
+/// The source side of a mapping: the source dataset's shape, chunk grid and chunks.
+pub(crate) struct SourceGrid<'a> {
+    /// Shape of the source dataset.
+    pub shape: &'a [u64],
+    /// Its chunk shape.
+    pub chunk_shape: &'a [u64],
+    /// Its chunks.
+    pub chunks: &'a BTreeMap<Vec<u64>, ChunkRef>,
+}
+
+/// The chunk shape of the virtual dataset that moves the source block `(s_start, count)`
+/// whole chunks at a time to the virtual block `(v_start, v_count)` of a dataset shaped
+/// `v_shape`.
+///
+/// # Errors
+/// Why the mapping does not move whole chunks.
+pub(crate) fn chunk_shape(
+    v_shape: &[u64],
+    (v_start, v_count): (&[u64], &[u64]),
+    src: &SourceGrid<'_>,
+    (s_start, s_count): (&[u64], &[u64]),
+) -> Result<Vec<u64>, String> {
+    let s_axes: Vec<usize> = (0..s_count.len()).filter(|&d| s_count[d] != 1).collect();
+    let v_axes: Vec<usize> = (0..v_count.len()).filter(|&d| v_count[d] != 1).collect();
+    let s_ext: Vec<u64> = s_axes.iter().map(|&d| s_count[d]).collect();
+    let v_ext: Vec<u64> = v_axes.iter().map(|&d| v_count[d]).collect();
+    if s_ext != v_ext {
+        return Err(format!(
+            "the source block {s_count:?} and the virtual block {v_count:?} differ in shape"
+        ));
+    }
+    if let Some(d) = (0..s_count.len()).find(|&d| s_count[d] == 1 && src.chunk_shape[d] != 1) {
+        return Err(format!(
+            "the source block takes one element along axis {d}, whose chunks are {} long",
+            src.chunk_shape[d]
+        ));
+    }
+    let mut vc = vec![1u64; v_shape.len()];
+    for (&sd, &vd) in s_axes.iter().zip(&v_axes) {
+        let c = src.chunk_shape[sd];
+        let e = s_count[sd];
+        if s_start[sd] % c != 0 || v_start[vd] % c != 0 {
+            return Err(format!(
+                "the block starts inside a chunk (source axis {sd} at {}, virtual axis {vd} at {}, chunks of {c})",
+                s_start[sd], v_start[vd]
+            ));
+        }
+        if e % c != 0 && (s_start[sd] + e != src.shape[sd] || v_start[vd] + e != v_shape[vd]) {
+            return Err(format!(
+                "the block ends inside a chunk (axis {sd}: {e} elements, chunks of {c}) away from the datasets' edges"
+            ));
+        }
+        vc[vd] = c;
+    }
+    Ok(vc)
+}
+
+/// Move the chunks of the source block to the virtual block (as [`chunk_shape`] allowed),
+/// each through `point` (which gives it the source's id). Returns whether a chunk of the block
+/// was never written in the source.
+///
+/// # Errors
+/// A virtual chunk another mapping already filled, more than [`MAX_MAPPED_CHUNKS`] chunks.
+pub(crate) fn move_chunks(
+    v_chunk: &[u64],
+    (v_start, v_count): (&[u64], &[u64]),
+    src: &SourceGrid<'_>,
+    (s_start, s_count): (&[u64], &[u64]),
+    point: impl Fn(&ChunkRef) -> ChunkRef,
+    out: &mut BTreeMap<Vec<u64>, ChunkRef>,
+) -> Result<bool, String> {
+    let s_axes: Vec<usize> = (0..s_count.len()).filter(|&d| s_count[d] != 1).collect();
+    let v_axes: Vec<usize> = (0..v_count.len()).filter(|&d| v_count[d] != 1).collect();
+    let per_axis: Vec<u64> = s_axes
+        .iter()
+        .map(|&d| s_count[d].div_ceil(src.chunk_shape[d]))
+        .collect();
+    let total = per_axis
+        .iter()
+        .try_fold(1u64, |a, &n| a.checked_mul(n))
+        .filter(|&n| n <= MAX_MAPPED_CHUNKS)
+        .ok_or_else(|| format!("a mapping of more than {MAX_MAPPED_CHUNKS} chunks"))?;
+    let s_first: Vec<u64> = (0..s_count.len()).map(|d| s_start[d] / src.chunk_shape[d]).collect();
+    let v_first: Vec<u64> = (0..v_count.len()).map(|d| v_start[d] / v_chunk[d]).collect();
+    let mut missing = false;
+    let mut idx = vec![0u64; per_axis.len()];
+    for _ in 0..total {
+        let mut sk = s_first.clone();
+        let mut vk = v_first.clone();
+        for (k, (&sd, &vd)) in s_axes.iter().zip(&v_axes).enumerate() {
+            sk[sd] += idx[k];
+            vk[vd] += idx[k];
+        }
+        if out.contains_key(&vk) {
+            return Err(format!("mappings overlap at virtual chunk {vk:?}"));
+        }
+        match src.chunks.get(&sk) {
+            Some(c) => {
+                out.insert(vk, point(c));
+            }
+            None => missing = true,
+        }
+        for k in (0..idx.len()).rev() {
+            idx[k] += 1;
+            if idx[k] < per_axis[k] {
+                break;
+            }
+            idx[k] = 0;
+        }
+    }
+    Ok(missing)
+}
+
+/// Most other files one HDF5 file's virtual datasets may read.
+pub(crate) const MAX_SOURCE_FILES: usize = 4096;
+
+/// A dataset path as `/a/b` (mapping lists store `a/b` or `/a/b`).
+fn absolute_path(p: &str) -> String {
+    format!("/{}", p.trim_matches('/'))
+}
+
+/// The array at `path` below `g`.
+fn array_at<'g>(g: &'g Group, path: &str) -> Option<&'g Array> {
+    match g.node(path)? {
+        Node::Array(a) => Some(a),
+        Node::Group(_) => None,
+    }
+}
+
+/// An element's fill bytes, `None` for zeros (the default).
+fn nonzero_fill(f: &FillValue) -> Option<&[u8]> {
+    match f {
+        FillValue::Bytes(b) if b.iter().any(|&x| x != 0) => Some(b),
+        _ => None,
+    }
+}
+
+impl Walker<'_> {
+    /// The source id of another file's location, recorded on first use.
+    pub(super) fn source_id(&mut self, location: &str) -> Result<SourceId, Refuse> {
+        let i = match self.other_sources.iter().position(|s| s == location) {
+            Some(i) => i,
+            None => {
+                if self.other_sources.len() >= MAX_SOURCE_FILES {
+                    return Err(refuse(
+                        "resource limit",
+                        format!("chunks in more than {MAX_SOURCE_FILES} other files"),
+                    ));
+                }
+                self.other_sources.push(location.to_string());
+                self.other_sources.len() - 1
+            }
+        };
+        u32::try_from(i + 1)
+            .map(SourceId)
+            .map_err(|_| refuse("resource limit", "too many other files"))
+    }
+
+    /// Give the virtual datasets mapped as shells their chunks; a dataset whose mappings do
+    /// not move whole chunks is materialized ([`Hdf5Options::materialize`](super::Hdf5Options))
+    /// or removed and refused.
+    pub(super) fn resolve_virtual(&mut self, root: &mut Group) {
+        let pending = std::mem::take(&mut self.pending_virtual);
+        let virtual_paths: Vec<String> = pending.iter().map(|(p, _)| absolute_path(p)).collect();
+        for (path, maps) in pending {
+            let Some(shell) = array_at(root, &path).cloned() else {
+                continue;
+            };
+            let mapped = self.virtual_chunks(root, &shell, &maps, &virtual_paths);
+            let result = match mapped {
+                Ok((chunk_shape, codecs, chunks)) => Ok(Array {
+                    chunk_shape,
+                    codecs,
+                    chunks,
+                    ..shell
+                }),
+                Err(why) => {
+                    let attributes = shell.attributes;
+                    self.materialize_with(&path, why, move |_| attributes)
+                }
+            };
+            match result {
+                Ok(a) => {
+                    if let Some(Node::Array(slot)) = root.node_mut(&path) {
+                        *slot = a;
+                    }
+                }
+                Err(why) => {
+                    let (parent, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+                    if let Some(g) = root.group_mut(parent) {
+                        g.children.remove(name);
+                    }
+                    self.refusal(&path, why);
+                }
+            }
+        }
+    }
+
+    /// Chunk shape, codecs and chunks of the virtual dataset `shell` from its mappings.
+    fn virtual_chunks(
+        &mut self,
+        root: &Group,
+        shell: &Array,
+        maps: &[Mapping],
+        virtual_paths: &[String],
+    ) -> Result<Mapped, Refuse> {
+        const F: &str = "virtual dataset mapping";
+        let mut grid: Option<Vec<u64>> = None;
+        let mut codecs: Option<Vec<Codec>> = None;
+        let mut out = BTreeMap::new();
+        for (i, m) in maps.iter().enumerate() {
+            let what = format!("mapping {i} ({}:{})", m.file, m.dataset);
+            let Some((v_start, v_count)) =
+                block(&m.virt, &shell.shape).map_err(|e| refuse(F, format!("{what}: the virtual selection {e}")))?
+            else {
+                continue;
+            };
+            let (src, sid) = if m.file == "." {
+                let p = absolute_path(&m.dataset);
+                if virtual_paths.contains(&p) {
+                    return Err(refuse(
+                        "virtual dataset layout",
+                        format!("{what}: the source is itself a virtual dataset"),
+                    ));
+                }
+                let a = array_at(root, &p).ok_or_else(|| {
+                    let why = self
+                        .refusals
+                        .iter()
+                        .find(|r| absolute_path(&r.path) == p)
+                        .map_or_else(|| "no such dataset".to_string(), |r| format!("refused: {}", r.reason));
+                    refuse("virtual dataset source", format!("{what}: {why}"))
+                })?;
+                (a.clone(), SourceId(0))
+            } else {
+                self.other_array(&m.file, &m.dataset, &what)?
+            };
+            if src.data_type != shell.data_type || src.codecs.first() != shell.codecs.first() {
+                return Err(refuse(
+                    F,
+                    format!("{what}: the source's type differs from the virtual dataset's (libhdf5 converts it)"),
+                ));
+            }
+            if codecs.as_ref().is_some_and(|c| *c != src.codecs) {
+                return Err(refuse(F, format!("{what}: the sources have different codecs")));
+            }
+            let Some((s_start, s_count)) =
+                block(&m.source, &src.shape).map_err(|e| refuse(F, format!("{what}: the source selection {e}")))?
+            else {
+                continue;
+            };
+            let sg = SourceGrid {
+                shape: &src.shape,
+                chunk_shape: &src.chunk_shape,
+                chunks: &src.chunks,
+            };
+            let v = (v_start.as_slice(), v_count.as_slice());
+            let s = (s_start.as_slice(), s_count.as_slice());
+            let vc = chunk_shape(&shell.shape, v, &sg, s).map_err(|e| refuse(F, format!("{what}: {e}")))?;
+            if let Some(g) = &grid {
+                if *g != vc {
+                    return Err(refuse(
+                        F,
+                        format!("{what}: chunks {vc:?}, an earlier mapping's {g:?} (two chunk grids)"),
+                    ));
+                }
+            }
+            let point = |c: &ChunkRef| match c {
+                ChunkRef::Virtual { offset, length, .. } if sid != SourceId(0) => ChunkRef::Virtual {
+                    source: sid,
+                    offset: *offset,
+                    length: *length,
+                },
+                other => other.clone(),
+            };
+            let missing =
+                move_chunks(&vc, v, &sg, s, point, &mut out).map_err(|e| refuse(F, format!("{what}: {e}")))?;
+            if missing && nonzero_fill(&src.fill_value) != nonzero_fill(&shell.fill_value) {
+                return Err(refuse(
+                    F,
+                    format!(
+                        "{what}: the source has unwritten chunks and a fill value other than the virtual dataset's"
+                    ),
+                ));
+            }
+            grid = Some(vc);
+            codecs = Some(src.codecs.clone());
+        }
+        let chunk_shape = grid.unwrap_or_else(|| shell.shape.iter().map(|&d| d.max(1)).collect());
+        Ok((chunk_shape, codecs.unwrap_or_else(|| shell.codecs.clone()), out))
+    }
+
+    /// Dataset `dataset` of the file a mapping names, walked once per file (its own virtual
+    /// datasets and external files not followed), with the file's source id.
+    fn other_array(&mut self, file: &str, dataset: &str, what: &str) -> Result<(Array, SourceId), Refuse> {
+        const F: &str = "virtual dataset source";
+        let files = self.opts.other_files.clone().ok_or_else(|| {
+            refuse(
+                F,
+                format!("{what}: another file, and this reader was given no access to other files"),
+            )
+        })?;
+        let loc = files.resolve(file).map_err(|e| refuse(F, format!("{what}: {e}")))?;
+        if !self.other_roots.contains_key(&loc) {
+            if self.other_roots.len() >= MAX_SOURCE_FILES {
+                return Err(refuse(
+                    "resource limit",
+                    format!("sources in more than {MAX_SOURCE_FILES} files"),
+                ));
+            }
+            let walked = files.open(&loc).and_then(|src| {
+                let sb = super::superblock::read(src.as_ref()).map_err(|e| e.to_string())?;
+                let opts = super::Hdf5Options::default();
+                let mut w = Walker::new(src.as_ref(), &sb, &opts);
+                w.nested = true;
+                let root = w.walk_root(&sb).map_err(|e| e.to_string())?;
+                Ok(Arc::new((root, w.refusals)))
+            });
+            self.other_roots.insert(loc.clone(), walked);
+        }
+        let walked = match self.other_roots.get(&loc) {
+            Some(Ok(w)) => Arc::clone(w),
+            Some(Err(e)) => return Err(refuse(F, format!("{what}: {loc}: {e}"))),
+            None => return Err(refuse(F, format!("{what}: {loc} not read"))),
+        };
+        let p = absolute_path(dataset);
+        let a = array_at(&walked.0, &p).cloned().ok_or_else(|| {
+            let why = walked.1.iter().find(|r| absolute_path(&r.path) == p).map_or_else(
+                || "no such dataset".to_string(),
+                |r| format!("refused there: {}", r.reason),
+            );
+            refuse(F, format!("{what}: {why}"))
+        })?;
+        Ok((a, self.source_id(&loc)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S8: Sizes = Sizes {
+        offset: 8,
+        length: 8,
+        base: 0,
+    };
+
+    fn all() -> Vec<u8> {
+        [3u32.to_le_bytes(), 1u32.to_le_bytes(), [0; 4], [0; 4]].concat()
+    }
+
+    /// A regular hyperslab selection (version 1 encoding of blocks) of one block.
+    fn one_block(start: &[u32], end: &[u32]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for v in [2u32, 1, 0, 0, start.len() as u32, 1] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in start.iter().chain(end) {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+
+    fn list(version: u8, entries: &[(Option<u8>, Vec<u8>)]) -> Vec<u8> {
+        let mut b = vec![version];
+        b.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+        for (f, body) in entries {
+            if let Some(f) = f {
+                b.push(*f);
+            }
+            b.extend_from_slice(body);
+        }
+        let sum = lookup3(&b);
+        b.extend_from_slice(&sum.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn decodes_version_0_and_1_lists() {
+        let e0 = [b"a.h5\0data\0".to_vec(), all(), one_block(&[1, 0], &[1, 9])].concat();
+        let m = parse(&list(0, &[(None, e0)]), 0, S8).unwrap();
+        assert_eq!(m[0].file, "a.h5");
+        assert_eq!(m[0].dataset, "data");
+        assert_eq!(m[0].source, Selection::All);
+        assert_eq!(m[0].virt, Selection::Blocks(vec![(vec![1, 0], vec![1, 9])]));
+        // Version 1: the second entry shares the first's file name; the third is this file.
+        let e1 = [b"a.h5\0x\0".to_vec(), all(), all()].concat();
+        let e2 = [0u64.to_le_bytes().to_vec(), b"y\0".to_vec(), all(), all()].concat();
+        let e3 = [b"z\0".to_vec(), all(), all()].concat();
+        let m = parse(&list(1, &[(Some(0), e1), (Some(1), e2), (Some(4), e3)]), 0, S8).unwrap();
+        let names: Vec<_> = m.iter().map(|m| (m.file.as_str(), m.dataset.as_str())).collect();
+        assert_eq!(names, [("a.h5", "x"), ("a.h5", "y"), (".", "z")]);
+    }
+
+    #[test]
+    fn damaged_lists_are_errors() {
+        let e = [b"a.h5\0data\0".to_vec(), all(), all()].concat();
+        let good = list(0, &[(None, e.clone())]);
+        let mut flipped = good.clone();
+        flipped[12] ^= 1;
+        assert!(parse(&flipped, 0, S8).unwrap_err().to_string().contains("checksum"));
+        for cut in 0..good.len() {
+            assert!(parse(&good[..cut], 0, S8).is_err(), "cut at {cut}");
+        }
+        let mut huge = good.clone();
+        huge[1..9].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(parse(&huge, 0, S8).is_err());
+        // A shared name pointing at itself; unknown flags.
+        let own = [0u64.to_le_bytes().to_vec(), b"d\0".to_vec(), all(), all()].concat();
+        assert!(parse(&list(1, &[(Some(1), own)]), 0, S8).is_err());
+        assert!(parse(&list(1, &[(Some(8), e)]), 0, S8).is_err());
+    }
+
+    fn grid(shape: &[u64], chunk: &[u64]) -> BTreeMap<Vec<u64>, ChunkRef> {
+        let n: Vec<u64> = shape.iter().zip(chunk).map(|(s, c)| s.div_ceil(*c)).collect();
+        let mut out = BTreeMap::new();
+        let total: u64 = n.iter().product();
+        for i in 0..total {
+            let mut k = vec![0; n.len()];
+            let mut r = i;
+            for d in (0..n.len()).rev() {
+                k[d] = r % n[d];
+                r /= n[d];
+            }
+            out.insert(k, ChunkRef::Inline(bytes::Bytes::from(i.to_le_bytes().to_vec())));
+        }
+        out
+    }
+
+    #[test]
+    fn stacking_sources_moves_whole_chunks() {
+        // Three (40, 6) sources chunked (10, 6) stacked along a new first axis: (3, 40, 6).
+        let chunks = grid(&[40, 6], &[10, 6]);
+        let src = SourceGrid {
+            shape: &[40, 6],
+            chunk_shape: &[10, 6],
+            chunks: &chunks,
+        };
+        let mut out = BTreeMap::new();
+        for i in 0..3u64 {
+            let v = (&[i, 0, 0][..], &[1, 40, 6][..]);
+            let s = (&[0, 0][..], &[40, 6][..]);
+            let vc = chunk_shape(&[3, 40, 6], v, &src, s).unwrap();
+            assert_eq!(vc, [1, 10, 6]);
+            let missing = move_chunks(&vc, v, &src, s, |c| c.clone(), &mut out).unwrap();
+            assert!(!missing);
+        }
+        assert_eq!(out.len(), 12);
+        assert_eq!(out[&vec![2, 3, 0]], chunks[&vec![3, 0]]);
+        // A second mapping onto the same place overlaps.
+        let v = (&[0, 0, 0][..], &[1, 40, 6][..]);
+        let s = (&[0, 0][..], &[40, 6][..]);
+        let err = move_chunks(&[1, 10, 6], v, &src, s, |c| c.clone(), &mut out).unwrap_err();
+        assert!(err.contains("overlap"));
+    }
+
+    #[test]
+    fn blocks_that_cut_chunks_are_refused() {
+        let chunks = grid(&[40, 6], &[10, 6]);
+        let src = SourceGrid {
+            shape: &[40, 6],
+            chunk_shape: &[10, 6],
+            chunks: &chunks,
+        };
+        // Starts inside a chunk.
+        let e = chunk_shape(&[30, 6], (&[0, 0], &[30, 6]), &src, (&[5, 0], &[30, 6])).unwrap_err();
+        assert!(e.contains("starts inside a chunk"), "{e}");
+        // Ends inside a chunk away from the edge.
+        let e = chunk_shape(&[40, 6], (&[0, 0], &[25, 6]), &src, (&[0, 0], &[25, 6])).unwrap_err();
+        assert!(e.contains("ends inside a chunk"), "{e}");
+        // A reshaping mapping.
+        let e = chunk_shape(&[240], (&[0], &[240]), &src, (&[0, 0], &[40, 6])).unwrap_err();
+        assert!(e.contains("differ in shape"), "{e}");
+        // One row of chunks 10 long.
+        let e = chunk_shape(&[6], (&[0], &[6]), &src, (&[0, 0], &[1, 6])).unwrap_err();
+        assert!(e.contains("one element along axis 0"), "{e}");
+        // The source's edge chunk at the virtual edge is fine.
+        let src = SourceGrid {
+            shape: &[35, 6],
+            chunk_shape: &[10, 6],
+            chunks: &chunks,
+        };
+        assert_eq!(
+            chunk_shape(&[75, 6], (&[40, 0], &[35, 6]), &src, (&[0, 0], &[35, 6])).unwrap(),
+            [10, 6]
+        );
+        assert!(chunk_shape(&[80, 6], (&[40, 0], &[35, 6]), &src, (&[0, 0], &[35, 6])).is_err());
+    }
+
+    #[test]
+    fn selections_as_blocks() {
+        assert_eq!(block(&Selection::All, &[3, 4]).unwrap(), Some((vec![0, 0], vec![3, 4])));
+        assert_eq!(block(&Selection::None, &[3]).unwrap(), None);
+        let b = Selection::Blocks(vec![(vec![1, 2], vec![2, 3])]);
+        assert_eq!(block(&b, &[3, 4]).unwrap(), Some((vec![1, 2], vec![2, 2])));
+        assert!(block(&b, &[2, 4]).is_err());
+        assert!(block(&b, &[3]).is_err());
+        assert!(block(&Selection::Points(vec![vec![0]]), &[3]).is_err());
+    }
+}
