@@ -46,7 +46,7 @@ pub(super) struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     records_per_chunk: Option<u64>,
     /// HDF5 input: store the values of datasets that references cannot express (virtual
-    /// datasets, VAX floats, external storage, filters libhdf5 has a plugin for…) instead of
+    /// datasets whose mappings cut chunks, VAX floats, filters libhdf5 has a plugin for…) instead of
     /// refusing them: `unsupported` reads
     /// them through libhdf5 and writes them as zstd-compressed Zarr chunks, small ones into the
     /// manifest, larger ones into `materialized.bin` in the store. Local files only; needs vzarr

@@ -169,6 +169,16 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
     } else {
         npy_descr(data_type)?
     };
+    // Raw x87 long doubles: NumPy's `longdouble` (and its complex) where that is their format.
+    let x87 = meta.pointer(&format!("/attributes/{}", crate::hdf5::FLOAT_FORMAT_ATTR)).and_then(Value::as_str)
+        == Some(crate::hdf5::X87_EXTENDED);
+    if x87 && cfg!(target_arch = "x86_64") {
+        descr = match descr.as_str() {
+            "'|V16'" => "'<f16'".into(),
+            "'|V32'" => "'<c32'".into(),
+            _ => descr,
+        };
+    }
     let array = Array::async_open(store.clone(), &format!("/{path}"))
         .await
         .with_context(|| format!("{}: opening array {path}", a.store))?;

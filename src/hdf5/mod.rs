@@ -51,6 +51,7 @@ mod vds;
 mod walk;
 
 pub use error::Hdf5Error;
+pub use walk::{FLOAT_FORMAT_ATTR, X87_EXTENDED};
 
 use std::sync::Arc;
 

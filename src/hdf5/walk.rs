@@ -806,6 +806,9 @@ impl<'a> Walker<'a> {
                 (Err(e), _) => return Err(e),
             }
         };
+        if is_x87(elem_type) {
+            attributes.insert(FLOAT_FORMAT_ATTR.into(), Value::String(X87_EXTENDED.into()));
+        }
         if let Datatype::Enum { members, base } = &dtype {
             let mut m = Map::new();
             for (name, raw) in members {
@@ -952,7 +955,14 @@ impl<'a> Walker<'a> {
                     .gheap
                     .get(self.src, self.sizes, heap, index)
                     .map_err(|e| from_err(&e))?;
-                virtual_maps = Some(super::vds::parse(&data, 0, self.sizes).map_err(|e| from_err(&e))?);
+                let maps = super::vds::parse(&data, 0, self.sizes).map_err(|e| match e {
+                    Hdf5Error::Unsupported { feature } => refuse(
+                        "virtual dataset mapping",
+                        format!("a mapping with an {feature}: the dataset grows with its sources"),
+                    ),
+                    e => from_err(&e),
+                })?;
+                virtual_maps = Some(maps);
                 whole
             }
         };
@@ -2082,7 +2092,7 @@ fn conversion_for(dt: &Datatype) -> Result<Option<(DataType, convert::Conversion
             order,
             ieee: false,
             bits,
-        } if *order != ByteOrder::Vax => {
+        } if *order != ByteOrder::Vax && !is_x87(dt) => {
             let feature = "non-IEEE floating-point datatype";
             let out = convert::h5py_float_target(
                 *size as usize,
@@ -2107,7 +2117,40 @@ fn conversion_for(dt: &Datatype) -> Result<Option<(DataType, convert::Conversion
     }
 }
 
+/// The attribute naming the float format of raw 16-byte long doubles (and 32-byte complex
+/// numbers of them), which Zarr has no type for.
+pub const FLOAT_FORMAT_ATTR: &str = "_hdf5_float_format";
+
+/// [`FLOAT_FORMAT_ATTR`]'s value for x87 80-bit extended floats in 16 bytes, little-endian.
+pub const X87_EXTENDED: &str = "x87_extended_80";
+
+/// A 16-byte little-endian x87 extended float (h5py reads it unconverted as NumPy's
+/// `longdouble` on x86-64), or a complex number of two.
+fn is_x87(dt: &Datatype) -> bool {
+    match dt {
+        Datatype::Float {
+            size: 16,
+            order: ByteOrder::Little,
+            ieee: false,
+            bits,
+        } => bits.is_x87_extended(),
+        Datatype::Complex { size: 32, base } => is_x87(base),
+        // h5py writes `clongdouble` as a compound of `r` and `i`.
+        Datatype::Compound { size: 32, members } => match &members[..] {
+            [r, i] => {
+                r.name == "r" && i.name == "i" && r.offset == 0 && i.offset == 16 && is_x87(&r.dtype) && is_x87(&i.dtype)
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), Refuse> {
+    if is_x87(dt) {
+        // No Zarr float is 80 bits wide: raw bits, named by an attribute (see `dataset`).
+        return Ok((DataType::RawBytes(dt.size()), None));
+    }
     let endian = |o: ByteOrder, size: u32| -> Option<Endian> {
         if size <= 1 {
             None

@@ -172,3 +172,37 @@ def test_damaged_nbit_parameters_and_chunks_are_refused_by_name(tmp_path):
     short.write_bytes(raw[: info.byte_offset + info.size // 2])
     p = vzarr("create", short, "-o", tmp_path / "t")
     assert p.returncode in (1, 2) and ("/n" in p.stderr or str(short) in p.stderr), p.stderr
+
+
+def test_long_doubles_are_raw_bits_named_by_an_attribute(tmp_path):
+    """x87 80-bit long doubles (h5py: float128 / complex256 on x86-64) have no Zarr type: their
+    16 (32) bytes are stored as `raw_bytes`, the attribute `_hdf5_float_format` names the
+    format, and `vzarr get` writes NumPy's longdouble; zarr-python reads the same bytes."""
+    src = tmp_path / "ld.h5"
+    values = (np.arange(-20, 21, dtype=np.longdouble) / 7).reshape(41)
+    with h5py.File(src, "w") as f:
+        f.create_dataset("f", data=values)
+        f.create_dataset("f_chunked", data=values, chunks=(8,), compression="gzip", fillvalue=np.longdouble(2.5))
+        f.create_dataset("f_unwritten", shape=(5,), dtype=np.longdouble, chunks=(2,), fillvalue=np.longdouble(-1) / 3)
+        f.create_dataset("c", data=values[:10] * (1 + 3j))
+    store = tmp_path / "store"
+    vzarr("create", src, "-o", store, check=0)
+    meta = json.loads((store / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
+    server = Server([store], tmp_path / "serve.log")
+    try:
+        g = zarr.open_group(f"{server.base}/store", mode="r", zarr_format=3)
+        with h5py.File(src, "r") as f:
+            for name, size in [("f", 16), ("f_chunked", 16), ("f_unwritten", 16), ("c", 32)]:
+                assert meta[name]["data_type"] == {"name": "raw_bytes", "configuration": {"length_bytes": size}}
+                assert meta[name]["attributes"]["_hdf5_float_format"] == "x87_extended_80"
+                want = f[name][()]
+                vzarr("get", store, name, "-o", tmp_path / "v.npy", check=0)
+                got = np.load(tmp_path / "v.npy")
+                assert got.dtype == want.dtype, (name, got.dtype)
+                ok, why = same_bits(want, got)
+                assert ok, f"{name}: {why}"
+                served = g[name][...]
+                assert served.dtype.itemsize == size and served.tobytes() == want.tobytes(), name
+    finally:
+        rc, _ = server.stop()
+    assert rc == 0

@@ -244,3 +244,25 @@ def test_materialize_into_s3_and_from_s3(s3, tmp_path):
     s3.upload_file(str(src), BUCKET, "mat/big.h5")
     p = vzarr("create", f"s3://{BUCKET}/mat/big.h5", "-o", tmp_path / "r", "--materialize", "unsupported", exe=exe, check=1)
     assert "libhdf5 reads local files only" in p.stderr and "refused: " in p.stderr
+
+
+def test_virtual_and_external_datasets_on_s3(s3, tmp_path):
+    """Virtual dataset sources and external raw files beside the file on S3 are resolved
+    against its URL and referenced there."""
+    from test_virtual import MAPPED, REFUSED, h5_values, write_files
+
+    d = tmp_path / "data"
+    d.mkdir()
+    src = write_files(d)
+    for p in d.iterdir():
+        s3.upload_file(str(p), BUCKET, f"vds/{p.name}")
+    want = h5_values(src)
+    store = tmp_path / "s"
+    vzarr("create", f"s3://{BUCKET}/vds/vds.h5", "-o", store, check=1)
+    info = json.loads((store / "vzarr.json").read_text())
+    assert all(s["url"].startswith(f"s3://{BUCKET}/vds/") for s in info["sources"]), info["sources"]
+    assert {r["path"] for r in info["refused"]} == {f"/{n}" for n in REFUSED}
+    for name in MAPPED:
+        vzarr("get", store, name, "-o", tmp_path / "v.npy", check=0)
+        ok, why = same_bits(want[name], np.load(tmp_path / "v.npy"))
+        assert ok, f"{name}: {why}"

@@ -84,6 +84,22 @@ impl FloatBits {
             norm: 2,
         })
     }
+
+    /// Whether this is the x87 80-bit extended layout of a 16-byte little-endian long double
+    /// (NumPy's `longdouble` on x86-64): explicit integer bit, 64-bit mantissa, 15-bit
+    /// exponent, bias 16383, 48 padding bits above.
+    #[must_use]
+    pub(crate) fn is_x87_extended(&self) -> bool {
+        self.bit_offset == 0
+            && self.precision == 80
+            && self.sign == 79
+            && self.exp_loc == 64
+            && self.exp_size == 15
+            && self.mant_loc == 0
+            && self.mant_size == 64
+            && self.bias == 16383
+            && self.norm != 2
+    }
 }
 
 /// A decoded datatype.
