@@ -371,6 +371,21 @@ fn inline_small_chunks(g: &mut Group, src: &dyn ReadAt, threshold: u64) -> Resul
     Ok(())
 }
 
+/// The source ids virtual chunk references below `g` use.
+fn used_sources(g: &Group) -> std::collections::HashSet<u32> {
+    let mut used = std::collections::HashSet::new();
+    g.walk(|_, n| {
+        if let crate::model::NodeRef::Array(a) = n {
+            for c in a.chunks.values() {
+                if let ChunkRef::Virtual { source, .. } = c {
+                    used.insert(source.0);
+                }
+            }
+        }
+    });
+    used
+}
+
 /// Point every virtual chunk reference at `ids[local id]`.
 fn remap_sources(g: &mut Group, ids: &[SourceId]) {
     for child in g.children.values_mut() {
@@ -579,10 +594,25 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
         // The files this input's chunk references point into, with their identity.
         let files = match data_files {
             None => {
+                // Only the other files a chunk still points into (a refused dataset's are
+                // neither checked nor listed); their ids are renumbered 1, 2, ….
+                let used = used_sources(&root);
+                let mut local = vec![SourceId(0)];
+                let mut kept = Vec::new();
+                for (k, u) in other_files.into_iter().enumerate() {
+                    let id = u32::try_from(k + 1).map_err(|_| CreateError::Usage("too many sources".into()))?;
+                    if used.contains(&id) {
+                        kept.push(u);
+                        local.push(SourceId(u32::try_from(kept.len()).unwrap_or(u32::MAX)));
+                    } else {
+                        local.push(SourceId(u32::MAX));
+                    }
+                }
+                remap_sources(&mut root, &local);
                 let mut v = vec![meta.clone()];
                 v.extend(
                     stat_files(
-                        other_files,
+                        kept,
                         input,
                         &mut report,
                         "external data file or virtual dataset source",
