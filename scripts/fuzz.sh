@@ -22,7 +22,9 @@ corpus=${CORPUS:-$root/../shared/corpus}
 work=${FUZZ_WORK:-/var/tmp/vzarr-fuzz}
 export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-/var/tmp/vzarr-fuzz-target}
 export RUSTC_BOOTSTRAP=1
-python=${PYTHON:-python3}
+# The test venv (h5py) when there is one, for the generated seeds.
+if [ -x .venv/bin/python ]; then default_python=.venv/bin/python; else default_python=python3; fi
+python=${PYTHON:-$default_python}
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz"

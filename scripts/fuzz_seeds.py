@@ -114,6 +114,26 @@ def main() -> int:
         if led and img:
             put(a.out, "ceos", framed(ceos[vol]) + framed(ceos_cut(led, 0xFFFF * 4)) + img)
 
+    # Virtual datasets and external storage (no corpus file has external storage), written by
+    # h5py when this Python has it: a file whose mappings name itself, as the target opens
+    # every other file as the input.
+    try:
+        import h5py
+        import numpy as np
+    except ImportError:
+        print("fuzz_seeds: no h5py; no virtual dataset / external storage seed", file=sys.stderr)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            p = Path(tmp) / "vds.h5"
+            with h5py.File(p, "w", libver="latest") as f:
+                f.create_dataset("c", data=np.arange(64, dtype="<i2").reshape(8, 8), chunks=(4, 4))
+                lay = h5py.VirtualLayout(shape=(2, 8, 8), dtype="<i2")
+                lay[1] = h5py.VirtualSource("vds.h5", "c", shape=(8, 8))
+                lay[0, :4, :] = h5py.VirtualSource(".", "c", shape=(8, 8))[4:, :]
+                f.create_virtual_dataset("v", lay)
+                f.create_dataset("e", shape=(6, 2), dtype="<i2", external=[("x", 0, 12), ("y", 4, 12)])
+            put(a.out, "hdf5_file", p.read_bytes())
+
     for key in ["zarr.json", "g/x/zarr.json", "g/x/c/0/1", "g/x/c/3", "c/0/0", "g/x/c", "g/x/c/1/0/2"]:
         put(a.out, "chunk_key", key.encode())
 

@@ -610,15 +610,7 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
                 }
                 remap_sources(&mut root, &local);
                 let mut v = vec![meta.clone()];
-                v.extend(
-                    stat_files(
-                        kept,
-                        input,
-                        &mut report,
-                        "external data file or virtual dataset source",
-                    )
-                    .await,
-                );
+                v.extend(stat_files(kept, input, &mut report, "external data file or virtual dataset source").await);
                 v
             }
             Some(urls) => stat_files(urls, input, &mut report, "DMR++ data file (see dmrpp:href, --data-url)").await,

@@ -19,9 +19,7 @@ fn replay(target: &str, data: &[u8]) -> Result<(), String> {
             }
             Ok(())
         }
-        "hdf5_file" => vzarr::hdf5::read(&Bytes::copy_from_slice(data), &Default::default())
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
+        "hdf5_file" => vzarr::hdf5::fuzzing::whole_file(data).map_err(|e| e.to_string()),
         "hdf5_superblock" => vzarr::hdf5::fuzzing::superblock(data).map_err(|e| e.to_string()),
         "hdf5_object_header" => vzarr::hdf5::fuzzing::object_header(data)
             .map(|_| ())

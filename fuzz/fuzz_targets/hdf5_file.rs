@@ -1,14 +1,8 @@
-//! Whole-file HDF5 walk on arbitrary bytes: no panic, no hang, bounded memory.
+//! Whole-file HDF5 walk on arbitrary bytes: no panic, no hang, bounded memory. Other files
+//! (virtual dataset sources, external storage) open as the same bytes.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let src = bytes::Bytes::copy_from_slice(data);
-    let _ = vzarr::hdf5::read(
-        &src,
-        &vzarr::hdf5::Hdf5Options {
-            split_contiguous: Some(4096),
-            ..Default::default()
-        },
-    );
+    let _ = vzarr::hdf5::fuzzing::whole_file(data);
 });

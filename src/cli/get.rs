@@ -170,7 +170,9 @@ pub(super) async fn run(a: Args) -> anyhow::Result<i32> {
         npy_descr(data_type)?
     };
     // Raw x87 long doubles: NumPy's `longdouble` (and its complex) where that is their format.
-    let x87 = meta.pointer(&format!("/attributes/{}", crate::hdf5::FLOAT_FORMAT_ATTR)).and_then(Value::as_str)
+    let x87 = meta
+        .pointer(&format!("/attributes/{}", crate::hdf5::FLOAT_FORMAT_ATTR))
+        .and_then(Value::as_str)
         == Some(crate::hdf5::X87_EXTENDED);
     if x87 && cfg!(target_arch = "x86_64") {
         descr = match descr.as_str() {

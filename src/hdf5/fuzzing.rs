@@ -4,8 +4,8 @@
 use bytes::Bytes;
 
 use super::messages::{
-    attribute, attribute_info, continuation, dataspace, datatype, fill_value, filter_pipeline, group_info, layout,
-    link, link_info, shared, symbol_table,
+    attribute, attribute_info, continuation, dataspace, datatype, external, fill_value, filter_pipeline, group_info,
+    layout, link, link_info, shared, symbol_table,
 };
 use super::raw::msg;
 use super::{object_header, superblock, Hdf5Error, Sizes};
@@ -56,6 +56,7 @@ pub fn object_header(data: &[u8]) -> Result<usize, Hdf5Error> {
             msg::FILL_VALUE => fill_value::parse(d, o, &sizes).is_ok(),
             msg::LINK => link::parse(d, o, &sizes).is_ok(),
             msg::DATA_LAYOUT => layout::parse(d, o, &sizes).is_ok(),
+            msg::EXTERNAL_DATA_FILES => external::parse(d, o, &sizes).is_ok(),
             msg::GROUP_INFO => group_info::parse(d, o).is_ok(),
             msg::FILTER_PIPELINE => filter_pipeline::parse(d, o).is_ok(),
             msg::ATTRIBUTE => attribute::parse(d, o, &sizes).is_ok(),
@@ -137,4 +138,41 @@ pub fn filter_chunk(data: &[u8], cap: usize) -> Result<usize, String> {
         }
     };
     out.map(|v| v.len())
+}
+
+/// The whole-file target: [`super::read`] with contiguous data split into 4 KiB chunks and
+/// other files opening as the same bytes ([`SameBytes`]).
+///
+/// # Errors
+/// Whatever [`super::read`] reports.
+pub fn whole_file(data: &[u8]) -> Result<(), Hdf5Error> {
+    let src = Bytes::copy_from_slice(data);
+    super::read(
+        &src,
+        &super::Hdf5Options {
+            split_contiguous: Some(4096),
+            other_files: Some(std::sync::Arc::new(SameBytes(src.clone()))),
+            ..Default::default()
+        },
+    )
+    .map(|_| ())
+}
+
+/// The [`super::OtherFiles`] of the whole-file fuzz target: every name resolves to
+/// `other:<name>` and opens as the input itself, so virtual dataset sources and external
+/// storage are followed into (a copy of) the same bytes.
+#[derive(Debug, Clone)]
+pub struct SameBytes(pub Bytes);
+
+impl super::OtherFiles for SameBytes {
+    fn resolve(&self, name: &str) -> Result<String, String> {
+        if name.len() > 4096 {
+            return Err("name too long".into());
+        }
+        Ok(format!("other:{name}"))
+    }
+
+    fn open(&self, _location: &str) -> Result<std::sync::Arc<dyn crate::io::ReadAt>, String> {
+        Ok(std::sync::Arc::new(self.0.clone()))
+    }
 }

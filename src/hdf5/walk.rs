@@ -2138,7 +2138,12 @@ fn is_x87(dt: &Datatype) -> bool {
         // h5py writes `clongdouble` as a compound of `r` and `i`.
         Datatype::Compound { size: 32, members } => match &members[..] {
             [r, i] => {
-                r.name == "r" && i.name == "i" && r.offset == 0 && i.offset == 16 && is_x87(&r.dtype) && is_x87(&i.dtype)
+                r.name == "r"
+                    && i.name == "i"
+                    && r.offset == 0
+                    && i.offset == 16
+                    && is_x87(&r.dtype)
+                    && is_x87(&i.dtype)
             }
             _ => false,
         },
