@@ -485,7 +485,8 @@ fn drop_out_of_bounds(g: &mut Group, path: &str, sources: &[Source], refused: &m
 }
 
 /// The identity (size, ETag) of each of `urls`, the files an input's chunk references point
-/// into; one that cannot be reached is kept with its URL alone and a warning naming `what`.
+/// into; one that cannot be reached is kept with its URL alone and a warning, `what` saying
+/// what the file is.
 async fn stat_files(urls: Vec<Url>, input: &str, report: &mut CreateReport, what: &str) -> Vec<Source> {
     let mut v = Vec::with_capacity(urls.len());
     for u in urls {
@@ -498,8 +499,8 @@ async fn stat_files(urls: Vec<Url>, input: &str, report: &mut CreateReport, what
                     path: "/".into(),
                     feature: "data file not reachable".into(),
                     reason: format!(
-                        "{what} not reachable ({e}): its size and ETag are not recorded and chunk ranges \
-                         were not checked against it"
+                        "data file not reachable ({e}): its size and ETag are not recorded and chunk ranges \
+                         were not checked against it ({what})"
                     ),
                 });
                 v.push(Source {
@@ -610,10 +611,18 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
                 }
                 remap_sources(&mut root, &local);
                 let mut v = vec![meta.clone()];
-                v.extend(stat_files(kept, input, &mut report, "external data file or virtual dataset source").await);
+                v.extend(
+                    stat_files(
+                        kept,
+                        input,
+                        &mut report,
+                        "an external data file or a virtual dataset source",
+                    )
+                    .await,
+                );
                 v
             }
-            Some(urls) => stat_files(urls, input, &mut report, "DMR++ data file (see dmrpp:href, --data-url)").await,
+            Some(urls) => stat_files(urls, input, &mut report, "see dmrpp:href, --data-url").await,
         };
         let mut dropped = Vec::new();
         drop_out_of_bounds(&mut root, "", &files, &mut dropped);

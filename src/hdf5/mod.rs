@@ -149,6 +149,14 @@ pub fn read(src: &dyn ReadAt, opts: &Hdf5Options) -> Result<Hdf5Output, Hdf5Erro
     })
 }
 
+/// 8-byte addresses and lengths, base 0: the [`Sizes`] of most files, for unit tests.
+#[cfg(test)]
+pub(crate) const S8: Sizes = Sizes {
+    offset: 8,
+    length: 8,
+    base: 0,
+};
+
 /// Widths of addresses and lengths from the superblock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Sizes {

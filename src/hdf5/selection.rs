@@ -25,6 +25,23 @@ pub(crate) enum Selection {
     Points(Vec<Vec<u64>>),
     /// Hyperslab blocks: first and last corner (inclusive), in the order libhdf5 lists them.
     Blocks(Vec<(Vec<u64>, Vec<u64>)>),
+    /// A regular hyperslab kept as it is stored ([`parse_from`] with `expand` false): per axis
+    /// start, stride, count, block.
+    Regular(Vec<RegularAxis>),
+}
+
+/// One axis of a regular hyperslab: `count` blocks of `block` elements, `stride` apart from
+/// `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegularAxis {
+    /// First element.
+    pub start: u64,
+    /// Distance between block starts.
+    pub stride: u64,
+    /// Number of blocks.
+    pub count: u64,
+    /// Elements per block.
+    pub block: u64,
 }
 
 impl Selection {
@@ -40,6 +57,7 @@ impl Selection {
                 "{{{}}}",
                 p.iter().map(|c| coords(c)).collect::<Vec<_>>().join(", ")
             )),
+            Selection::Regular(_) => Some("{…}".into()),
             Selection::Blocks(b) => Some(format!(
                 "{{{}}}",
                 b.iter()
@@ -70,15 +88,16 @@ fn uint(c: &mut Cursor<'_>, size: u8) -> Result<u64, Hdf5Error> {
 /// Unknown types or versions, truncated data, more than [`MAX_SELECTION_COORDS`]
 /// coordinates, a rank over 32, corners out of order, unlimited counts.
 pub(crate) fn parse(data: &[u8], base: u64) -> Result<Selection, Hdf5Error> {
-    parse_from(&mut Cursor::new(data, base, WHAT))
+    parse_from(&mut Cursor::new(data, base, WHAT), true)
 }
 
 /// [`parse`] from a cursor, which is left after the selection (a virtual dataset's mapping
-/// list stores selections back to back).
+/// list stores selections back to back); `expand` false keeps regular hyperslabs as
+/// [`Selection::Regular`] (no bound on their block count).
 ///
 /// # Errors
 /// As [`parse`].
-pub(crate) fn parse_from(c: &mut Cursor<'_>) -> Result<Selection, Hdf5Error> {
+pub(crate) fn parse_from(c: &mut Cursor<'_>, expand: bool) -> Result<Selection, Hdf5Error> {
     let kind = c.u32()?;
     let version = c.u32()?;
     match kind {
@@ -129,7 +148,7 @@ pub(crate) fn parse_from(c: &mut Cursor<'_>) -> Result<Selection, Hdf5Error> {
             };
             let rank = rank(c)?;
             if regular {
-                regular_blocks(c, rank, size)
+                regular_blocks(c, rank, size, expand)
             } else {
                 let n = uint(c, size)?;
                 let n = count(c, n, rank.saturating_mul(2), size, "blocks")?;
@@ -173,7 +192,7 @@ fn count(c: &Cursor<'_>, n: u64, per: usize, size: u8, what: &str) -> Result<usi
 
 /// A regular hyperslab (start, stride, count, block per axis) as its blocks in row-major
 /// order, as libhdf5 lists them.
-fn regular_blocks(c: &mut Cursor<'_>, rank: usize, size: u8) -> Result<Selection, Hdf5Error> {
+fn regular_blocks(c: &mut Cursor<'_>, rank: usize, size: u8, expand: bool) -> Result<Selection, Hdf5Error> {
     let unlimited = match size {
         2 => u64::from(u16::MAX),
         4 => u64::from(u32::MAX),
@@ -181,13 +200,16 @@ fn regular_blocks(c: &mut Cursor<'_>, rank: usize, size: u8) -> Result<Selection
         n => return Err(corrupt(c, format!("coordinate size {n}"))),
     };
     let mut axes = Vec::with_capacity(rank);
+    let mut empty = false;
     for _ in 0..rank {
         let (start, stride, count, block) = (uint(c, size)?, uint(c, size)?, uint(c, size)?, uint(c, size)?);
         if count == unlimited || block == unlimited {
             return Err(Hdf5Error::unsupported("unlimited hyperslab selection"));
         }
         if count == 0 || block == 0 {
-            return Ok(Selection::None);
+            // Read on: the cursor must end after the selection.
+            empty = true;
+            continue;
         }
         // The last block's end must be representable.
         count
@@ -197,6 +219,21 @@ fn regular_blocks(c: &mut Cursor<'_>, rank: usize, size: u8) -> Result<Selection
             .and_then(|x| x.checked_add(block - 1))
             .ok_or_else(|| corrupt(c, "hyperslab beyond 2^64"))?;
         axes.push((start, stride, count, block));
+    }
+    if empty {
+        return Ok(Selection::None);
+    }
+    if !expand {
+        return Ok(Selection::Regular(
+            axes.iter()
+                .map(|&(start, stride, count, block)| RegularAxis {
+                    start,
+                    stride,
+                    count,
+                    block,
+                })
+                .collect(),
+        ));
     }
     let total = axes
         .iter()

@@ -2,12 +2,11 @@
 //! Virtual Datasets") and the rule that turns mappings into chunk references.
 //!
 //! A mapping is referenced only when it moves whole chunks: its source and virtual selections
-//! are each one block (or everything), the blocks hold the same elements in the same order
-//! (equal extents once axes of extent 1 are dropped), both start on a chunk boundary of the
-//! source's chunk grid, and a block that ends inside a chunk ends at the edge of both
-//! datasets. Each source chunk then becomes one chunk of the virtual dataset, whose chunk
-//! grid is the sources' grid (1 along axes a block spans once). Everything else is refused
-//! with the reason.
+//! are regular hyperslabs (everything, one block, strided blocks) holding the same elements in
+//! the same order (equal extents once axes of extent 1 are dropped), aligned with the source's
+//! chunk grid on both sides ([`chunk_shape`]). Each source chunk then becomes one chunk of the
+//! virtual dataset, whose chunk grid is the sources' grid (1 along axes a selection spans
+//! once). Everything else is refused with the reason.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +15,7 @@ use crate::io::cursor::Cursor;
 use crate::model::{Array, ChunkRef, Codec, FillValue, Group, Node, SourceId};
 
 use super::checksum::lookup3;
-use super::selection::{self, Selection};
+use super::selection::{self, RegularAxis, Selection};
 use super::walk::{refuse, Refuse, Walker};
 use super::{Hdf5Error, Sizes};
 
@@ -83,8 +82,8 @@ pub(crate) fn parse(data: &[u8], base: u64, sizes: Sizes) -> Result<Vec<Mapping>
         } else {
             c_string(&mut c, data)?
         };
-        let source = selection::parse_from(&mut c)?;
-        let virt = selection::parse_from(&mut c)?;
+        let source = selection::parse_from(&mut c, false)?;
+        let virt = selection::parse_from(&mut c, false)?;
         out.push(Mapping {
             file,
             dataset,
@@ -131,41 +130,73 @@ fn earlier(
         .ok_or_else(|| Hdf5Error::corrupt(W, c.offset(), format!("shared name of entry {i}, not an earlier one")))
 }
 
-/// A block of a dataset: start and extent per axis.
-pub(crate) type Block = (Vec<u64>, Vec<u64>);
-
 /// What a virtual dataset's mappings give it: chunk shape, codecs, chunks.
 type Mapped = (Vec<u64>, Vec<Codec>, BTreeMap<Vec<u64>, ChunkRef>);
 
 /// A walked source file: its root and the objects refused in it.
 pub(crate) type WalkedFile = Arc<(Group, Vec<crate::model::Refusal>)>;
 
-/// A selection as one block: start and extent per axis; `Ok(None)` for an empty selection.
+/// A selection as a regular hyperslab, one [`RegularAxis`] per axis (everything and a single
+/// block are regular too); `Ok(None)` for an empty selection. Its elements, in libhdf5's
+/// row-major order, are those of a dense array of `count × block` per axis, position `p`
+/// of an axis being element `start + (p / block) × stride + p % block`.
 ///
 /// # Errors
-/// Several blocks or points, a rank other than the dataset's, a block outside it.
-pub(crate) fn block(sel: &Selection, shape: &[u64]) -> Result<Option<Block>, String> {
-    match sel {
-        Selection::All => Ok(Some((vec![0; shape.len()], shape.to_vec()))),
-        Selection::None => Ok(None),
-        Selection::Points(p) => Err(format!("selects {} single points, not one block", p.len())),
-        Selection::Blocks(b) if b.len() != 1 => Err(format!("selects {} blocks, not one", b.len())),
-        Selection::Blocks(b) => {
-            let (s, e) = &b[0];
-            if s.len() != shape.len() {
-                return Err(format!(
-                    "a selection of rank {} in a dataset of rank {}",
-                    s.len(),
-                    shape.len()
-                ));
-            }
-            if e.iter().zip(shape).any(|(&e, &d)| e >= d) {
-                return Err("a block that extends past the dataset".into());
-            }
-            let count = s.iter().zip(e).map(|(&s, &e)| e - s + 1).collect();
-            Ok(Some((s.clone(), count)))
+/// Points, irregular unions of blocks, overlapping blocks, a rank other than the dataset's, a
+/// selection outside it.
+pub(crate) fn axes(sel: &Selection, shape: &[u64]) -> Result<Option<Vec<RegularAxis>>, String> {
+    let one = |start: u64, n: u64| RegularAxis {
+        start,
+        stride: 1,
+        count: 1,
+        block: n,
+    };
+    let axes = match sel {
+        Selection::All => shape.iter().map(|&d| one(0, d)).collect(),
+        Selection::None => return Ok(None),
+        Selection::Points(p) => return Err(format!("selects {} single points, not a regular hyperslab", p.len())),
+        Selection::Blocks(b) if b.len() != 1 => {
+            return Err(format!("selects {} blocks that are not a regular hyperslab", b.len()))
+        }
+        Selection::Blocks(b) => b[0].0.iter().zip(&b[0].1).map(|(&s, &e)| one(s, e - s + 1)).collect(),
+        Selection::Regular(a) => a.clone(),
+    };
+    let axes: Vec<RegularAxis> = axes;
+    if axes.len() != shape.len() {
+        return Err(format!(
+            "a selection of rank {} in a dataset of rank {}",
+            axes.len(),
+            shape.len()
+        ));
+    }
+    for (a, &d) in axes.iter().zip(shape) {
+        if a.count > 1 && a.stride < a.block {
+            return Err("a hyperslab whose blocks overlap".into());
+        }
+        let end = (a.count - 1)
+            .checked_mul(a.stride)
+            .and_then(|x| x.checked_add(a.start))
+            .and_then(|x| x.checked_add(a.block));
+        if end.is_none_or(|e| e > d) {
+            return Err("a selection that extends past the dataset".into());
         }
     }
+    Ok(Some(axes))
+}
+
+/// Elements of the dense array an axis stands for.
+fn extent(a: &RegularAxis) -> u64 {
+    a.count * a.block
+}
+
+/// The element at position `p` of an axis.
+fn element(a: &RegularAxis, p: u64) -> u64 {
+    a.start + (p / a.block) * a.stride + p % a.block
+}
+
+/// Axes whose dense extent is not 1 (the ones that pair up between source and virtual).
+fn wide(axes: &[RegularAxis]) -> Vec<usize> {
+    (0..axes.len()).filter(|&d| extent(&axes[d]) != 1).collect()
 }
 
 /// The source side of a mapping: the source dataset's shape, chunk grid and chunks.
@@ -178,46 +209,63 @@ pub(crate) struct SourceGrid<'a> {
     pub chunks: &'a BTreeMap<Vec<u64>, ChunkRef>,
 }
 
-/// The chunk shape of the virtual dataset that moves the source block `(s_start, count)`
-/// whole chunks at a time to the virtual block `(v_start, v_count)` of a dataset shaped
-/// `v_shape`.
+/// The chunk shape of the virtual dataset (shaped `v_shape`) that moves the source selection
+/// `s` whole chunks at a time to the virtual selection `v`.
+///
+/// Source and virtual selection hold the same dense array once axes of extent 1 are dropped;
+/// along each remaining axis pair, with `c` the source's chunk length, both sides start on a
+/// multiple of `c` and, where they have several blocks, have blocks and strides that are
+/// multiples of `c`; a run that ends inside a chunk is one block ending at the edge of both
+/// datasets. Axes of extent 1 take one element: the source's chunks are 1 long there.
 ///
 /// # Errors
 /// Why the mapping does not move whole chunks.
 pub(crate) fn chunk_shape(
     v_shape: &[u64],
-    (v_start, v_count): (&[u64], &[u64]),
+    v: &[RegularAxis],
     src: &SourceGrid<'_>,
-    (s_start, s_count): (&[u64], &[u64]),
+    s: &[RegularAxis],
 ) -> Result<Vec<u64>, String> {
-    let s_axes: Vec<usize> = (0..s_count.len()).filter(|&d| s_count[d] != 1).collect();
-    let v_axes: Vec<usize> = (0..v_count.len()).filter(|&d| v_count[d] != 1).collect();
-    let s_ext: Vec<u64> = s_axes.iter().map(|&d| s_count[d]).collect();
-    let v_ext: Vec<u64> = v_axes.iter().map(|&d| v_count[d]).collect();
-    if s_ext != v_ext {
+    if src.chunk_shape.len() != src.shape.len() || src.chunk_shape.contains(&0) {
         return Err(format!(
-            "the source block {s_count:?} and the virtual block {v_count:?} differ in shape"
+            "the source's chunk shape {:?} does not fit its shape",
+            src.chunk_shape
         ));
     }
-    if let Some(d) = (0..s_count.len()).find(|&d| s_count[d] == 1 && src.chunk_shape[d] != 1) {
+    let (s_axes, v_axes) = (wide(s), wide(v));
+    let s_ext: Vec<u64> = s_axes.iter().map(|&d| extent(&s[d])).collect();
+    let v_ext: Vec<u64> = v_axes.iter().map(|&d| extent(&v[d])).collect();
+    if s_ext != v_ext {
         return Err(format!(
-            "the source block takes one element along axis {d}, whose chunks are {} long",
+            "the source selection ({s_ext:?} elements per axis) and the virtual one ({v_ext:?}) differ in shape"
+        ));
+    }
+    if let Some(d) = (0..s.len()).find(|&d| extent(&s[d]) == 1 && src.chunk_shape[d] != 1) {
+        return Err(format!(
+            "the source selection takes one element along axis {d}, whose chunks are {} long",
             src.chunk_shape[d]
         ));
     }
+    let aligned = |a: &RegularAxis, c: u64| {
+        a.start.is_multiple_of(c) && (a.count == 1 || (a.block.is_multiple_of(c) && a.stride.is_multiple_of(c)))
+    };
     let mut vc = vec![1u64; v_shape.len()];
     for (&sd, &vd) in s_axes.iter().zip(&v_axes) {
         let c = src.chunk_shape[sd];
-        let e = s_count[sd];
-        if s_start[sd] % c != 0 || v_start[vd] % c != 0 {
+        let (sa, va) = (&s[sd], &v[vd]);
+        if !aligned(sa, c) || !aligned(va, c) {
             return Err(format!(
-                "the block starts inside a chunk (source axis {sd} at {}, virtual axis {vd} at {}, chunks of {c})",
-                s_start[sd], v_start[vd]
+                "the selection cuts chunks (source axis {sd}: start {}, stride {}, block {}; virtual axis {vd}: \
+                 start {}, stride {}, block {}; chunks of {c})",
+                sa.start, sa.stride, sa.block, va.start, va.stride, va.block
             ));
         }
-        if e % c != 0 && (s_start[sd] + e != src.shape[sd] || v_start[vd] + e != v_shape[vd]) {
+        let e = extent(sa);
+        let at_edge = |a: &RegularAxis, d: u64| a.count == 1 && a.start + a.block == d;
+        let whole = e.is_multiple_of(c) || (at_edge(sa, src.shape[sd]) && at_edge(va, v_shape[vd]));
+        if !whole {
             return Err(format!(
-                "the block ends inside a chunk (axis {sd}: {e} elements, chunks of {c}) away from the datasets' edges"
+                "the selection ends inside a chunk (axis {sd}: {e} elements, chunks of {c}) away from the datasets' edges"
             ));
         }
         vc[vd] = c;
@@ -225,41 +273,42 @@ pub(crate) fn chunk_shape(
     Ok(vc)
 }
 
-/// Move the chunks of the source block to the virtual block (as [`chunk_shape`] allowed),
-/// each through `point` (which gives it the source's id). Returns whether a chunk of the block
-/// was never written in the source.
+/// Move the chunks of the source selection to the virtual one (as [`chunk_shape`] allowed),
+/// each through `point` (which gives it the source's id). Returns whether a chunk of the
+/// selection was never written in the source.
 ///
 /// # Errors
 /// A virtual chunk another mapping already filled, more than [`MAX_MAPPED_CHUNKS`] chunks.
 pub(crate) fn move_chunks(
     v_chunk: &[u64],
-    (v_start, v_count): (&[u64], &[u64]),
+    v: &[RegularAxis],
     src: &SourceGrid<'_>,
-    (s_start, s_count): (&[u64], &[u64]),
+    s: &[RegularAxis],
     point: impl Fn(&ChunkRef) -> ChunkRef,
     out: &mut BTreeMap<Vec<u64>, ChunkRef>,
 ) -> Result<bool, String> {
-    let s_axes: Vec<usize> = (0..s_count.len()).filter(|&d| s_count[d] != 1).collect();
-    let v_axes: Vec<usize> = (0..v_count.len()).filter(|&d| v_count[d] != 1).collect();
+    let (s_axes, v_axes) = (wide(s), wide(v));
     let per_axis: Vec<u64> = s_axes
         .iter()
-        .map(|&d| s_count[d].div_ceil(src.chunk_shape[d]))
+        .map(|&d| extent(&s[d]).div_ceil(src.chunk_shape[d]))
         .collect();
     let total = per_axis
         .iter()
         .try_fold(1u64, |a, &n| a.checked_mul(n))
         .filter(|&n| n <= MAX_MAPPED_CHUNKS)
         .ok_or_else(|| format!("a mapping of more than {MAX_MAPPED_CHUNKS} chunks"))?;
-    let s_first: Vec<u64> = (0..s_count.len()).map(|d| s_start[d] / src.chunk_shape[d]).collect();
-    let v_first: Vec<u64> = (0..v_count.len()).map(|d| v_start[d] / v_chunk[d]).collect();
+    // Axes of extent 1: their one element, in chunks of 1.
+    let s_first: Vec<u64> = s.iter().map(|a| a.start).collect();
+    let v_first: Vec<u64> = v.iter().map(|a| a.start).collect();
     let mut missing = false;
     let mut idx = vec![0u64; per_axis.len()];
     for _ in 0..total {
         let mut sk = s_first.clone();
         let mut vk = v_first.clone();
         for (k, (&sd, &vd)) in s_axes.iter().zip(&v_axes).enumerate() {
-            sk[sd] += idx[k];
-            vk[vd] += idx[k];
+            let p = idx[k] * src.chunk_shape[sd];
+            sk[sd] = element(&s[sd], p) / src.chunk_shape[sd];
+            vk[vd] = element(&v[vd], p) / v_chunk[vd];
         }
         if out.contains_key(&vk) {
             return Err(format!("mappings overlap at virtual chunk {vk:?}"));
@@ -380,8 +429,8 @@ impl Walker<'_> {
         let mut out = BTreeMap::new();
         for (i, m) in maps.iter().enumerate() {
             let what = format!("mapping {i} ({}:{})", m.file, m.dataset);
-            let Some((v_start, v_count)) =
-                block(&m.virt, &shell.shape).map_err(|e| refuse(F, format!("{what}: the virtual selection {e}")))?
+            let Some(v) =
+                axes(&m.virt, &shell.shape).map_err(|e| refuse(F, format!("{what}: the virtual selection {e}")))?
             else {
                 continue;
             };
@@ -414,8 +463,8 @@ impl Walker<'_> {
             if codecs.as_ref().is_some_and(|c| *c != src.codecs) {
                 return Err(refuse(F, format!("{what}: the sources have different codecs")));
             }
-            let Some((s_start, s_count)) =
-                block(&m.source, &src.shape).map_err(|e| refuse(F, format!("{what}: the source selection {e}")))?
+            let Some(s) =
+                axes(&m.source, &src.shape).map_err(|e| refuse(F, format!("{what}: the source selection {e}")))?
             else {
                 continue;
             };
@@ -424,9 +473,7 @@ impl Walker<'_> {
                 chunk_shape: &src.chunk_shape,
                 chunks: &src.chunks,
             };
-            let v = (v_start.as_slice(), v_count.as_slice());
-            let s = (s_start.as_slice(), s_count.as_slice());
-            let vc = chunk_shape(&shell.shape, v, &sg, s).map_err(|e| refuse(F, format!("{what}: {e}")))?;
+            let vc = chunk_shape(&shell.shape, &v, &sg, &s).map_err(|e| refuse(F, format!("{what}: {e}")))?;
             if let Some(g) = &grid {
                 if *g != vc {
                     return Err(refuse(
@@ -444,7 +491,7 @@ impl Walker<'_> {
                 other => other.clone(),
             };
             let missing =
-                move_chunks(&vc, v, &sg, s, point, &mut out).map_err(|e| refuse(F, format!("{what}: {e}")))?;
+                move_chunks(&vc, &v, &sg, &s, point, &mut out).map_err(|e| refuse(F, format!("{what}: {e}")))?;
             if missing && nonzero_fill(&src.fill_value) != nonzero_fill(&shell.fill_value) {
                 return Err(refuse(
                     F,
@@ -508,12 +555,7 @@ impl Walker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const S8: Sizes = Sizes {
-        offset: 8,
-        length: 8,
-        base: 0,
-    };
+    use crate::hdf5::S8;
 
     fn all() -> Vec<u8> {
         [3u32.to_le_bytes(), 1u32.to_le_bytes(), [0; 4], [0; 4]].concat()
@@ -597,6 +639,20 @@ mod tests {
         out
     }
 
+    /// Single-block axes from starts and extents.
+    fn boxed(start: &[u64], count: &[u64]) -> Vec<RegularAxis> {
+        start
+            .iter()
+            .zip(count)
+            .map(|(&s, &n)| RegularAxis {
+                start: s,
+                stride: 1,
+                count: 1,
+                block: n,
+            })
+            .collect()
+    }
+
     #[test]
     fn stacking_sources_moves_whole_chunks() {
         // Three (40, 6) sources chunked (10, 6) stacked along a new first axis: (3, 40, 6).
@@ -607,25 +663,63 @@ mod tests {
             chunks: &chunks,
         };
         let mut out = BTreeMap::new();
+        let s = boxed(&[0, 0], &[40, 6]);
         for i in 0..3u64 {
-            let v = (&[i, 0, 0][..], &[1, 40, 6][..]);
-            let s = (&[0, 0][..], &[40, 6][..]);
-            let vc = chunk_shape(&[3, 40, 6], v, &src, s).unwrap();
+            let v = boxed(&[i, 0, 0], &[1, 40, 6]);
+            let vc = chunk_shape(&[3, 40, 6], &v, &src, &s).unwrap();
             assert_eq!(vc, [1, 10, 6]);
-            let missing = move_chunks(&vc, v, &src, s, |c| c.clone(), &mut out).unwrap();
+            let missing = move_chunks(&vc, &v, &src, &s, |c| c.clone(), &mut out).unwrap();
             assert!(!missing);
         }
         assert_eq!(out.len(), 12);
         assert_eq!(out[&vec![2, 3, 0]], chunks[&vec![3, 0]]);
         // A second mapping onto the same place overlaps.
-        let v = (&[0, 0, 0][..], &[1, 40, 6][..]);
-        let s = (&[0, 0][..], &[40, 6][..]);
-        let err = move_chunks(&[1, 10, 6], v, &src, s, |c| c.clone(), &mut out).unwrap_err();
+        let v = boxed(&[0, 0, 0], &[1, 40, 6]);
+        let err = move_chunks(&[1, 10, 6], &v, &src, &s, |c| c.clone(), &mut out).unwrap_err();
         assert!(err.contains("overlap"));
     }
 
     #[test]
-    fn blocks_that_cut_chunks_are_refused() {
+    fn interleaved_frames_move_one_chunk_each() {
+        // Frames (1, 4, 4) of a (5, 4, 4) source, chunked one frame each, to every second
+        // frame of a (10, 4, 4) virtual dataset starting at 1.
+        let chunks = grid(&[5, 4, 4], &[1, 4, 4]);
+        let src = SourceGrid {
+            shape: &[5, 4, 4],
+            chunk_shape: &[1, 4, 4],
+            chunks: &chunks,
+        };
+        let s = boxed(&[0, 0, 0], &[5, 4, 4]);
+        let mut v = boxed(&[1, 0, 0], &[1, 4, 4]);
+        v[0] = RegularAxis {
+            start: 1,
+            stride: 2,
+            count: 5,
+            block: 1,
+        };
+        let vc = chunk_shape(&[10, 4, 4], &v, &src, &s).unwrap();
+        assert_eq!(vc, [1, 4, 4]);
+        let mut out = BTreeMap::new();
+        move_chunks(&vc, &v, &src, &s, |c| c.clone(), &mut out).unwrap();
+        let keys: Vec<_> = out.keys().cloned().collect();
+        assert_eq!(keys, (0..5).map(|i| vec![2 * i + 1, 0, 0]).collect::<Vec<_>>());
+        assert_eq!(out[&vec![7, 0, 0]], chunks[&vec![3, 0, 0]]);
+        // Frames chunked two at a time cannot go to every second frame.
+        let chunks2 = grid(&[6, 4, 4], &[2, 4, 4]);
+        let src2 = SourceGrid {
+            shape: &[6, 4, 4],
+            chunk_shape: &[2, 4, 4],
+            chunks: &chunks2,
+        };
+        v[0].count = 3;
+        v[0].block = 2;
+        v[0].stride = 3;
+        let e = chunk_shape(&[10, 4, 4], &v, &src2, &boxed(&[0, 0, 0], &[6, 4, 4])).unwrap_err();
+        assert!(e.contains("cuts chunks"), "{e}");
+    }
+
+    #[test]
+    fn selections_that_cut_chunks_are_refused() {
         let chunks = grid(&[40, 6], &[10, 6]);
         let src = SourceGrid {
             shape: &[40, 6],
@@ -633,16 +727,16 @@ mod tests {
             chunks: &chunks,
         };
         // Starts inside a chunk.
-        let e = chunk_shape(&[30, 6], (&[0, 0], &[30, 6]), &src, (&[5, 0], &[30, 6])).unwrap_err();
-        assert!(e.contains("starts inside a chunk"), "{e}");
+        let e = chunk_shape(&[30, 6], &boxed(&[0, 0], &[30, 6]), &src, &boxed(&[5, 0], &[30, 6])).unwrap_err();
+        assert!(e.contains("cuts chunks"), "{e}");
         // Ends inside a chunk away from the edge.
-        let e = chunk_shape(&[40, 6], (&[0, 0], &[25, 6]), &src, (&[0, 0], &[25, 6])).unwrap_err();
+        let e = chunk_shape(&[40, 6], &boxed(&[0, 0], &[25, 6]), &src, &boxed(&[0, 0], &[25, 6])).unwrap_err();
         assert!(e.contains("ends inside a chunk"), "{e}");
         // A reshaping mapping.
-        let e = chunk_shape(&[240], (&[0], &[240]), &src, (&[0, 0], &[40, 6])).unwrap_err();
+        let e = chunk_shape(&[240], &boxed(&[0], &[240]), &src, &boxed(&[0, 0], &[40, 6])).unwrap_err();
         assert!(e.contains("differ in shape"), "{e}");
         // One row of chunks 10 long.
-        let e = chunk_shape(&[6], (&[0], &[6]), &src, (&[0, 0], &[1, 6])).unwrap_err();
+        let e = chunk_shape(&[6], &boxed(&[0], &[6]), &src, &boxed(&[0, 0], &[1, 6])).unwrap_err();
         assert!(e.contains("one element along axis 0"), "{e}");
         // The source's edge chunk at the virtual edge is fine.
         let src = SourceGrid {
@@ -650,21 +744,35 @@ mod tests {
             chunk_shape: &[10, 6],
             chunks: &chunks,
         };
+        let s = boxed(&[0, 0], &[35, 6]);
         assert_eq!(
-            chunk_shape(&[75, 6], (&[40, 0], &[35, 6]), &src, (&[0, 0], &[35, 6])).unwrap(),
+            chunk_shape(&[75, 6], &boxed(&[40, 0], &[35, 6]), &src, &s).unwrap(),
             [10, 6]
         );
-        assert!(chunk_shape(&[80, 6], (&[40, 0], &[35, 6]), &src, (&[0, 0], &[35, 6])).is_err());
+        assert!(chunk_shape(&[80, 6], &boxed(&[40, 0], &[35, 6]), &src, &s).is_err());
     }
 
     #[test]
-    fn selections_as_blocks() {
-        assert_eq!(block(&Selection::All, &[3, 4]).unwrap(), Some((vec![0, 0], vec![3, 4])));
-        assert_eq!(block(&Selection::None, &[3]).unwrap(), None);
+    fn selections_as_axes() {
+        assert_eq!(axes(&Selection::All, &[3, 4]).unwrap(), Some(boxed(&[0, 0], &[3, 4])));
+        assert_eq!(axes(&Selection::None, &[3]).unwrap(), None);
         let b = Selection::Blocks(vec![(vec![1, 2], vec![2, 3])]);
-        assert_eq!(block(&b, &[3, 4]).unwrap(), Some((vec![1, 2], vec![2, 2])));
-        assert!(block(&b, &[2, 4]).is_err());
-        assert!(block(&b, &[3]).is_err());
-        assert!(block(&Selection::Points(vec![vec![0]]), &[3]).is_err());
+        assert_eq!(axes(&b, &[3, 4]).unwrap(), Some(boxed(&[1, 2], &[2, 2])));
+        assert!(axes(&b, &[2, 4]).is_err());
+        assert!(axes(&b, &[3]).is_err());
+        assert!(axes(&Selection::Points(vec![vec![0]]), &[3]).is_err());
+        let two = Selection::Blocks(vec![(vec![0], vec![0]), (vec![2], vec![2])]);
+        assert!(axes(&two, &[3]).is_err());
+        let r = |stride, count, block| {
+            Selection::Regular(vec![RegularAxis {
+                start: 1,
+                stride,
+                count,
+                block,
+            }])
+        };
+        assert!(axes(&r(3, 3, 2), &[9]).is_ok());
+        assert!(axes(&r(3, 3, 2), &[8]).unwrap_err().contains("past the dataset"));
+        assert!(axes(&r(1, 3, 2), &[9]).unwrap_err().contains("overlap"));
     }
 }

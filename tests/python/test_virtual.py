@@ -15,13 +15,13 @@ from h5ref import same_bits
 from test_serve import Server
 
 # Mapped datasets (read back like h5py) and refused ones (reason fragment).
-MAPPED = ["stack", "tiles", "edge", "same", "unwritten", "ext_one", "ext_two", "ext_rest"]
+MAPPED = ["stack", "tiles", "edge", "same", "unwritten", "interleaved", "ext_one", "ext_two", "ext_rest"]
 REFUSED = {
     "mixed_codecs": "different codecs",
-    "cut": "starts inside a chunk",
+    "cut": "cuts chunks",
     "missing_file": "nope.h5",
     "converted": "type differs",
-    "strided": "blocks, not one",
+    "strided": "cuts chunks",
     "unwritten_fill": "fill value other than",
     "nested": "not followed",
     "reshaped": "differ in shape",
@@ -47,6 +47,8 @@ def write_files(d):
                 u[10:20] = 7
                 w = f.create_dataset("w", shape=(40, 6), dtype="<i2", chunks=(10, 6), fillvalue=9)
                 w[0:10] = 1
+                f.create_dataset("frames", data=np.arange(80, dtype="<u2").reshape(5, 4, 4) + 1000 * i,
+                                 chunks=(1, 4, 4), compression="gzip")
         with h5py.File("only.h5", "w") as f:  # used by a refused mapping alone
             f.create_dataset("c", data=np.arange(240, dtype="<f4").reshape(40, 6), chunks=(10, 6))
         with h5py.File("inner.h5", "w") as f:
@@ -79,6 +81,9 @@ def write_files(d):
             f.create_virtual_dataset("same", lay, fillvalue=3)
             f.create_virtual_dataset(
                 "unwritten", layout((80, 6), "<i2", [(slice(0, 40), src(0, "u", (40, 6)))]))
+            # Frames of two files interleaved, each frame one chunk (a detector's VDS).
+            f.create_virtual_dataset(
+                "interleaved", layout((10, 4, 4), "<u2", [(slice(i, 10, 2), src(i, "frames", (5, 4, 4))) for i in range(2)]))
             # Refused ones.
             f.create_virtual_dataset(
                 "mixed_codecs", layout((80, 6), "<f4", [(slice(40 * i, 40 * i + 40), src(i, "s", (40, 6))) for i in range(2)]))

@@ -293,12 +293,7 @@ mod tests {
     use super::*;
     use crate::hdf5::heap::local::LocalHeap;
     use crate::hdf5::heap::test_util;
-
-    const S8: Sizes = Sizes {
-        offset: 8,
-        length: 8,
-        base: 0,
-    };
+    use crate::hdf5::S8;
 
     /// Addresses of the type `ty` TREE nodes that are no other node's child (tree roots).
     fn roots(data: &Bytes, ty: u8, key_size: u64) -> Vec<u64> {

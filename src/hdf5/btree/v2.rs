@@ -547,12 +547,7 @@ mod tests {
     use super::*;
     use crate::hdf5::checksum::lookup3;
     use crate::hdf5::heap::test_util;
-
-    const S8: Sizes = Sizes {
-        offset: 8,
-        length: 8,
-        base: 0,
-    };
+    use crate::hdf5::S8;
 
     #[test]
     fn encoded_sizes() {

@@ -417,12 +417,7 @@ impl FractalHeap {
 mod tests {
     use super::*;
     use crate::hdf5::checksum::lookup3;
-
-    const S8: Sizes = Sizes {
-        offset: 8,
-        length: 8,
-        base: 0,
-    };
+    use crate::hdf5::S8;
 
     /// A heap with ID length `id_len` whose root is one 512-byte direct block at 0x100
     /// holding `obj` right after its header (heap offset 21).

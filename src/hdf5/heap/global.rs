@@ -226,12 +226,7 @@ impl GlobalHeapCache {
 mod tests {
     use super::*;
     use crate::hdf5::heap::test_util;
-
-    const S8: Sizes = Sizes {
-        offset: 8,
-        length: 8,
-        base: 0,
-    };
+    use crate::hdf5::S8;
 
     fn collection(objs: &[(u16, &[u8])], size: u64) -> Vec<u8> {
         let mut f = b"GCOL\x01\0\0\0".to_vec();

@@ -80,12 +80,7 @@ impl LocalHeap {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const S8: Sizes = Sizes {
-        offset: 8,
-        length: 8,
-        base: 0,
-    };
+    use crate::hdf5::S8;
 
     fn heap_file(data: &[u8], base_pad: usize) -> Vec<u8> {
         let mut f = vec![0xAAu8; base_pad];

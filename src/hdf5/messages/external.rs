@@ -72,12 +72,7 @@ pub(crate) fn parse(data: &[u8], offset: u64, sizes: &Sizes) -> Result<ExternalF
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const S8: Sizes = Sizes {
-        offset: 8,
-        length: 8,
-        base: 0,
-    };
+    use crate::hdf5::S8;
 
     fn body(used: u16, slots: &[(u64, u64, u64)]) -> Vec<u8> {
         let mut b = vec![1, 0, 0, 0];
