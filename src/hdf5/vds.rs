@@ -25,6 +25,9 @@ const W: &str = "virtual dataset mapping list";
 pub(crate) const MAX_MAPPINGS: u64 = 1 << 16;
 /// Most chunks one mapping may move.
 pub(crate) const MAX_MAPPED_CHUNKS: u64 = 1 << 22;
+/// Most chunk positions the mappings of one file's virtual datasets may visit together (a
+/// hostile list repeats a large mapping many times).
+pub(crate) const MAX_MAPPED_CHUNKS_PER_FILE: u64 = 1 << 24;
 
 /// Entry flags of mapping list version 1 (names shared with an earlier entry, same file).
 mod flags {
@@ -277,8 +280,11 @@ pub(crate) fn chunk_shape(
 /// each through `point` (which gives it the source's id). Returns whether a chunk of the
 /// selection was never written in the source.
 ///
+/// `budget` is the number of chunk positions still allowed; this mapping's are taken from it.
+///
 /// # Errors
-/// A virtual chunk another mapping already filled, more than [`MAX_MAPPED_CHUNKS`] chunks.
+/// A virtual chunk another mapping already filled, more than [`MAX_MAPPED_CHUNKS`] chunks, or
+/// more than `budget`.
 pub(crate) fn move_chunks(
     v_chunk: &[u64],
     v: &[RegularAxis],
@@ -286,6 +292,7 @@ pub(crate) fn move_chunks(
     s: &[RegularAxis],
     point: impl Fn(&ChunkRef) -> ChunkRef,
     out: &mut BTreeMap<Vec<u64>, ChunkRef>,
+    budget: &mut u64,
 ) -> Result<bool, String> {
     let (s_axes, v_axes) = (wide(s), wide(v));
     let per_axis: Vec<u64> = s_axes
@@ -297,6 +304,9 @@ pub(crate) fn move_chunks(
         .try_fold(1u64, |a, &n| a.checked_mul(n))
         .filter(|&n| n <= MAX_MAPPED_CHUNKS)
         .ok_or_else(|| format!("a mapping of more than {MAX_MAPPED_CHUNKS} chunks"))?;
+    *budget = budget.checked_sub(total).ok_or_else(|| {
+        format!("the file's virtual dataset mappings visit more than {MAX_MAPPED_CHUNKS_PER_FILE} chunks")
+    })?;
     // Axes of extent 1: their one element, in chunks of 1.
     let s_first: Vec<u64> = s.iter().map(|a| a.start).collect();
     let v_first: Vec<u64> = v.iter().map(|a| a.start).collect();
@@ -490,8 +500,8 @@ impl Walker<'_> {
                 },
                 other => other.clone(),
             };
-            let missing =
-                move_chunks(&vc, &v, &sg, &s, point, &mut out).map_err(|e| refuse(F, format!("{what}: {e}")))?;
+            let missing = move_chunks(&vc, &v, &sg, &s, point, &mut out, &mut self.mapped_chunks_left)
+                .map_err(|e| refuse(F, format!("{what}: {e}")))?;
             if missing && nonzero_fill(&src.fill_value) != nonzero_fill(&shell.fill_value) {
                 return Err(refuse(
                     F,
@@ -639,6 +649,11 @@ mod tests {
         out
     }
 
+    /// A budget of chunk positions that never runs out.
+    fn unlimited() -> u64 {
+        u64::MAX
+    }
+
     /// Single-block axes from starts and extents.
     fn boxed(start: &[u64], count: &[u64]) -> Vec<RegularAxis> {
         start
@@ -668,15 +683,22 @@ mod tests {
             let v = boxed(&[i, 0, 0], &[1, 40, 6]);
             let vc = chunk_shape(&[3, 40, 6], &v, &src, &s).unwrap();
             assert_eq!(vc, [1, 10, 6]);
-            let missing = move_chunks(&vc, &v, &src, &s, |c| c.clone(), &mut out).unwrap();
+            let missing = move_chunks(&vc, &v, &src, &s, |c| c.clone(), &mut out, &mut unlimited()).unwrap();
             assert!(!missing);
         }
         assert_eq!(out.len(), 12);
         assert_eq!(out[&vec![2, 3, 0]], chunks[&vec![3, 0]]);
         // A second mapping onto the same place overlaps.
         let v = boxed(&[0, 0, 0], &[1, 40, 6]);
-        let err = move_chunks(&[1, 10, 6], &v, &src, &s, |c| c.clone(), &mut out).unwrap_err();
+        let err = move_chunks(&[1, 10, 6], &v, &src, &s, |c| c.clone(), &mut out, &mut unlimited()).unwrap_err();
         assert!(err.contains("overlap"));
+        // The file's budget of chunk positions runs out on the third stacked source.
+        let (mut out, mut budget) = (BTreeMap::new(), 11);
+        for i in 0..3u64 {
+            let v = boxed(&[i, 0, 0], &[1, 40, 6]);
+            let r = move_chunks(&[1, 10, 6], &v, &src, &s, |c| c.clone(), &mut out, &mut budget);
+            assert_eq!(r.is_err(), i == 2, "{r:?}");
+        }
     }
 
     #[test]
@@ -700,7 +722,7 @@ mod tests {
         let vc = chunk_shape(&[10, 4, 4], &v, &src, &s).unwrap();
         assert_eq!(vc, [1, 4, 4]);
         let mut out = BTreeMap::new();
-        move_chunks(&vc, &v, &src, &s, |c| c.clone(), &mut out).unwrap();
+        move_chunks(&vc, &v, &src, &s, |c| c.clone(), &mut out, &mut unlimited()).unwrap();
         let keys: Vec<_> = out.keys().cloned().collect();
         assert_eq!(keys, (0..5).map(|i| vec![2 * i + 1, 0, 0]).collect::<Vec<_>>());
         assert_eq!(out[&vec![7, 0, 0]], chunks[&vec![3, 0, 0]]);

@@ -88,6 +88,8 @@ pub(crate) struct Walker<'a> {
     /// Virtual datasets mapped so far as shells (shape, type, attributes), with their
     /// mappings; [`Walker::resolve_virtual`] gives them chunks once the walk is done.
     pub(super) pending_virtual: Vec<(String, Vec<super::vds::Mapping>)>,
+    /// Chunk positions virtual dataset mappings may still visit in this file.
+    pub(super) mapped_chunks_left: u64,
     /// Locations of other files chunks point into: `SourceId(k + 1)` is `other_sources[k]`.
     pub(crate) other_sources: Vec<String>,
     /// Other files walked for virtual dataset sources: location → (root, refusals).
@@ -136,6 +138,7 @@ impl<'a> Walker<'a> {
             opts,
             nested: false,
             pending_virtual: Vec::new(),
+            mapped_chunks_left: super::vds::MAX_MAPPED_CHUNKS_PER_FILE,
             other_sources: Vec::new(),
             other_roots: HashMap::new(),
             sohm: match sb.sohm_table {
