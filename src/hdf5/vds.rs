@@ -348,12 +348,13 @@ fn absolute_path(p: &str) -> String {
     format!("/{}", p.trim_matches('/'))
 }
 
-/// The array at `path` below `g`.
-fn array_at<'g>(g: &'g Group, path: &str) -> Option<&'g Array> {
-    match g.node(path)? {
-        Node::Array(a) => Some(a),
-        Node::Group(_) => None,
-    }
+/// Why the dataset at `path` is not in a walked tree: `refused` and its reason among
+/// `refusals`, else "no such dataset".
+fn missing_reason(refusals: &[crate::model::Refusal], path: &str, refused: &str) -> String {
+    refusals
+        .iter()
+        .find(|r| absolute_path(&r.path) == path)
+        .map_or_else(|| "no such dataset".to_string(), |r| format!("{refused}: {}", r.reason))
 }
 
 /// An element's fill bytes, `None` for zeros (the default).
@@ -392,7 +393,7 @@ impl Walker<'_> {
         let pending = std::mem::take(&mut self.pending_virtual);
         let virtual_paths: Vec<String> = pending.iter().map(|(p, _)| absolute_path(p)).collect();
         for (path, maps) in pending {
-            let Some(shell) = array_at(root, &path).cloned() else {
+            let Some(shell) = root.array(&path).cloned() else {
                 continue;
             };
             let mapped = self.virtual_chunks(root, &shell, &maps, &virtual_paths);
@@ -415,10 +416,7 @@ impl Walker<'_> {
                     }
                 }
                 Err(why) => {
-                    let (parent, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
-                    if let Some(g) = root.group_mut(parent) {
-                        g.children.remove(name);
-                    }
+                    root.remove(&path);
                     self.refusal(&path, why);
                 }
             }
@@ -452,12 +450,8 @@ impl Walker<'_> {
                         format!("{what}: the source is itself a virtual dataset"),
                     ));
                 }
-                let a = array_at(root, &p).ok_or_else(|| {
-                    let why = self
-                        .refusals
-                        .iter()
-                        .find(|r| absolute_path(&r.path) == p)
-                        .map_or_else(|| "no such dataset".to_string(), |r| format!("refused: {}", r.reason));
+                let a = root.array(&p).ok_or_else(|| {
+                    let why = missing_reason(&self.refusals, &p, "refused");
                     refuse("virtual dataset source", format!("{what}: {why}"))
                 })?;
                 (a.clone(), SourceId(0))
@@ -551,11 +545,8 @@ impl Walker<'_> {
             None => return Err(refuse(F, format!("{what}: {loc} not read"))),
         };
         let p = absolute_path(dataset);
-        let a = array_at(&walked.0, &p).cloned().ok_or_else(|| {
-            let why = walked.1.iter().find(|r| absolute_path(&r.path) == p).map_or_else(
-                || "no such dataset".to_string(),
-                |r| format!("refused there: {}", r.reason),
-            );
+        let a = walked.0.array(&p).cloned().ok_or_else(|| {
+            let why = missing_reason(&walked.1, &p, "refused there");
             refuse(F, format!("{what}: {why}"))
         })?;
         Ok((a, self.source_id(&loc)?))

@@ -220,9 +220,7 @@ impl<'a> Walker<'a> {
                 self.reference_chunks(a)
             };
             if let Err(r) = done {
-                if let Some(g) = root.group_mut(parent_path(&path)) {
-                    g.children.remove(basename(&path));
-                }
+                root.remove(&path);
                 self.refusal(&path, r);
             }
         }

@@ -397,6 +397,27 @@ impl Group {
         }
     }
 
+    /// The array at `path` below this group (see [`Group::node`]).
+    pub fn array(&self, path: &str) -> Option<&Array> {
+        match self.node(path)? {
+            Node::Array(a) => Some(a),
+            Node::Group(_) => None,
+        }
+    }
+
+    /// Take the node at `path` out of this group (see [`Group::node_mut`]).
+    pub fn remove(&mut self, path: &str) -> Option<Node> {
+        let (parents, name) = Self::split(path)?;
+        let mut g = self;
+        for p in parents {
+            match g.children.get_mut(p)? {
+                Node::Group(c) => g = c,
+                Node::Array(_) => return None,
+            }
+        }
+        g.children.remove(name)
+    }
+
     /// The array at `path` below this group (see [`Group::node_mut`]).
     pub fn array_mut(&mut self, path: &str) -> Option<&mut Array> {
         match self.node_mut(path)? {
