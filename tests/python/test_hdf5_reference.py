@@ -140,16 +140,18 @@ def check_file(path, work, creator=None):
     the libhdf5 feature, to create with `--materialize unsupported` (the default binary reads
     the store back either way)."""
     create = ["create", path, "-o", work / "store"] + (["--materialize", "unsupported"] if creator else [])
+    # libhdf5 (materialize) loads the filter plugins h5py uses here (hdf5plugin's blosc2, zfp, ...).
+    env = {"HDF5_PLUGIN_PATH": hdf5plugin.PLUGIN_PATH} if creator else None
     try:
         f = h5py.File(path, "r")
     except Exception as e:  # noqa: BLE001 - h5py cannot open it: vzarr must not crash either
-        p = vzarr(*create, exe=creator)
+        p = vzarr(*create, exe=creator, env=env)
         return f"h5py cannot open ({type(e).__name__}); vzarr exit {p.returncode}", {}
     results = {}
     with f:
         dsets = h5_datasets(f)
         store = work / "store"
-        p = vzarr(*create, exe=creator)
+        p = vzarr(*create, exe=creator, env=env)
         if p.returncode == 2:
             for name in dsets:
                 results[name] = ("refused", "whole file: " + p.stderr.strip().splitlines()[-1][:80])
