@@ -71,13 +71,14 @@ fn full_key_into(out: &mut String, array: &str, coords: &[u64]) {
 
 /// Encode the chunk references of every array of `ds` as a manifest.
 ///
-/// Each array's row group is encoded on one of up to four threads (one fewer than the cores;
-/// column chunks in memory), then the row groups are appended in order.
+/// Each array's row group is encoded on one of up to four threads (one fewer than the cores)
+/// and appended in order as soon as the row groups before it are.
 ///
 /// # Errors
 /// [`StoreError`] if Arrow or Parquet encoding fails.
 pub fn write_manifest(ds: &VirtualDataset) -> Result<Bytes, StoreError> {
-    // One core is left to the metadata documents, built at the same time (store_files).
+    // One core is left to the metadata documents, built at the same time (store_files): on
+    // two cores a second encoder slowed the manifest down.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get().saturating_sub(1))
         .clamp(1, 4);
@@ -112,47 +113,82 @@ fn encode_manifest(ds: &VirtualDataset, threads: usize) -> Result<Bytes, StoreEr
         }
     });
     let schema = schema();
-    let mut buf = Vec::new();
+    let rows: usize = arrays.iter().map(|(_, a)| a.chunks.len()).sum();
+    // About 31 bytes a row on an ATL03 granule; sized once, the buffer is not copied as it grows.
+    let mut buf = Vec::with_capacity(rows.saturating_mul(32).saturating_add(64 << 10));
     let (mut writer, factory) = ArrowWriter::try_new(&mut buf, Arc::clone(&schema), Some(props))
         .and_then(ArrowWriter::into_serialized_writer)
         .map_err(pq)?;
-    let threads = threads.clamp(1, arrays.len().div_ceil(16).max(1));
-    let per = arrays.len().div_ceil(threads).max(1);
-    let encode = |first: usize, part: &[(String, &Array)]| -> Result<Vec<Vec<ArrowColumnChunk>>, StoreError> {
-        let mut key_buf = String::new();
-        part.iter()
-            .enumerate()
-            .map(|(i, (path, a))| encode_row_group(&factory, &schema, first + i, path, a, &ds.sources, &mut key_buf))
-            .collect()
-    };
-    let groups: Vec<Vec<ArrowColumnChunk>> = if threads == 1 {
-        encode(0, &arrays)?
-    } else {
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = arrays
-                .chunks(per)
-                .enumerate()
-                .map(|(t, part)| scope.spawn(move || encode(t * per, part)))
-                .collect();
-            let mut all = Vec::with_capacity(arrays.len());
-            for w in workers {
-                let part = w.join().unwrap_or_else(|_| {
-                    Err(StoreError::InvalidManifest {
-                        path: MANIFEST_FILE.into(),
-                        reason: "a manifest encoder thread failed".into(),
-                    })
-                })?;
-                all.extend(part);
-            }
-            Ok::<_, StoreError>(all)
-        })?
-    };
-    for chunks in groups {
+    let mut append = |chunks: Vec<ArrowColumnChunk>| -> Result<(), StoreError> {
         let mut rg = writer.next_row_group().map_err(pq)?;
         for c in chunks {
             c.append_to_row_group(&mut rg).map_err(pq)?;
         }
-        rg.close().map_err(pq)?;
+        rg.close().map_err(pq).map(drop)
+    };
+    let threads = threads.clamp(1, arrays.len().div_ceil(16).max(1));
+    if threads == 1 {
+        let mut key_buf = String::new();
+        for (i, (path, a)) in arrays.iter().enumerate() {
+            append(encode_row_group(
+                &factory,
+                &schema,
+                i,
+                path,
+                a,
+                &ds.sources,
+                &mut key_buf,
+            )?)?;
+        }
+    } else {
+        // Worker t encodes row groups t, t + threads, …; this thread appends them in order as
+        // they arrive, so only a few encoded row groups are held at a time.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(4 * threads);
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let tx = tx.clone();
+                    let (factory, schema, arrays) = (&factory, &schema, &arrays);
+                    scope.spawn(move || {
+                        let mut key_buf = String::new();
+                        for i in (t..arrays.len()).step_by(threads) {
+                            let (path, a) = &arrays[i];
+                            let r = encode_row_group(factory, schema, i, path, a, &ds.sources, &mut key_buf);
+                            let stop = r.is_err();
+                            // A closed channel: the appender stopped on an error.
+                            if tx.send((i, r)).is_err() || stop {
+                                break;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            drop(tx);
+            let mut pending = HashMap::new();
+            let mut next = 0;
+            let appended = (|| {
+                for (i, r) in &rx {
+                    pending.insert(i, r);
+                    while let Some(r) = pending.remove(&next) {
+                        append(r?)?;
+                        next += 1;
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })();
+            drop(rx);
+            // Every worker is joined (a panicked one reports an error, not a second panic).
+            let results: Vec<bool> = workers.into_iter().map(|w| w.join().is_ok()).collect();
+            let joined = results.iter().all(|&ok| ok);
+            appended?;
+            if !joined || next != arrays.len() {
+                return Err(StoreError::InvalidManifest {
+                    path: MANIFEST_FILE.into(),
+                    reason: "a manifest encoder thread failed".into(),
+                });
+            }
+            Ok(())
+        })?;
     }
     writer.close().map_err(pq)?;
     Ok(Bytes::from(buf))
