@@ -807,8 +807,8 @@ impl<'a> Walker<'a> {
                 (Err(e), _) => return Err(e),
             }
         };
-        if is_x87(elem_type) {
-            attributes.insert(FLOAT_FORMAT_ATTR.into(), Value::String(X87_EXTENDED.into()));
+        if let Some(format) = raw_float_format(elem_type) {
+            attributes.insert(FLOAT_FORMAT_ATTR.into(), Value::String(format.into()));
         }
         if let Datatype::Enum { members, base } = &dtype {
             let mut m = Map::new();
@@ -2093,7 +2093,7 @@ fn conversion_for(dt: &Datatype) -> Result<Option<(DataType, convert::Conversion
             order,
             ieee: false,
             bits,
-        } if *order != ByteOrder::Vax && !is_x87(dt) => {
+        } if *order != ByteOrder::Vax && raw_float_format(dt).is_none() => {
             let feature = "non-IEEE floating-point datatype";
             let out = convert::h5py_float_target(
                 *size as usize,
@@ -2118,43 +2118,54 @@ fn conversion_for(dt: &Datatype) -> Result<Option<(DataType, convert::Conversion
     }
 }
 
-/// The attribute naming the float format of raw 16-byte long doubles (and 32-byte complex
-/// numbers of them), which Zarr has no type for.
+/// The attribute naming the float format of raw 16-byte floats (and 32-byte complex numbers
+/// of them), which Zarr has no type for: [`X87_EXTENDED`], or the layout in words.
 pub const FLOAT_FORMAT_ATTR: &str = "_hdf5_float_format";
 
 /// [`FLOAT_FORMAT_ATTR`]'s value for x87 80-bit extended floats in 16 bytes, little-endian.
 pub const X87_EXTENDED: &str = "x87_extended_80";
 
-/// A 16-byte little-endian x87 extended float (h5py reads it unconverted as NumPy's
-/// `longdouble` on x86-64), or a complex number of two.
-fn is_x87(dt: &Datatype) -> bool {
+/// The format of floats stored as raw bytes, `None` for any other type: a 16-byte
+/// little-endian x87 extended float (h5py reads it unconverted as NumPy's `longdouble` on
+/// x86-64) or a complex number of two; or a complex number of two other 16-byte
+/// little-endian floats, such as HDF5's quad-layout long double with a stored leading bit
+/// (h5py, through HDF5 2.0, returns their bytes unconverted as `clongdouble`).
+fn raw_float_format(dt: &Datatype) -> Option<String> {
     match dt {
         Datatype::Float {
             size: 16,
             order: ByteOrder::Little,
             ieee: false,
             bits,
-        } => bits.is_x87_extended(),
-        Datatype::Complex { size: 32, base } => is_x87(base),
+        } if bits.is_x87_extended() => Some(X87_EXTENDED.into()),
+        Datatype::Complex { size: 32, base } => match base.as_ref() {
+            Datatype::Float {
+                size: 16,
+                order: ByteOrder::Little,
+                ieee: false,
+                bits,
+            } => Some(if bits.is_x87_extended() {
+                X87_EXTENDED.into()
+            } else {
+                bits.describe()
+            }),
+            _ => None,
+        },
         // h5py writes `clongdouble` as a compound of `r` and `i`.
         Datatype::Compound { size: 32, members } => match &members[..] {
-            [r, i] => {
-                r.name == "r"
-                    && i.name == "i"
-                    && r.offset == 0
-                    && i.offset == 16
-                    && is_x87(&r.dtype)
-                    && is_x87(&i.dtype)
+            [r, i] if r.name == "r" && i.name == "i" && r.offset == 0 && i.offset == 16 => {
+                let f = raw_float_format(&r.dtype).filter(|f| f == X87_EXTENDED)?;
+                raw_float_format(&i.dtype).filter(|g| *g == f)
             }
-            _ => false,
+            _ => None,
         },
-        _ => false,
+        _ => None,
     }
 }
 
 pub(crate) fn map_datatype(dt: &Datatype) -> Result<(DataType, Option<Endian>), Refuse> {
-    if is_x87(dt) {
-        // No Zarr float is 80 bits wide: raw bits, named by an attribute (see `dataset`).
+    if raw_float_format(dt).is_some() {
+        // No Zarr float is 80 or 128 bits wide: raw bits, named by an attribute (see `dataset`).
         return Ok((DataType::RawBytes(dt.size()), None));
     }
     let endian = |o: ByteOrder, size: u32| -> Option<Endian> {

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import zarr
 
-from conftest import vzarr
+from conftest import corpus_or_skip, vzarr
 from h5ref import same_bits
 from test_serve import Server
 
@@ -206,3 +206,26 @@ def test_long_doubles_are_raw_bits_named_by_an_attribute(tmp_path):
     finally:
         rc, _ = server.stop()
     assert rc == 0
+
+
+def test_complex_of_quad_layout_floats_is_raw_bits_with_the_layout_named(tmp_path):
+    """HDF5's own test file tcomplex.h5 (HDF5 2.0 complex type) has a complex of 16-byte floats
+    in IEEE quad layout with a stored leading bit. h5py returns their bytes unconverted (as
+    `complex256`); vzarr stores the same 32 bytes as `raw_bytes`, names the layout, and
+    `vzarr get` writes them as 32-byte voids."""
+    src = corpus_or_skip() / "hdf5-official-via-scigolib/testdata/hdf5_official/tcomplex.h5"
+    store = tmp_path / "store"
+    p = vzarr("create", src, "-o", store, check=0)
+    assert "DatasetLongDoubleComplex" not in p.stderr, p.stderr
+    meta = json.loads((store / "DatasetLongDoubleComplex" / "zarr.json").read_text())
+    assert meta["data_type"] == {"name": "raw_bytes", "configuration": {"length_bytes": 32}}
+    fmt = meta["attributes"]["_hdf5_float_format"]
+    assert "sign bit 127" in fmt and "bias 16383" in fmt and "mantissa bits 0..112 (leading bit stored" in fmt, fmt
+    vzarr("get", store, "DatasetLongDoubleComplex", "-o", tmp_path / "v.npy", check=0)
+    got = np.load(tmp_path / "v.npy")
+    with h5py.File(src, "r") as f:
+        want = f["DatasetLongDoubleComplex"][()]
+    assert got.dtype == np.dtype("V32") and got.shape == want.shape
+    assert got.tobytes() == want.tobytes()
+    # 1.0 with its leading bit stored: exponent 0x3fff, mantissa MSB set.
+    assert got.reshape(-1)[1].tobytes()[14:16] == b"\xff\x3f" and got.reshape(-1)[1].tobytes()[13] == 0x80

@@ -100,6 +100,27 @@ impl FloatBits {
             && self.bias == 16383
             && self.norm != 2
     }
+
+    /// The layout in words, for the attribute of raw floats no Zarr type holds.
+    #[must_use]
+    pub(crate) fn describe(&self) -> String {
+        let norm = match self.norm {
+            0 => "leading bit stored, not normalized",
+            1 => "leading bit stored and set",
+            _ => "leading bit implied",
+        };
+        format!(
+            "{} bits at bit {}: sign bit {}, exponent bits {}..{} (bias {}), mantissa bits {}..{} ({norm})",
+            self.precision,
+            self.bit_offset,
+            self.sign,
+            self.exp_loc,
+            u32::from(self.exp_loc) + u32::from(self.exp_size),
+            self.bias,
+            self.mant_loc,
+            u32::from(self.mant_loc) + u32::from(self.mant_size),
+        )
+    }
 }
 
 /// A decoded datatype.
