@@ -808,7 +808,7 @@ impl<'a> Walker<'a> {
             }
         };
         if let Some(format) = raw_float_format(elem_type) {
-            attributes.insert(FLOAT_FORMAT_ATTR.into(), Value::String(format.into()));
+            attributes.insert(FLOAT_FORMAT_ATTR.into(), Value::String(format));
         }
         if let Datatype::Enum { members, base } = &dtype {
             let mut m = Map::new();
