@@ -38,6 +38,7 @@ pub(crate) mod filters;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod heap;
+mod json_values;
 pub(crate) mod messages;
 mod nbit;
 mod object_header;
@@ -51,6 +52,7 @@ mod vds;
 mod walk;
 
 pub use error::Hdf5Error;
+pub use json_values::JSON_TYPE_ATTR;
 pub use walk::{FLOAT_FORMAT_ATTR, X87_EXTENDED};
 
 use std::sync::Arc;

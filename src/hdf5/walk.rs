@@ -25,6 +25,7 @@ use super::convert;
 use super::filters;
 use super::heap::global::{GlobalHeapCache, VlenRef};
 use super::heap::local::LocalHeap;
+use super::json_values;
 use super::messages::attribute::{self, AttributeMsg};
 use super::messages::dataspace::{self, Dataspace};
 use super::messages::datatype::{self, ByteOrder, Datatype, Member};
@@ -771,10 +772,18 @@ impl<'a> Walker<'a> {
         let vlen_string = matches!(dtype, Datatype::VarLen { string: true, .. });
         // Variable-length sequences of a fixed-size type NumPy reads as it is stored: each
         // element becomes its items' bytes (`vlen-bytes`), their dtype an attribute.
+        // Compounds with sequence members, sequences of sequences or of compounds: no Zarr
+        // type holds them; each element becomes its JSON text (see `json_values`).
+        let json = json_values::wanted(&dtype)
+            && match &dtype {
+                // Complex numbers h5py writes as compounds are fixed-size items.
+                Datatype::VarLen { base, .. } => vlen_sequence_item(base.as_deref()).is_err(),
+                _ => true,
+            };
         let vlen_seq = match &dtype {
             Datatype::VarLen {
                 string: false, base, ..
-            } => Some(vlen_sequence_item(base.as_deref())?),
+            } if !json => Some(vlen_sequence_item(base.as_deref())?),
             _ => None,
         };
         // Object references (old style: a header address each) become the target's path.
@@ -789,7 +798,7 @@ impl<'a> Walker<'a> {
         // Compounds zarr-python cannot read as they are stored (padding, big-endian members)
         // are rewritten packed and little-endian, read once and stored inline.
         let mut repack_plan = None;
-        let (mut data_type, endian) = if vlen_string || object_ref || region_ref {
+        let (mut data_type, endian) = if vlen_string || object_ref || region_ref || json {
             (DataType::VlenUtf8, None)
         } else if vlen_seq.is_some() {
             (DataType::VlenBytes, None)
@@ -1008,8 +1017,40 @@ impl<'a> Walker<'a> {
             codecs = vec![Codec::Bytes(None)];
         }
         if vlen_string {
-            self.inline_vlen(&mut chunks, &shape, &chunk_shape, dtype.size(), &filters, None)?;
+            self.inline_vlen(
+                &mut chunks,
+                &shape,
+                &chunk_shape,
+                dtype.size(),
+                &filters,
+                VlenKind::String,
+            )?;
             codecs = vec![Codec::VlenUtf8];
+        }
+        if json {
+            if matches!(&fill_value, FillValue::Bytes(b) if b.iter().any(|&x| x != 0)) {
+                return Err(refuse(
+                    format!("{} fill value", dtype.feature()),
+                    "a fill value that is not all zeros (empty sequences)",
+                ));
+            }
+            // Unwritten elements read as the all-zero element: empty sequences, zeros.
+            let zero = vec![0u8; dtype.size() as usize];
+            let text = self.json_text(&dtype, &zero, &mut { MAX_STRING_CLEAN })?;
+            fill_value = FillValue::Bytes(text);
+            self.inline_vlen(
+                &mut chunks,
+                &shape,
+                &chunk_shape,
+                dtype.size(),
+                &filters,
+                VlenKind::Json(&dtype),
+            )?;
+            codecs = vec![Codec::VlenUtf8];
+            attributes.insert(
+                json_values::JSON_TYPE_ATTR.into(),
+                Value::String(json_values::describe(&dtype)),
+            );
         }
         if let Some((item_size, item_dtype)) = &vlen_seq {
             if matches!(&fill_value, FillValue::Bytes(b) if b.iter().any(|&x| x != 0)) {
@@ -1025,7 +1066,7 @@ impl<'a> Walker<'a> {
                 &chunk_shape,
                 dtype.size(),
                 &filters,
-                Some(*item_size),
+                VlenKind::Sequence(*item_size),
             )?;
             codecs = vec![Codec::VlenBytes];
             attributes.insert(VLEN_DTYPE_ATTR.into(), Value::String(item_dtype.clone()));
@@ -1358,12 +1399,12 @@ impl<'a> Walker<'a> {
         chunk_shape: &[u64],
         elem: u32,
         filters: &[Filter],
-        seq_item: Option<usize>,
+        kind: VlenKind<'_>,
     ) -> Result<(), Refuse> {
-        let what = if seq_item.is_some() {
-            "variable-length sequences"
-        } else {
-            "variable-length strings"
+        let what = match kind {
+            VlenKind::String => "variable-length strings",
+            VlenKind::Sequence(_) => "variable-length sequences",
+            VlenKind::Json(_) => "values stored as JSON",
         };
         let too_large = || format!("{what} too large to inline");
         let elem = usize::try_from(elem).unwrap_or(usize::MAX);
@@ -1382,6 +1423,12 @@ impl<'a> Walker<'a> {
                 )
             })?;
         let mut total = 0u64;
+        // Values (numbers, strings, list items) left for JSON elements.
+        let mut budget = MAX_STRING_CLEAN;
+        let outside = match kind {
+            VlenKind::Json(dt) => Bytes::from(self.json_text(dt, &vec![0u8; elem], &mut budget)?),
+            _ => Bytes::new(),
+        };
         for (key, c) in chunks.iter_mut() {
             let elem_u32 = u32::try_from(elem).unwrap_or(u32::MAX);
             let Some(raw) = self.chunk_raw(key, c, filters, elem_u32, &format!("{what} in filtered chunks"))? else {
@@ -1397,12 +1444,13 @@ impl<'a> Walker<'a> {
             // Elements outside the array (edge chunks) read as "".
             for (i, inside) in inside_array(key, chunk_shape, shape).take(per_chunk).enumerate() {
                 let el = &raw[i * elem..(i + 1) * elem];
-                let s = match (inside, seq_item) {
-                    (false, _) => Bytes::new(),
-                    (true, Some(item)) => self.resolve_vlen(el, item, what)?,
-                    (true, None) => self.resolve_vlen_string(el, what)?,
+                let s = match (inside, kind) {
+                    (false, _) => outside.clone(),
+                    (true, VlenKind::Sequence(item)) => self.resolve_vlen(el, item, what)?,
+                    (true, VlenKind::String) => self.resolve_vlen_string(el, what)?,
+                    (true, VlenKind::Json(dt)) => Bytes::from(self.json_text(dt, el, &mut budget)?),
                 };
-                if seq_item.is_none() && std::str::from_utf8(&s).is_err() {
+                if matches!(kind, VlenKind::String) && std::str::from_utf8(&s).is_err() {
                     return Err(refuse(
                         "variable-length string not UTF-8",
                         format!("chunk {key:?} element {i} is not valid UTF-8"),
@@ -1422,6 +1470,20 @@ impl<'a> Walker<'a> {
             *c = ChunkRef::Inline(Bytes::from(out));
         }
         Ok(())
+    }
+
+    /// The JSON text of one element `el` of `dt` (see [`json_values`]), spending `budget`
+    /// values.
+    fn json_text(&mut self, dt: &Datatype, el: &[u8], budget: &mut u64) -> Result<Vec<u8>, Refuse> {
+        let feature = || format!("{} stored as JSON", dt.feature());
+        let mut resolve = |r: &[u8], item: usize| self.resolve_vlen(r, item, "values stored as JSON");
+        let mut enc = json_values::Encoder::new(&mut resolve, *budget);
+        let v = enc.value(dt, el).map_err(|e| match e {
+            json_values::EncodeError::Resolve(r) => r,
+            json_values::EncodeError::Bad(why) => refuse(feature(), why),
+        })?;
+        *budget = enc.remaining();
+        serde_json::to_vec(&v).map_err(|e| refuse(feature(), e.to_string()))
     }
 
     fn fill_value(&mut self, oh: &ObjectHeader, elem: u64) -> Result<FillValue, Refuse> {
@@ -2030,6 +2092,17 @@ fn inside_array<'a>(key: &'a [u64], chunk_shape: &'a [u64], shape: &'a [u64]) ->
         }
         Some(inside)
     })
+}
+
+/// What [`Walker::inline_vlen`] makes of each variable-length element.
+#[derive(Debug, Clone, Copy)]
+enum VlenKind<'a> {
+    /// A string, cut at its first NUL.
+    String,
+    /// A sequence's items (of this many bytes each), as stored.
+    Sequence(usize),
+    /// The JSON text of an element of this type.
+    Json(&'a Datatype),
 }
 
 /// The attribute naming the NumPy dtype of a variable-length sequence's items (a `vlen-bytes`

@@ -81,11 +81,98 @@ class VlenSeqs:
 
 
 def vlen_item_dtype(ds):
-    """The item dtype of a variable-length sequence dataset (not strings), else None."""
+    """The item dtype of a variable-length sequence dataset (not strings) vzarr stores as
+    `vlen-bytes`, else None."""
     import h5py
 
     t = h5py.check_vlen_dtype(ds.dtype)
-    return None if t is None or t in (str, bytes) else np.dtype(t)
+    return None if t is None or t in (str, bytes) or is_json(ds) else np.dtype(t)
+
+
+def _has_sequence(tid):
+    import h5py
+
+    cls = tid.get_class()
+    if cls == h5py.h5t.VLEN:
+        return True
+    if cls == h5py.h5t.ARRAY:
+        return _has_sequence(tid.get_super())
+    if cls == h5py.h5t.COMPOUND:
+        return any(_has_sequence(tid.get_member_type(i)) for i in range(tid.get_nmembers()))
+    return False
+
+
+def is_json(ds):
+    """Whether vzarr stores `ds` as JSON text (attribute `_hdf5_json_type`): a compound with a
+    variable-length sequence member, or a sequence of sequences or of compounds."""
+    import h5py
+
+    tid = ds.id.get_type()
+    if tid.get_class() == h5py.h5t.VLEN:
+        base = tid.get_super().get_class()
+        # Complex numbers (compounds of r and i) are fixed-size items: `vlen-bytes`.
+        return base == h5py.h5t.VLEN or (base == h5py.h5t.COMPOUND and h5py.check_vlen_dtype(ds.dtype).kind != "c")
+    if tid.get_class() == h5py.h5t.COMPOUND:
+        return any(_has_sequence(tid.get_member_type(i)) for i in range(tid.get_nmembers()))
+    return False
+
+
+def jsonable(v):
+    """h5py's value of one element as vzarr's JSON text holds it: lists for sequences and
+    arrays, objects for compounds, text for strings, `"NaN"`/`"Infinity"`/`"-Infinity"` for
+    non-finite floats, `[re, im]` for complex numbers."""
+    if isinstance(v, np.void) and v.dtype.names is not None:
+        return {n: jsonable(v[n]) for n in v.dtype.names}
+    if isinstance(v, np.ndarray):
+        if v.dtype.names is not None or v.dtype.kind in "OSUc" or v.ndim == 0:
+            return [jsonable(x) for x in v] if v.ndim else jsonable(v[()])
+        return [jsonable(x) for x in v.tolist()] if v.ndim == 1 else [jsonable(x) for x in v]
+    if isinstance(v, (bytes, np.bytes_)):
+        return bytes(v).decode("utf-8")
+    if isinstance(v, (complex, np.complexfloating)):
+        return [jsonable(v.real), jsonable(v.imag)]
+    if isinstance(v, (float, np.floating)):
+        x = float(v)
+        if x != x:
+            return "NaN"
+        if x in (float("inf"), float("-inf")):
+            return "Infinity" if x > 0 else "-Infinity"
+        return x
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (str, np.str_)):
+        return str(v)
+    raise TypeError(f"no JSON form for {type(v).__name__}")
+
+
+class JsonValues:
+    """h5py's values of a dataset vzarr stores as JSON text (see `is_json`): `compare` parses
+    each string and checks it equals `jsonable` of h5py's element."""
+
+    def __init__(self, values, shape):
+        if shape == ():
+            # h5py reads a scalar dataset as its one element.
+            one, values = values, np.empty((), dtype=object)
+            values[()] = one
+        self.values = np.asarray(values)
+        self.shape = shape
+        self.dtype = self.values.dtype
+
+    def compare(self, got):
+        import json
+
+        got = np.asarray(got)
+        if got.shape != self.shape:
+            return False, f"shape {got.shape} != {self.shape}"
+        for i, (want, text) in enumerate(zip(self.values.reshape(-1), got.reshape(-1))):
+            text = text.decode() if isinstance(text, bytes) else str(text)
+            try:
+                parsed = json.loads(text)
+            except ValueError as e:
+                return False, f"element {i} is not JSON ({e}): {text[:80]!r}"
+            if parsed != jsonable(want):
+                return False, f"element {i}: {text[:80]!r} != {json.dumps(jsonable(want))[:80]}"
+        return True, ""
 
 
 class RegionRefs:
@@ -182,12 +269,15 @@ def is_object_ref(ds):
 
 def h5_values(ds, sel=None):
     """h5py's values of `ds` (or `ds[sel]`) as `same_bits` compares them: [`ObjectRefs`] /
-    [`RegionRefs`] for object / region references, [`VlenSeqs`] for variable-length sequences, the NumPy array otherwise."""
+    [`RegionRefs`] for object / region references, [`VlenSeqs`] for variable-length sequences,
+    [`JsonValues`] for what vzarr stores as JSON text, the NumPy array otherwise."""
     v = ds[()] if sel is None or sel == () else ds[sel]
     if is_object_ref(ds):
         return ObjectRefs(ds.file, np.asarray(v))
     if is_region_ref(ds):
         return RegionRefs(ds.file, np.asarray(v))
+    if is_json(ds):
+        return JsonValues(v, ds.shape)
     item = vlen_item_dtype(ds)
     if item is not None:
         return VlenSeqs(v, item, ds.shape)
@@ -231,7 +321,7 @@ def as_text(got):
 def same_bits(expected, got):
     """True when `got` equals `expected` bit for bit (NaN payloads included); `expected`
     may be [`ObjectRefs`] (see [`h5_values`])."""
-    if isinstance(expected, (ObjectRefs, RegionRefs, VlenSeqs)):
+    if isinstance(expected, (ObjectRefs, RegionRefs, VlenSeqs, JsonValues)):
         return expected.compare(got)
     e, g = native(expected), native(got)
     if e.shape != g.shape:

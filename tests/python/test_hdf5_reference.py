@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import CORPUS, corpus_or_skip, libhdf5_or_skip, manifest_files, vzarr
-from h5ref import chunk_table, h5_values, is_converted, is_object_ref, is_region_ref, same_bits, vlen_item_dtype, write_materializable_file
+from h5ref import chunk_table, h5_values, is_converted, is_json, is_object_ref, is_region_ref, same_bits, vlen_item_dtype, write_materializable_file
 
 CATEGORIES = {"hdf5", "dmrpp-pair-h5", "icesat2", "dmrpp-mvs-h5"}
 MIN_SHARE = 0.995  # of datasets h5py reads (ok / (ok + refused)): issue 3's bar
@@ -232,6 +232,8 @@ def check_file(path, work, creator=None):
                 # Variable-length sequences are read once and stored inline, as vlen-bytes;
                 # n-bit packed chunks and numbers libhdf5 converts, decoded and converted.
                 cleaned = cleaned or vlen_item_dtype(ds) is not None or 5 in ids or is_converted(ds)
+                # Values no Zarr type holds are stored as JSON text, inline.
+                cleaned = cleaned or is_json(ds)
                 # An HDF5 array datatype adds trailing axes with one chunk each.
                 extra = (0,) * len(ds.dtype.shape)
                 for coords, (off, size, mask) in table.items():
