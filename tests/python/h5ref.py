@@ -277,7 +277,7 @@ def h5_values(ds, sel=None):
     if is_region_ref(ds):
         return RegionRefs(ds.file, np.asarray(v))
     if is_json(ds):
-        return JsonValues(v, ds.shape)
+        return JsonValues(v, ds.shape if sel is None or sel == () else np.asarray(v).shape)
     item = vlen_item_dtype(ds)
     if item is not None:
         return VlenSeqs(v, item, ds.shape)
