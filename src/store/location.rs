@@ -241,11 +241,16 @@ fn join(prefix: &ObjectPath, name: &str) -> ObjectPath {
 /// one directory and `zarr.json` per node, and creating hundreds of small files one after
 /// the other is most of what `create` spends on a large file.
 fn write_files_parallel(dir: &Path, files: &[(String, Bytes)]) -> Result<(), StoreError> {
+    // Each directory once (parents first), then the files with no directory checks.
+    let dirs: std::collections::BTreeSet<PathBuf> = files
+        .iter()
+        .filter_map(|(rel, _)| dir.join(rel).parent().map(Path::to_path_buf))
+        .collect();
+    for d in &dirs {
+        std::fs::create_dir_all(d).map_err(|e| io(d.display().to_string(), e))?;
+    }
     let write = |(rel, bytes): &(String, Bytes)| -> Result<(), StoreError> {
         let p = dir.join(rel);
-        if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).map_err(|e| io(d.display().to_string(), e))?;
-        }
         std::fs::write(&p, bytes).map_err(|e| io(p.display().to_string(), e))
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
@@ -267,14 +272,24 @@ fn write_files_parallel(dir: &Path, files: &[(String, Bytes)]) -> Result<(), Sto
     })
 }
 
-fn write_local(dir: &Path, files: Vec<(String, Bytes)>, overwrite: bool) -> Result<(), StoreError> {
-    if dir.exists() && !overwrite {
-        return Err(StoreError::InvalidStore {
-            path: dir.display().to_string(),
-            reason: "already exists (use --overwrite to replace it)".into(),
-        });
-    }
-    if let Some((marker, _)) = files.last() {
+/// A local store being written: files go into a hidden sibling directory, renamed into place
+/// by [`LocalStaging::commit`] (replacing an old store); dropped uncommitted, it is removed.
+pub(crate) struct LocalStaging {
+    dir: PathBuf,
+    tmp: PathBuf,
+    committed: bool,
+}
+
+impl LocalStaging {
+    /// Check that `dir` may be written (absent, empty, or with `overwrite` a store, recognised
+    /// by `marker` or a `zarr.json`) and make the staging directory.
+    pub(crate) fn begin(dir: &Path, overwrite: bool, marker: &str) -> Result<Self, StoreError> {
+        if dir.exists() && !overwrite {
+            return Err(StoreError::InvalidStore {
+                path: dir.display().to_string(),
+                reason: "already exists (use --overwrite to replace it)".into(),
+            });
+        }
         let empty = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
         let store = dir.join(marker).is_file() || dir.join("zarr.json").is_file();
         if dir.exists() && !(dir.is_dir() && (empty || store)) {
@@ -284,24 +299,51 @@ fn write_local(dir: &Path, files: Vec<(String, Bytes)>, overwrite: bool) -> Resu
                 reason: format!("exists but is not a store (no {marker} or zarr.json), so it is not replaced"),
             });
         }
-    }
-    let parent = dir.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| io(parent.display().to_string(), e))?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = parent.join(format!(".{name}.vzarr-tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let result = (|| {
-        write_files_parallel(&tmp, &files)?;
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| io(dir.display().to_string(), e))?;
-        }
-        std::fs::rename(&tmp, dir).map_err(|e| io(dir.display().to_string(), e))
-    })();
-    if result.is_err() {
+        let parent = dir.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| io(parent.display().to_string(), e))?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = parent.join(format!(".{name}.vzarr-tmp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| io(tmp.display().to_string(), e))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            tmp,
+            committed: false,
+        })
     }
-    result
+
+    /// Write `files` (relative paths) into the staging directory.
+    pub(crate) fn write(&self, files: &[(String, Bytes)]) -> Result<(), StoreError> {
+        write_files_parallel(&self.tmp, files)
+    }
+
+    /// Replace `dir` with the staged store.
+    pub(crate) fn commit(mut self) -> Result<(), StoreError> {
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir).map_err(|e| io(self.dir.display().to_string(), e))?;
+        }
+        std::fs::rename(&self.tmp, &self.dir).map_err(|e| io(self.dir.display().to_string(), e))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for LocalStaging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+fn write_local(dir: &Path, files: Vec<(String, Bytes)>, overwrite: bool) -> Result<(), StoreError> {
+    let Some((marker, _)) = files.last() else {
+        return Ok(());
+    };
+    let staging = LocalStaging::begin(dir, overwrite, marker)?;
+    staging.write(&files)?;
+    staging.commit()
 }

@@ -106,28 +106,50 @@ pub struct WriteOptions {
 /// # Errors
 /// [`StoreError`] if the manifest cannot be encoded.
 pub fn store_files(ds: &VirtualDataset, opts: &WriteOptions) -> Result<Vec<(String, Bytes)>, StoreError> {
-    // The manifest is encoded on a second thread while the metadata documents are built.
-    let (mut files, manifest) = std::thread::scope(|scope| {
+    let mut files = Vec::new();
+    let rest = store_files_with(ds, opts, &mut |docs| {
+        files.extend_from_slice(docs);
+        Ok(())
+    })?;
+    files.extend(rest);
+    Ok(files)
+}
+
+/// Takes files as they are ready ([`store_files_with`]).
+type FileSink<'a> = dyn FnMut(&[(String, Bytes)]) -> Result<(), StoreError> + 'a;
+
+/// [`store_files`], handing the metadata documents to `early` as soon as they are built,
+/// while the manifest is still being encoded on another thread; returns the other files
+/// (`vzarr.json` last).
+fn store_files_with(
+    ds: &VirtualDataset,
+    opts: &WriteOptions,
+    early: &mut FileSink<'_>,
+) -> Result<Vec<(String, Bytes)>, StoreError> {
+    let manifest = std::thread::scope(|scope| {
         let manifest = scope.spawn(|| manifest::write_manifest(ds));
         let nodes = all_node_metadata(&ds.root);
-        let mut files = Vec::with_capacity(nodes.len() + 3);
+        let mut docs = Vec::with_capacity(nodes.len());
         for (path, meta) in &nodes {
             let (name, body) = if path.is_empty() {
                 ("zarr.json".to_string(), pretty(&consolidate(&ds.root, &nodes)))
             } else {
                 (format!("{path}/zarr.json"), pretty(meta))
             };
-            files.push((name, Bytes::from(body)));
+            docs.push((name, Bytes::from(body)));
         }
+        drop(nodes);
+        let handed = early(&docs);
         let manifest = manifest.join().unwrap_or_else(|_| {
             Err(StoreError::InvalidStore {
                 path: format::MANIFEST_FILE.into(),
                 reason: "the manifest encoder failed".into(),
             })
         });
-        (files, manifest)
-    });
-    files.push((format::MANIFEST_FILE.to_string(), manifest?));
+        handed.and(manifest)
+    })?;
+    let mut files = Vec::with_capacity(opts.data_files.len() + 2);
+    files.push((format::MANIFEST_FILE.to_string(), manifest));
     files.extend(opts.data_files.iter().cloned());
     let info = StoreInfo::new(ds, opts);
     files.push((format::INFO_FILE.to_string(), Bytes::from(pretty(&info.to_json()))));
@@ -158,6 +180,13 @@ pub async fn write_store(
     opts: &WriteOptions,
     overwrite: bool,
 ) -> Result<(), StoreError> {
+    if let Some(dir) = &location.local {
+        // Locally, the metadata documents are written while the manifest is encoded.
+        let staging = location::LocalStaging::begin(dir, overwrite, format::INFO_FILE)?;
+        let rest = store_files_with(ds, opts, &mut |docs| staging.write(docs))?;
+        staging.write(&rest)?;
+        return staging.commit();
+    }
     let files = store_files(ds, opts)?;
     location.write_all(files, overwrite).await
 }
