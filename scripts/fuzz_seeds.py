@@ -133,6 +133,18 @@ def main() -> int:
                 f.create_virtual_dataset("v", lay)
                 f.create_dataset("e", shape=(6, 2), dtype="<i2", external=[("x", 0, 12), ("y", 4, 12)])
             put(a.out, "hdf5_file", p.read_bytes())
+            # Values stored as JSON text: a compound with sequence members, a sequence of
+            # sequences (nested global heap references).
+            p = Path(tmp) / "json.h5"
+            with h5py.File(p, "w") as f:
+                seq = h5py.vlen_dtype(np.dtype("<i4"))
+                cmp = np.dtype([("a", seq), ("b", "<f8"), ("c", h5py.string_dtype())])
+                f.create_dataset("cmp", data=np.array([(np.arange(3, dtype="<i4"), 1.5, "x"), (np.arange(1, dtype="<i4"), -2.0, "")], dtype=cmp), chunks=(1,))
+                d = f.create_dataset("seq_seq", shape=(2,), dtype=h5py.vlen_dtype(seq))
+                inner = np.empty(2, dtype=object)
+                inner[0], inner[1] = np.arange(2, dtype="<i4"), np.arange(4, dtype="<i4")
+                d[1] = inner
+            put(a.out, "hdf5_file", p.read_bytes())
 
     for key in ["zarr.json", "g/x/zarr.json", "g/x/c/0/1", "g/x/c/3", "c/0/0", "g/x/c", "g/x/c/1/0/2"]:
         put(a.out, "chunk_key", key.encode())
