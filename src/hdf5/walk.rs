@@ -1016,60 +1016,50 @@ impl<'a> Walker<'a> {
             }
             codecs = vec![Codec::Bytes(None)];
         }
-        if vlen_string {
-            self.inline_vlen(
-                &mut chunks,
-                &shape,
-                &chunk_shape,
-                dtype.size(),
-                &filters,
-                VlenKind::String,
-            )?;
-            codecs = vec![Codec::VlenUtf8];
-        }
-        if json {
-            if matches!(&fill_value, FillValue::Bytes(b) if b.iter().any(|&x| x != 0)) {
-                return Err(refuse(
-                    format!("{} fill value", dtype.feature()),
-                    "a fill value that is not all zeros (empty sequences)",
-                ));
+        // Elements read once from the global heap and stored inline.
+        let vlen_kind = if vlen_string {
+            Some(VlenKind::String)
+        } else if json {
+            Some(VlenKind::Json(&dtype))
+        } else {
+            vlen_seq.as_ref().map(|(item, _)| VlenKind::Sequence(*item))
+        };
+        if let Some(kind) = vlen_kind {
+            let nonzero_fill = matches!(&fill_value, FillValue::Bytes(b) if b.iter().any(|&x| x != 0));
+            match kind {
+                VlenKind::String => {}
+                VlenKind::Sequence(_) if nonzero_fill => {
+                    return Err(refuse(
+                        "variable-length sequence fill value",
+                        "a fill value that is not the empty sequence",
+                    ))
+                }
+                VlenKind::Sequence(_) => fill_value = FillValue::Default,
+                VlenKind::Json(_) if nonzero_fill => {
+                    return Err(refuse(
+                        format!("{} fill value", dtype.feature()),
+                        "a fill value that is not all zeros (empty sequences)",
+                    ))
+                }
+                VlenKind::Json(dt) => {
+                    // Unwritten elements read as the all-zero element: empty sequences, zeros.
+                    let zero = vec![0u8; dt.size() as usize];
+                    fill_value = FillValue::Bytes(self.json_text(dt, &zero, &mut { MAX_STRING_CLEAN })?);
+                    attributes.insert(
+                        json_values::JSON_TYPE_ATTR.into(),
+                        Value::String(json_values::describe(dt)),
+                    );
+                }
             }
-            // Unwritten elements read as the all-zero element: empty sequences, zeros.
-            let zero = vec![0u8; dtype.size() as usize];
-            let text = self.json_text(&dtype, &zero, &mut { MAX_STRING_CLEAN })?;
-            fill_value = FillValue::Bytes(text);
-            self.inline_vlen(
-                &mut chunks,
-                &shape,
-                &chunk_shape,
-                dtype.size(),
-                &filters,
-                VlenKind::Json(&dtype),
-            )?;
-            codecs = vec![Codec::VlenUtf8];
-            attributes.insert(
-                json_values::JSON_TYPE_ATTR.into(),
-                Value::String(json_values::describe(&dtype)),
-            );
-        }
-        if let Some((item_size, item_dtype)) = &vlen_seq {
-            if matches!(&fill_value, FillValue::Bytes(b) if b.iter().any(|&x| x != 0)) {
-                return Err(refuse(
-                    "variable-length sequence fill value",
-                    "a fill value that is not the empty sequence",
-                ));
+            self.inline_vlen(&mut chunks, &shape, &chunk_shape, dtype.size(), &filters, kind)?;
+            codecs = vec![if matches!(kind, VlenKind::Sequence(_)) {
+                Codec::VlenBytes
+            } else {
+                Codec::VlenUtf8
+            }];
+            if let Some((_, item_dtype)) = &vlen_seq {
+                attributes.insert(VLEN_DTYPE_ATTR.into(), Value::String(item_dtype.clone()));
             }
-            fill_value = FillValue::Default;
-            self.inline_vlen(
-                &mut chunks,
-                &shape,
-                &chunk_shape,
-                dtype.size(),
-                &filters,
-                VlenKind::Sequence(*item_size),
-            )?;
-            codecs = vec![Codec::VlenBytes];
-            attributes.insert(VLEN_DTYPE_ATTR.into(), Value::String(item_dtype.clone()));
         }
         if object_ref || region_ref {
             if matches!(&fill_value, FillValue::Bytes(b) if b.iter().any(|&x| x != 0)) {

@@ -11,11 +11,10 @@ import os
 
 import h5py
 import numpy as np
-import zarr
 
 from conftest import corpus_or_skip, vzarr
 from h5ref import same_bits
-from test_serve import Server
+from test_serve import served_group
 
 RNG = np.random.default_rng(11)
 
@@ -128,9 +127,7 @@ def test_converted_and_nbit_datasets_read_back_like_h5py(tmp_path):
     store = tmp_path / "store"
     vzarr("create", src, "-o", store, check=0)
     meta = json.loads((store / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
-    server = Server([store], tmp_path / "serve.log")
-    try:
-        g = zarr.open_group(f"{server.base}/store", mode="r", zarr_format=3)
+    with served_group(store, tmp_path / "serve.log") as g:
         with h5py.File(src, "r") as f:
             for name in names:
                 want = f[name][()]
@@ -143,9 +140,6 @@ def test_converted_and_nbit_datasets_read_back_like_h5py(tmp_path):
                 assert ok, f"{name}: {why}"
                 ok, why = same_bits(want, g[name][...])
                 assert ok, f"served {name}: {why}"
-    finally:
-        rc, _ = server.stop()
-    assert rc == 0
 
 
 def test_damaged_nbit_parameters_and_chunks_are_refused_by_name(tmp_path):
@@ -188,9 +182,7 @@ def test_long_doubles_are_raw_bits_named_by_an_attribute(tmp_path):
     store = tmp_path / "store"
     vzarr("create", src, "-o", store, check=0)
     meta = json.loads((store / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
-    server = Server([store], tmp_path / "serve.log")
-    try:
-        g = zarr.open_group(f"{server.base}/store", mode="r", zarr_format=3)
+    with served_group(store, tmp_path / "serve.log") as g:
         with h5py.File(src, "r") as f:
             for name, size in [("f", 16), ("f_chunked", 16), ("f_unwritten", 16), ("c", 32)]:
                 assert meta[name]["data_type"] == {"name": "raw_bytes", "configuration": {"length_bytes": size}}
@@ -203,9 +195,6 @@ def test_long_doubles_are_raw_bits_named_by_an_attribute(tmp_path):
                 assert ok, f"{name}: {why}"
                 served = g[name][...]
                 assert served.dtype.itemsize == size and served.tobytes() == want.tobytes(), name
-    finally:
-        rc, _ = server.stop()
-    assert rc == 0
 
 
 def test_complex_of_quad_layout_floats_is_raw_bits_with_the_layout_named(tmp_path):

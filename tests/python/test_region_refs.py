@@ -8,11 +8,10 @@ import json
 
 import h5py
 import numpy as np
-import zarr
 
 from conftest import vzarr
 from h5ref import RegionRefs, same_bits
-from test_serve import Server
+from test_serve import served_group
 
 
 def write_file(path):
@@ -57,9 +56,7 @@ def test_region_references_read_back_like_libhdf5(tmp_path):
     store = tmp_path / "store"
     vzarr("create", src, "-o", store, check=0)
     meta = json.loads((store / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
-    server = Server([store], tmp_path / "serve.log")
-    try:
-        g = zarr.open_group(f"{server.base}/store", mode="r", zarr_format=3)
+    with served_group(store, tmp_path / "serve.log") as g:
         with h5py.File(src, "r") as f:
             for name in ("refs", "chunked", "scalar"):
                 assert meta[name]["data_type"] == "string"
@@ -71,9 +68,6 @@ def test_region_references_read_back_like_libhdf5(tmp_path):
                 assert ok, f"{name}: {why}"
                 ok, why = same_bits(want, g[name][...])
                 assert ok, f"served {name}: {why}"
-    finally:
-        rc, _ = server.stop()
-    assert rc == 0
     vzarr("get", store, "refs", "-o", tmp_path / "refs.npy", check=0)
     refs = np.load(tmp_path / "refs.npy").tolist()
     # The notation itself, on a few references whose regions are known here.

@@ -4,6 +4,7 @@ bit for bit with h5py; status codes of hostile requests; the index page in headl
 One server serves every corpus store (one per HDF5/netCDF-4 file) for the whole module.
 """
 import collections
+import contextlib
 import concurrent.futures as cf
 import json
 import os
@@ -70,6 +71,18 @@ class Server:
         text = self.log.read()
         self.log.close()
         return rc, text
+
+
+@contextlib.contextmanager
+def served_group(store, log):
+    """zarr-python's root group of `store` as `vzarr serve` serves it (under the store's
+    directory name); the server must then stop cleanly."""
+    server = Server([store], log)
+    try:
+        yield zarr.open_group(f"{server.base}/{pathlib.Path(store).name}", mode="r", zarr_format=3)
+    finally:
+        rc, _ = server.stop()
+    assert rc == 0, f"vzarr serve exited {rc}"
 
 
 def request(url, method="GET", headers=None):

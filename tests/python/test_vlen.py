@@ -11,11 +11,10 @@ import json
 
 import h5py
 import numpy as np
-import zarr
 
 from conftest import vzarr
 from h5ref import JsonValues, VlenSeqs, jsonable, same_bits, vlen_item_dtype
-from test_serve import Server
+from test_serve import served_group
 
 
 def ragged(n, dtype, seed):
@@ -85,15 +84,10 @@ def test_vlen_sequences_read_back_like_h5py(tmp_path):
                 assert ok, f"{name}[3:8, 2:6]: {why}"
     assert checked == 12
     # zarr-python over `vzarr serve`: an object array of bytes per array.
-    server = Server([store], tmp_path / "serve.log")
-    try:
-        g = zarr.open_group(f"{server.base}/store", mode="r", zarr_format=3)
+    with served_group(store, tmp_path / "serve.log") as g:
         for name, want in served.items():
             ok, why = same_bits(want, g[name][...])
             assert ok, f"served {name}: {why}"
-    finally:
-        rc, _ = server.stop()
-    assert rc == 0
 
 
 def test_vlen_sequences_through_kerchunk_export(tmp_path):
@@ -139,9 +133,7 @@ def test_compounds_with_variable_length_string_members(tmp_path):
     fields = dict(meta["chunked"]["data_type"]["configuration"]["fields"])
     assert fields["name"] == {"name": "null_terminated_bytes", "configuration": {"length_bytes": 300}}, fields
     assert fields["tags[1]"]["configuration"]["length_bytes"] == len(b"long tag " * 5)
-    server = Server([store], tmp_path / "serve.log")
-    try:
-        g = zarr.open_group(f"{server.base}/store", mode="r", zarr_format=3)
+    with served_group(store, tmp_path / "serve.log") as g:
         with h5py.File(src, "r") as f:
             for name in ("chunked", "contiguous", "scalar", "unwritten"):
                 p = vzarr("get", store, name, "-o", tmp_path / "v.npy", check=0)
@@ -149,9 +141,6 @@ def test_compounds_with_variable_length_string_members(tmp_path):
                 assert ok, f"{name}: {why}\n{p.stderr}"
                 ok, why = same_bits(f[name][()], g[name][...])
                 assert ok, f"served {name}: {why}"
-    finally:
-        rc, _ = server.stop()
-    assert rc == 0
 
 
 def test_damaged_global_heap_refuses_by_name(tmp_path):
@@ -256,15 +245,10 @@ def test_values_no_zarr_type_holds_are_json_text(tmp_path):
         vzarr("get", store, "cmp_contiguous", "-o", tmp_path / "c.npy", check=0)
         b = [json.loads(t)["b"] for t in np.load(tmp_path / "c.npy")[:5]]
         assert b[:3] == ["NaN", "Infinity", "-Infinity"] and b[3] == 0.1 and str(b[4]) == "-0.0", b
-    server = Server([store], tmp_path / "serve.log")
-    try:
-        g = zarr.open_group(f"{server.base}/store", mode="r", zarr_format=3)
+    with served_group(store, tmp_path / "serve.log") as g:
         for name, w in want.items():
             ok, why = same_bits(w, g[name][...])
             assert ok, f"served {name}: {why}"
-    finally:
-        rc, _ = server.stop()
-    assert rc == 0
     refs = tmp_path / "refs.json"
     vzarr("export", store, "--to", "kerchunk-json", "-o", refs, check=0)
     fs = fsspec.filesystem("reference", fo=str(refs))
