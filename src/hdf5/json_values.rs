@@ -16,7 +16,7 @@ use serde_json::{Map, Number, Value};
 use super::messages::datatype::{ByteOrder, Datatype};
 use super::raw::str_pad;
 
-/// The attribute naming the HDF5 type of a JSON-encoded array (see [`describe`]).
+/// The attribute naming the HDF5 type of a JSON-encoded array (`"sequence of sequence of uint32"`).
 pub const JSON_TYPE_ATTR: &str = "_hdf5_json_type";
 
 /// Whether a dataset of type `dt` is stored as JSON text: a compound with a
