@@ -368,6 +368,13 @@ impl Group {
 
     /// [`Group::node`], mutable.
     pub fn node_mut(&mut self, path: &str) -> Option<&mut Node> {
+        let (g, name) = self.parent_mut(path)?;
+        g.children.get_mut(name)
+    }
+
+    /// The group holding the node at `path`, and the node's name (`None` for an empty path or
+    /// a parent that is missing or an array).
+    fn parent_mut<'p>(&mut self, path: &'p str) -> Option<(&mut Group, &'p str)> {
         let (parents, name) = Self::split(path)?;
         let mut g = self;
         for p in parents {
@@ -376,7 +383,7 @@ impl Group {
                 Node::Array(_) => return None,
             }
         }
-        g.children.get_mut(name)
+        Some((g, name))
     }
 
     /// A path's parent components and last component (`None` for an empty path).
@@ -407,14 +414,7 @@ impl Group {
 
     /// Take the node at `path` out of this group (see [`Group::node_mut`]).
     pub fn remove(&mut self, path: &str) -> Option<Node> {
-        let (parents, name) = Self::split(path)?;
-        let mut g = self;
-        for p in parents {
-            match g.children.get_mut(p)? {
-                Node::Group(c) => g = c,
-                Node::Array(_) => return None,
-            }
-        }
+        let (g, name) = self.parent_mut(path)?;
         g.children.remove(name)
     }
 
