@@ -353,22 +353,21 @@ fn ceos_file_message(h: &crate::ceos::CeosHead) -> String {
 }
 
 fn inline_small_chunks(g: &mut Group, src: &dyn ReadAt, threshold: u64) -> Result<(), crate::io::ReadError> {
-    for child in g.children.values_mut() {
-        match child {
-            Node::Group(c) => inline_small_chunks(c, src, threshold)?,
-            Node::Array(a) => {
-                for c in a.chunks.values_mut() {
-                    if let ChunkRef::Virtual { offset, length, source } = *c {
-                        // Only chunks of this file (others point into external files).
-                        if length <= threshold && source == SourceId(0) {
-                            *c = ChunkRef::Inline(src.read_at(offset, length)?);
-                        }
+    let mut result = Ok(());
+    g.for_each_array_mut(&mut |a| {
+        for c in a.chunks.values_mut() {
+            if let ChunkRef::Virtual { offset, length, source } = *c {
+                // Only chunks of this file (others point into external files).
+                if result.is_ok() && length <= threshold && source == SourceId(0) {
+                    match src.read_at(offset, length) {
+                        Ok(b) => *c = ChunkRef::Inline(b),
+                        Err(e) => result = Err(e),
                     }
                 }
             }
         }
-    }
-    Ok(())
+    });
+    result
 }
 
 /// The source ids virtual chunk references below `g` use.
@@ -388,20 +387,15 @@ fn used_sources(g: &Group) -> std::collections::HashSet<u32> {
 
 /// Point every virtual chunk reference at `ids[local id]`.
 fn remap_sources(g: &mut Group, ids: &[SourceId]) {
-    for child in g.children.values_mut() {
-        match child {
-            Node::Group(c) => remap_sources(c, ids),
-            Node::Array(a) => {
-                for c in a.chunks.values_mut() {
-                    if let ChunkRef::Virtual { source, .. } = c {
-                        if let Some(&id) = ids.get(source.0 as usize) {
-                            *source = id;
-                        }
-                    }
+    g.for_each_array_mut(&mut |a| {
+        for c in a.chunks.values_mut() {
+            if let ChunkRef::Virtual { source, .. } = c {
+                if let Some(&id) = ids.get(source.0 as usize) {
+                    *source = id;
                 }
             }
         }
-    }
+    });
 }
 
 /// Materialized chunks larger than this (encoded) are written to
@@ -566,6 +560,7 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
             ceos::add_input(&mut ds, &mut report, input, &url, opts, &location, inputs.len()).await?;
             continue;
         }
+        let started = std::time::Instant::now();
         let meta = source::stat(&url).await?;
         let src = open_source(&meta, &handle)?;
         let name = input.clone();
@@ -582,6 +577,12 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
             source_url: input.clone(),
             reason: format!("parser task failed: {e}"),
         })??;
+        tracing::debug!(
+            input = %input,
+            requests = sub.source_requests,
+            "parsed in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
         report.refused.extend(sub.refused);
         report.warnings.extend(sub.warnings);
         report.dimension_only.extend(sub.dimension_only);
@@ -693,6 +694,12 @@ pub async fn create(inputs: &[String], output: &str, opts: &CreateOptions) -> Re
             )]
         },
     };
+    let started = std::time::Instant::now();
     store::write_store(&ds, &location, &wopts, opts.overwrite).await?;
+    tracing::debug!(
+        output = %output,
+        "store written in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
     Ok(report)
 }

@@ -9,9 +9,11 @@
 //! | length  | uint64                     | no   | encoded chunk length in bytes             |
 //! | inline  | binary                     | yes  | the encoded chunk bytes                   |
 //!
-//! Rows are ordered by array then chunk coordinates; each array is one row group, so a
-//! reader decodes only the row groups of the arrays it opens, found by the statistics of the
-//! `array` column (the only column with statistics).
+//! Rows are ordered by array path (byte order), then chunk coordinates. An array with at least
+//! [`SHARED_ROW_GROUP_ROWS`] rows is a row group of its own; smaller arrays share row groups of
+//! up to that many rows with their neighbours in path order. A reader finds the row groups that
+//! may hold an array from the min/max statistics of the `array` column (the only column with
+//! statistics) and decodes only those.
 //! A chunk without a row is missing and reads as the fill value.
 
 use std::collections::HashMap;
@@ -24,7 +26,7 @@ use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::statistics::Statistics;
 use parquet::schema::types::ColumnPath;
@@ -69,10 +71,19 @@ fn full_key_into(out: &mut String, array: &str, coords: &[u64]) {
     push_chunk_suffix(out, coords);
 }
 
+/// Arrays with fewer rows than this share row groups (of up to this many rows) with their
+/// neighbours in path order; larger arrays have a row group of their own.
+///
+/// Each row group is a fixed cost for the writer (six column chunks, each with its own pages,
+/// compression and metadata): one row group per array made Parquet encoding half of
+/// `vzarr create` on an ATL03 granule (480 arrays averaging 40 chunks). A reader that opens a
+/// small array decodes at most this many rows (about 30 KiB) to find its own.
+pub const SHARED_ROW_GROUP_ROWS: usize = 1024;
+
 /// Encode the chunk references of every array of `ds` as a manifest.
 ///
-/// Each array's row group is encoded on one of up to four threads (one fewer than the cores)
-/// and appended in order as soon as the row groups before it are.
+/// Row groups are encoded on up to four threads (one fewer than the cores) and appended in
+/// order as soon as the row groups before them are.
 ///
 /// # Errors
 /// [`StoreError`] if Arrow or Parquet encoding fails.
@@ -85,7 +96,7 @@ pub fn write_manifest(ds: &VirtualDataset) -> Result<Bytes, StoreError> {
     encode_manifest(ds, threads)
 }
 
-/// [`write_manifest`] on `threads` threads (each given at least 16 arrays' row groups).
+/// [`write_manifest`] on `threads` threads (each given at least 8 row groups).
 fn encode_manifest(ds: &VirtualDataset, threads: usize) -> Result<Bytes, StoreError> {
     let props = WriterProperties::builder()
         // Statistics only where readers use them: the `array` column's min/max locate an
@@ -112,6 +123,9 @@ fn encode_manifest(ds: &VirtualDataset, threads: usize) -> Result<Bytes, StoreEr
             }
         }
     });
+    // Path byte order: the `array` statistics of consecutive row groups do not overlap.
+    arrays.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let groups = row_groups(&arrays);
     let schema = schema();
     let rows: usize = arrays.iter().map(|(_, a)| a.chunks.len()).sum();
     // About 31 bytes a row on an ATL03 granule; sized once, the buffer is not copied as it grows.
@@ -126,16 +140,15 @@ fn encode_manifest(ds: &VirtualDataset, threads: usize) -> Result<Bytes, StoreEr
         }
         rg.close().map_err(pq).map(drop)
     };
-    let threads = threads.clamp(1, arrays.len().div_ceil(16).max(1));
+    let threads = threads.clamp(1, groups.len().div_ceil(8).max(1));
     if threads == 1 {
         let mut key_buf = String::new();
-        for (i, (path, a)) in arrays.iter().enumerate() {
+        for (i, members) in groups.iter().enumerate() {
             append(encode_row_group(
                 &factory,
                 &schema,
                 i,
-                path,
-                a,
+                &arrays[members.clone()],
                 &ds.sources,
                 &mut key_buf,
             )?)?;
@@ -148,12 +161,12 @@ fn encode_manifest(ds: &VirtualDataset, threads: usize) -> Result<Bytes, StoreEr
             let workers: Vec<_> = (0..threads)
                 .map(|t| {
                     let tx = tx.clone();
-                    let (factory, schema, arrays) = (&factory, &schema, &arrays);
+                    let (factory, schema, arrays, groups) = (&factory, &schema, &arrays, &groups);
                     scope.spawn(move || {
                         let mut key_buf = String::new();
-                        for i in (t..arrays.len()).step_by(threads) {
-                            let (path, a) = &arrays[i];
-                            let r = encode_row_group(factory, schema, i, path, a, &ds.sources, &mut key_buf);
+                        for i in (t..groups.len()).step_by(threads) {
+                            let members = &arrays[groups[i].clone()];
+                            let r = encode_row_group(factory, schema, i, members, &ds.sources, &mut key_buf);
                             let stop = r.is_err();
                             // A closed channel: the appender stopped on an error.
                             if tx.send((i, r)).is_err() || stop {
@@ -181,7 +194,7 @@ fn encode_manifest(ds: &VirtualDataset, threads: usize) -> Result<Bytes, StoreEr
             let results: Vec<bool> = workers.into_iter().map(|w| w.join().is_ok()).collect();
             let joined = results.iter().all(|&ok| ok);
             appended?;
-            if !joined || next != arrays.len() {
+            if !joined || next != groups.len() {
                 return Err(StoreError::InvalidManifest {
                     path: MANIFEST_FILE.into(),
                     reason: "a manifest encoder thread failed".into(),
@@ -194,58 +207,92 @@ fn encode_manifest(ds: &VirtualDataset, threads: usize) -> Result<Bytes, StoreEr
     Ok(Bytes::from(buf))
 }
 
-/// One array's rows as the encoded column chunks of row group `index`.
+/// The row groups of `arrays` (sorted by path) as ranges of their indices: an array of at
+/// least [`SHARED_ROW_GROUP_ROWS`] rows alone, runs of smaller ones together up to that many
+/// rows.
+fn row_groups(arrays: &[(String, &Array)]) -> Vec<std::ops::Range<usize>> {
+    let mut groups = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for (i, (_, a)) in arrays.iter().enumerate() {
+        let n = a.chunks.len();
+        if i > start && (n >= SHARED_ROW_GROUP_ROWS || rows + n > SHARED_ROW_GROUP_ROWS) {
+            groups.push(start..i);
+            (start, rows) = (i, 0);
+        }
+        rows += n;
+        if n >= SHARED_ROW_GROUP_ROWS {
+            groups.push(start..i + 1);
+            (start, rows) = (i + 1, 0);
+        }
+    }
+    if start < arrays.len() {
+        groups.push(start..arrays.len());
+    }
+    groups
+}
+
+/// The rows of `arrays` (consecutive in path order) as the encoded column chunks of row group
+/// `index`.
 fn encode_row_group(
     factory: &ArrowRowGroupWriterFactory,
     schema: &SchemaRef,
     index: usize,
-    path: &str,
-    a: &Array,
+    arrays: &[(String, &Array)],
     sources: &[crate::model::Source],
     key_buf: &mut String,
 ) -> Result<Vec<ArrowColumnChunk>, StoreError> {
-    let rows = a.chunks.len();
-    let mut key = StringBuilder::with_capacity(rows, rows * (path.len() + 8));
-    // Sources of this array, in order of first use: the dictionary of the `source` column.
+    let rows: usize = arrays.iter().map(|(_, a)| a.chunks.len()).sum();
+    let key_bytes: usize = arrays.iter().map(|(p, a)| a.chunks.len() * (p.len() + 8)).sum();
+    let mut key = StringBuilder::with_capacity(rows, key_bytes);
+    // The `array` column: index into this row group's paths.
+    let mut array_keys: Vec<i32> = Vec::with_capacity(rows);
+    // Sources of these arrays, in order of first use: the dictionary of the `source` column.
     let mut source_ids: Vec<u32> = Vec::new();
     let mut source_keys: Vec<Option<i32>> = Vec::with_capacity(rows);
     let mut offset = UInt64Builder::with_capacity(rows);
     let mut length = UInt64Builder::with_capacity(rows);
     let mut inline = BinaryBuilder::new();
-    for (coords, c) in &a.chunks {
-        match c {
-            ChunkRef::Missing => continue,
-            ChunkRef::Virtual {
-                source: s,
-                offset: o,
-                length: l,
-            } => {
-                let k = source_ids.iter().position(|&x| x == s.0).unwrap_or_else(|| {
-                    source_ids.push(s.0);
-                    source_ids.len() - 1
-                });
-                source_keys.push(i32::try_from(k).ok());
-                offset.append_value(*o);
-                length.append_value(*l);
-                inline.append_null();
+    for (n, (path, a)) in arrays.iter().enumerate() {
+        let n = i32::try_from(n).map_err(|_| StoreError::InvalidManifest {
+            path: MANIFEST_FILE.into(),
+            reason: "too many arrays in one row group".into(),
+        })?;
+        for (coords, c) in &a.chunks {
+            match c {
+                ChunkRef::Missing => continue,
+                ChunkRef::Virtual {
+                    source: s,
+                    offset: o,
+                    length: l,
+                } => {
+                    let k = source_ids.iter().position(|&x| x == s.0).unwrap_or_else(|| {
+                        source_ids.push(s.0);
+                        source_ids.len() - 1
+                    });
+                    source_keys.push(i32::try_from(k).ok());
+                    offset.append_value(*o);
+                    length.append_value(*l);
+                    inline.append_null();
+                }
+                ChunkRef::Inline(b) => {
+                    source_keys.push(None);
+                    offset.append_null();
+                    length.append_value(b.len() as u64);
+                    inline.append_value(b);
+                }
             }
-            ChunkRef::Inline(b) => {
-                source_keys.push(None);
-                offset.append_null();
-                length.append_value(b.len() as u64);
-                inline.append_value(b);
-            }
+            array_keys.push(n);
+            full_key_into(key_buf, path, coords);
+            key.append_value(&*key_buf);
         }
-        full_key_into(key_buf, path, coords);
-        key.append_value(&*key_buf);
     }
     let urls: Vec<&str> = source_ids
         .iter()
         .map(|&i| sources.get(i as usize).map_or("", |s| s.url.as_str()))
         .collect();
     let array = DictionaryArray::<Int32Type>::try_new(
-        Int32Array::from(vec![0; source_keys.len()]),
-        Arc::new(StringArray::from(vec![path])),
+        Int32Array::from(array_keys),
+        Arc::new(StringArray::from_iter_values(arrays.iter().map(|(p, _)| p.as_str()))),
     )?;
     let source =
         DictionaryArray::<Int32Type>::try_new(Int32Array::from(source_keys), Arc::new(StringArray::from(urls)))?;
@@ -294,9 +341,9 @@ pub enum Entry {
 pub struct Manifest {
     bytes: Bytes,
     name: String,
-    /// array path → row group indices that may hold its rows.
-    groups: HashMap<String, Vec<usize>>,
-    /// Row groups whose statistics do not name a single array.
+    /// Each row group with statistics: the first and last array path it holds, and its index.
+    ranges: Vec<(String, String, usize)>,
+    /// Row groups without statistics of the `array` column (read for every array).
     unknown: Vec<usize>,
 }
 
@@ -337,33 +384,85 @@ impl Manifest {
                 "columns {found:?} are not the v1 manifest columns {want:?}"
             )));
         }
-        let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut ranges = Vec::new();
         let mut unknown = Vec::new();
         for (i, rg) in b.metadata().row_groups().iter().enumerate() {
-            let name = match rg.column(0).statistics() {
+            let range = match rg.column(0).statistics() {
                 Some(Statistics::ByteArray(s)) => match (s.min_opt(), s.max_opt()) {
-                    (Some(lo), Some(hi)) if lo == hi => std::str::from_utf8(lo.data()).ok().map(str::to_string),
+                    (Some(lo), Some(hi)) => std::str::from_utf8(lo.data())
+                        .ok()
+                        .zip(std::str::from_utf8(hi.data()).ok())
+                        .map(|(lo, hi)| (lo.to_string(), hi.to_string())),
                     _ => None,
                 },
                 _ => None,
             };
-            match name {
-                Some(n) => groups.entry(n).or_default().push(i),
+            match range {
+                Some((lo, hi)) => ranges.push((lo, hi, i)),
                 None => unknown.push(i),
             }
         }
         Ok(Self {
             bytes,
             name: name.into(),
-            groups,
+            ranges,
             unknown,
         })
     }
 
-    /// The arrays named by the statistics of the row groups (arrays whose rows are only in
-    /// row groups without such statistics are not listed).
-    pub fn arrays(&self) -> impl Iterator<Item = &str> {
-        self.groups.keys().map(String::as_str)
+    /// The row groups that may hold rows of `array`.
+    fn row_groups_of(&self, array: &str) -> Vec<usize> {
+        let mut rgs: Vec<usize> = self
+            .ranges
+            .iter()
+            .filter(|(lo, hi, _)| lo.as_str() <= array && array <= hi.as_str())
+            .map(|&(_, _, i)| i)
+            .collect();
+        rgs.extend(&self.unknown);
+        rgs.sort_unstable();
+        rgs
+    }
+
+    /// The number of row groups.
+    #[must_use]
+    pub fn row_groups(&self) -> usize {
+        self.ranges.len() + self.unknown.len()
+    }
+
+    /// The first and last array path of each row group with statistics, as the statistics
+    /// give them (without decoding any rows).
+    pub fn row_group_ranges(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.ranges.iter().map(|(lo, hi, _)| (lo.as_str(), hi.as_str()))
+    }
+
+    /// Every array path with rows, sorted (decodes the `array` column of every row group).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidManifest`] on an undecodable `array` column.
+    pub fn arrays(&self) -> Result<Vec<String>, StoreError> {
+        crate::io::guard_decoder(
+            || self.arrays_unguarded(),
+            |reason| StoreError::InvalidManifest {
+                path: self.name.clone(),
+                reason,
+            },
+        )
+    }
+
+    fn arrays_unguarded(&self) -> Result<Vec<String>, StoreError> {
+        let bad = |reason: String| StoreError::InvalidManifest {
+            path: self.name.clone(),
+            reason,
+        };
+        let b = ParquetRecordBatchReaderBuilder::try_new(self.bytes.clone()).map_err(|e| bad(e.to_string()))?;
+        let mask = ProjectionMask::roots(b.parquet_schema(), [0]);
+        let mut names = std::collections::BTreeSet::new();
+        for batch in b.with_projection(mask).build().map_err(|e| bad(e.to_string()))? {
+            let batch = batch.map_err(|e| bad(e.to_string()))?;
+            let col = arrow_cast_str(batch.column(0)).map_err(|e| bad(format!("array column: {e}")))?;
+            names.extend(col.iter().flatten().map(str::to_string));
+        }
+        Ok(names.into_iter().collect())
     }
 
     /// Decode the rows of one array: chunk key → entry.
@@ -381,8 +480,7 @@ impl Manifest {
     }
 
     fn array_entries_unguarded(&self, array: &str) -> Result<HashMap<String, Entry>, StoreError> {
-        let mut rgs: Vec<usize> = self.groups.get(array).cloned().unwrap_or_default();
-        rgs.extend(&self.unknown);
+        let rgs = self.row_groups_of(array);
         let mut out = HashMap::new();
         if rgs.is_empty() {
             return Ok(out);
@@ -525,7 +623,8 @@ mod tests {
             root,
         };
         let m = Manifest::open("m", write_manifest(&ds).unwrap()).unwrap();
-        assert_eq!(m.groups.len(), 2, "one row group per array");
+        assert_eq!(m.row_groups(), 1, "small arrays share a row group");
+        assert_eq!(m.arrays().unwrap(), ["a", "g/b"]);
         let a = m.array_entries("a").unwrap();
         assert_eq!(a.len(), 2);
         assert_eq!(
@@ -550,21 +649,84 @@ mod tests {
         assert!(m.array_entries("nope").unwrap().is_empty());
     }
 
+    /// `n` virtual chunks of source `source`, offsets `base + i`.
+    fn chunks(n: u64, source: u32, base: u64) -> BTreeMap<Vec<u64>, ChunkRef> {
+        (0..n)
+            .map(|i| {
+                (
+                    vec![i],
+                    ChunkRef::Virtual {
+                        source: SourceId(source),
+                        offset: base + i,
+                        length: 1 + i % 7,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn small_arrays_share_row_groups_and_large_ones_have_their_own() {
+        let n = SHARED_ROW_GROUP_ROWS as u64;
+        let mut root = Group::default();
+        // Path byte order puts "a-c" between "a" and "a/…" although the tree walk visits
+        // the group "a" before "a-c".
+        let mut g = Group::default();
+        g.children.insert("big".into(), array(chunks(n + 5, 0, 0)));
+        g.children.insert("small".into(), array(chunks(3, 1, 1000)));
+        root.children.insert("a".into(), Node::Group(g));
+        root.children.insert("a-c".into(), array(chunks(n - 10, 0, 5000)));
+        root.children.insert("b".into(), array(chunks(20, 1, 9000)));
+        root.children.insert("c".into(), array(chunks(2, 0, 100)));
+        let ds = VirtualDataset {
+            sources: vec![src("file:///x.h5"), src("file:///y.h5")],
+            root,
+        };
+        let m = Manifest::open("m", write_manifest(&ds).unwrap()).unwrap();
+        // [a-c], [a/big], [a/small, b, c]: the large array "a/big" is alone, so "a-c" is too.
+        assert_eq!(m.row_groups(), 3);
+        let ranges: Vec<(&str, &str)> = m.row_group_ranges().collect();
+        assert_eq!(ranges, [("a-c", "a-c"), ("a/big", "a/big"), ("a/small", "c")]);
+        assert_eq!(m.arrays().unwrap(), ["a-c", "a/big", "a/small", "b", "c"]);
+        for (name, count, url, base) in [
+            ("a/big", n + 5, "file:///x.h5", 0),
+            ("a/small", 3, "file:///y.h5", 1000),
+            ("a-c", n - 10, "file:///x.h5", 5000),
+            ("b", 20, "file:///y.h5", 9000),
+            ("c", 2, "file:///x.h5", 100),
+        ] {
+            let e = m.array_entries(name).unwrap();
+            assert_eq!(e.len() as u64, count, "{name}");
+            for i in 0..count {
+                assert_eq!(
+                    e[&format!("{name}/c/{i}")],
+                    Entry::Virtual {
+                        source: url.into(),
+                        offset: base + i,
+                        length: 1 + i % 7
+                    },
+                    "{name} chunk {i}"
+                );
+            }
+        }
+        // Inside a shared row group's range but not in it.
+        assert!(m.array_entries("a/smaller").unwrap().is_empty());
+        assert_eq!(m.row_groups_of("a/smaller"), [2]);
+        assert!(m.row_groups_of("0").is_empty());
+    }
+
     #[test]
     fn parallel_encoding_writes_the_same_bytes() {
         let mut root = Group::default();
         for i in 0..70u64 {
-            let mut c = BTreeMap::new();
-            c.insert(
-                vec![0],
-                ChunkRef::Virtual {
-                    source: SourceId((i % 2) as u32),
-                    offset: i * 100,
-                    length: 7 + i,
-                },
-            );
+            let rows = if i % 5 == 0 {
+                SHARED_ROW_GROUP_ROWS as u64 + 1
+            } else {
+                300
+            };
+            let mut c = chunks(rows, (i % 2) as u32, i * 10_000);
             if i % 3 == 0 {
-                c.insert(vec![1], ChunkRef::Inline(Bytes::from(vec![i as u8; 3])));
+                c.insert(vec![rows], ChunkRef::Inline(Bytes::from(vec![i as u8; 3])));
             }
             root.children.insert(format!("a{i:02}"), array(c));
         }
@@ -576,18 +738,20 @@ mod tests {
         let three = encode_manifest(&ds, 3).unwrap();
         assert_eq!(one, three, "row groups encoded on three threads, appended in order");
         let m = Manifest::open("m", three).unwrap();
-        assert_eq!(m.groups.len(), 70);
+        // 14 large arrays alone; between them runs of four 300-row arrays, three to a group.
+        assert_eq!(m.row_groups(), 14 + 14 * 2);
         let e = m.array_entries("a69").unwrap();
+        assert_eq!(e.len(), 301);
         assert_eq!(
-            e["a69/c/0"],
+            e["a69/c/299"],
             Entry::Virtual {
                 source: "file:///y.h5".into(),
-                offset: 6900,
-                length: 76
+                offset: 690_299,
+                length: 1 + 299 % 7
             }
         );
         assert_eq!(
-            m.array_entries("a03").unwrap()["a03/c/1"],
+            m.array_entries("a03").unwrap()["a03/c/300"],
             Entry::Inline(Bytes::from(vec![3u8; 3]))
         );
     }

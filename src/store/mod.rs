@@ -4,7 +4,7 @@
 //! STORE/
 //!   zarr.json              root group, every node's metadata consolidated inline
 //!   <node path>/zarr.json  each group and array, plain Zarr v3
-//!   manifest.parquet       chunk references, one row group per array
+//!   manifest.parquet       chunk references; small arrays share row groups
 //!   vzarr.json             format version, manifest list, sources table, provenance
 //! ```
 //!
@@ -20,7 +20,7 @@ pub use format::{SourceEntry, StoreInfo, FORMAT_MAJOR, FORMAT_VERSION};
 pub use location::StoreLocation;
 
 use crate::model::{RefusalRecord, VirtualDataset};
-use crate::zarr::metadata::{all_node_metadata, consolidate};
+use crate::zarr::metadata::pretty_documents;
 
 /// Errors writing or reading the store's own files.
 #[derive(Debug, thiserror::Error)]
@@ -127,19 +127,32 @@ fn store_files_with(
     early: &mut FileSink<'_>,
 ) -> Result<Vec<(String, Bytes)>, StoreError> {
     let manifest = std::thread::scope(|scope| {
-        let manifest = scope.spawn(|| manifest::write_manifest(ds));
-        let nodes = all_node_metadata(&ds.root);
-        let mut docs = Vec::with_capacity(nodes.len());
-        for (path, meta) in &nodes {
-            let (name, body) = if path.is_empty() {
-                ("zarr.json".to_string(), pretty(&consolidate(&ds.root, &nodes)))
-            } else {
-                (format!("{path}/zarr.json"), pretty(meta))
-            };
-            docs.push((name, Bytes::from(body)));
-        }
-        drop(nodes);
+        let manifest = scope.spawn(|| {
+            let started = std::time::Instant::now();
+            let m = manifest::write_manifest(ds);
+            tracing::debug!("manifest encoded in {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
+            m
+        });
+        let started = std::time::Instant::now();
+        let docs: Vec<(String, Bytes)> = pretty_documents(&ds.root)
+            .into_iter()
+            .map(|(path, body)| {
+                let name = if path.is_empty() {
+                    "zarr.json".to_string()
+                } else {
+                    format!("{path}/zarr.json")
+                };
+                (name, Bytes::from(body))
+            })
+            .collect();
+        let built = started.elapsed();
         let handed = early(&docs);
+        tracing::debug!(
+            "{} metadata documents built in {:.1} ms, handed over in {:.1} ms",
+            docs.len(),
+            built.as_secs_f64() * 1e3,
+            (started.elapsed() - built).as_secs_f64() * 1e3
+        );
         let manifest = manifest.join().unwrap_or_else(|_| {
             Err(StoreError::InvalidStore {
                 path: format::MANIFEST_FILE.into(),
