@@ -1725,6 +1725,9 @@ impl<'a> Walker<'a> {
         let src = self.src;
         let mut reencoded = self.reencoded;
         let mut problem: Option<Refuse> = None;
+        // Collected, then built into the map at once: indexes list chunks in key order, and
+        // building a B-tree from sorted entries is much cheaper than inserting them one by one.
+        let mut found: Vec<(Vec<u64>, ChunkRef)> = Vec::new();
         let mut visit = |rec: ChunkRec| -> Result<(), Hdf5Error> {
             if problem.is_some() {
                 return Ok(());
@@ -1782,7 +1785,7 @@ impl<'a> Walker<'a> {
                     }
                 }
             };
-            chunks.insert(key, r);
+            found.push((key, r));
             Ok(())
         };
         let res = match source {
@@ -1808,6 +1811,21 @@ impl<'a> Walker<'a> {
         res.map_err(|e| from_err(&e))?;
         if let Some(p) = problem {
             return Err(p);
+        }
+        // A stable sort keeps the index's order among equal keys, and the later entry wins,
+        // as with inserting one by one.
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
+        if chunks.is_empty() {
+            *chunks = found.into_iter().collect();
+        } else {
+            chunks.extend(found);
         }
         Ok(chunk_shape)
     }
