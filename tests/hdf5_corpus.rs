@@ -7,6 +7,9 @@
 //!   "h5py CANNOT open" notes in SOURCES.md).
 //! - Chunk references and values against libhdf5 are checked per dataset by
 //!   `tests/python/test_hdf5_reference.py` (through the CLI, as users run it).
+//! - `parallel_walk_equals_single_thread_walk`: chunk indexes walked on a second thread give
+//!   the same output (arrays, chunks, refusals in order) as the walk on one thread, over every
+//!   file and over the larger files cut short (datasets refused once their index is walked).
 //! - `truncated_and_garbage_input_never_panics`: corpus files cut at many points, bit-flipped,
 //!   and random bytes behind a valid signature: `read` returns Err or Ok, never panics.
 
@@ -321,4 +324,50 @@ fn warmed_parse_equals_direct_parse() {
         cold.len() * 20 <= files,
         "too many files read cold after warming: {cold:?}"
     );
+}
+
+#[test]
+fn parallel_walk_equals_single_thread_walk() {
+    let Some(root) = corpus() else {
+        println!("SKIP hdf5_corpus: ../shared/corpus not found");
+        return;
+    };
+    let parallel = Hdf5Options::default();
+    let single = Hdf5Options {
+        single_thread: true,
+        ..Default::default()
+    };
+    let parse = |data: &bytes::Bytes, opts: &Hdf5Options| {
+        catch_unwind(AssertUnwindSafe(|| hdf5::read(data, opts).map_err(|e| e.to_string())))
+            .unwrap_or_else(|_| Err("panic".into()))
+    };
+    let (mut compared, mut refusals, mut differ) = (0usize, 0usize, Vec::new());
+    for (path, name) in hdf5_files(&root) {
+        let data = bytes::Bytes::from(std::fs::read(&path).unwrap());
+        // The whole file, and the larger ones cut at a third and two thirds.
+        let mut cuts = vec![data.len()];
+        if data.len() > 64 << 10 {
+            cuts.extend([data.len() / 3, data.len() * 2 / 3]);
+        }
+        for cut in cuts {
+            let bytes = data.slice(..cut);
+            let (a, b) = (parse(&bytes, &parallel), parse(&bytes, &single));
+            if let Ok(o) = &a {
+                refusals += o.refusals.len();
+            }
+            compared += 1;
+            if a != b {
+                differ.push(format!("{name} cut at {cut} of {}", data.len()));
+            }
+        }
+    }
+    println!(
+        "{compared} parses compared ({refusals} refusals among them), {} differ",
+        differ.len()
+    );
+    assert!(
+        differ.is_empty(),
+        "parallel and single-thread walks differ: {differ:#?}"
+    );
+    assert!(compared > 400, "only {compared} parses");
 }

@@ -48,6 +48,21 @@ mod id {
     pub(super) const ZSTD: u16 = 32015;
 }
 
+/// Whether a shuffle codec follows another (non-shuffle) codec: then
+/// [`check_shuffle_position`] depends on the stored chunk lengths.
+pub(crate) fn shuffle_after_other(codecs: &[Codec]) -> bool {
+    let mut seen_other = false;
+    for c in codecs {
+        match c {
+            Codec::Bytes(_) => {}
+            Codec::Shuffle { .. } if seen_other => return true,
+            Codec::Shuffle { .. } => {}
+            _ => seen_other = true,
+        }
+    }
+    false
+}
+
 /// A shuffle after a filter that changes the length (deflate then shuffle) works on a byte
 /// stream whose length need not be a multiple of the element size; libhdf5 leaves the tail
 /// unshuffled, numcodecs and zarrs reject it. Refused rather than read differently.

@@ -71,6 +71,11 @@ pub struct Hdf5Options {
     /// Access to the files other than this one that datasets keep data in (external storage,
     /// virtual dataset sources); `None`: such datasets are refused.
     pub other_files: Option<Arc<dyn OtherFiles>>,
+    /// Walk everything on the calling thread. By default, on a machine with more than one
+    /// core, the chunk indexes of datasets whose chunks the walk does not rewrite are walked
+    /// on a second thread while the calling one reads the object headers; the result is the
+    /// same either way.
+    pub single_thread: bool,
 }
 
 /// The files an HDF5 file names besides itself: external raw data files and the source files

@@ -124,6 +124,11 @@ pub(crate) struct Walker<'a> {
     dataset_shapes: Vec<(String, Vec<u64>)>,
     pub(crate) refusals: Vec<Refusal>,
     pub(crate) warnings: Vec<Refusal>,
+    /// Where chunk indexes of plain datasets are sent to be walked on another thread while
+    /// this one goes on with the headers (see [`Walker::walk_root`]); `None`: walked here.
+    chunk_jobs: Option<std::sync::mpsc::Sender<Vec<ChunkJob>>>,
+    /// Jobs not sent yet: they go in batches, so the worker is not woken for each.
+    job_batch: Vec<ChunkJob>,
     /// Paths of netCDF dimension-only datasets, left out of the hierarchy.
     pub(crate) dimension_only: Vec<String>,
     /// Datasets refused here and materialized through [`Hdf5Options::materialize`].
@@ -161,6 +166,8 @@ impl<'a> Walker<'a> {
             dataset_shapes: Vec::new(),
             refusals: Vec::new(),
             warnings: Vec::new(),
+            chunk_jobs: None,
+            job_batch: Vec::new(),
             dimension_only: Vec::new(),
             materialized: Vec::new(),
         }
@@ -198,7 +205,50 @@ impl<'a> Walker<'a> {
             attributes: self.attributes(&oh, "/"),
             children: BTreeMap::new(),
         };
-        self.fill_group(&mut root, links, "/", 0);
+        let parallel = !self.nested
+            && !self.opts.single_thread
+            && self.opts.materialize.is_none()
+            && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        if parallel {
+            // Chunk indexes of plain datasets are walked on a second thread while this one
+            // reads the headers; their chunks (or refusals) are filled in before anything
+            // below looks at them.
+            let (src, sizes) = (self.src, self.sizes);
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<ChunkJob>>();
+            let results = std::thread::scope(|scope| {
+                let worker = scope.spawn(move || {
+                    rx.into_iter()
+                        .flatten()
+                        .map(|job| {
+                            let r = job.run(src, sizes);
+                            (job, r)
+                        })
+                        .collect::<Vec<_>>()
+                });
+                self.chunk_jobs = Some(tx);
+                self.fill_group(&mut root, links, "/", 0);
+                let last = std::mem::take(&mut self.job_batch);
+                // Closing the channel ends the worker.
+                if let Some(tx) = self.chunk_jobs.take() {
+                    if let Err(std::sync::mpsc::SendError(last)) = tx.send(last) {
+                        self.job_batch = last;
+                    }
+                }
+                worker.join()
+            });
+            match results {
+                Ok(mut results) => {
+                    // Jobs the worker never got (it stopped early) are indexed here.
+                    let unsent = std::mem::take(&mut self.job_batch);
+                    results.extend(unsent.into_iter().map(|job| (job, Err(JobError::NeedsReencoding))));
+                    self.apply_chunk_jobs(&mut root, results);
+                }
+                // As if the walk had panicked on this thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        } else {
+            self.fill_group(&mut root, links, "/", 0);
+        }
         self.resolve_virtual(&mut root);
         self.resolve_object_refs(&mut root);
         // Names first: a soft link copies its target, names included.
@@ -206,6 +256,49 @@ impl<'a> Walker<'a> {
         self.remove_dimension_only(&mut root);
         self.resolve_soft_links(&mut root);
         Ok(root)
+    }
+
+    /// Fill in the chunks of datasets whose index was walked on the worker thread, in the
+    /// order they were sent: a dataset whose index cannot be mapped is removed and refused,
+    /// its refusal placed where the walk would have put it; one with chunks that skip
+    /// filters is indexed again here (re-encoding them draws on this file's budget).
+    fn apply_chunk_jobs(&mut self, root: &mut Group, results: Vec<(ChunkJob, Result<ChunkMap, JobError>)>) {
+        let mut inserted = 0;
+        for (job, r) in results {
+            let r = match r {
+                Ok(map) => Ok(map),
+                Err(JobError::Refused(why)) => Err(why),
+                Err(JobError::NeedsReencoding) => {
+                    let mut reencoded = self.reencoded;
+                    let r = job.index(self.src, self.sizes, Some(&mut reencoded));
+                    self.reencoded = reencoded;
+                    r.map_err(|e| match e {
+                        JobError::Refused(why) => why,
+                        JobError::NeedsReencoding => refuse("per-chunk filter mask", "chunks that skip filters"),
+                    })
+                }
+            };
+            match r {
+                Ok(map) => {
+                    if let Some(a) = root.array_mut(&job.path) {
+                        a.chunks = map;
+                    }
+                }
+                Err((feature, reason)) => {
+                    root.remove(&job.path);
+                    let at = job.refusal_at.saturating_add(inserted).min(self.refusals.len());
+                    self.refusals.insert(
+                        at,
+                        Refusal {
+                            path: job.path,
+                            feature,
+                            reason,
+                        },
+                    );
+                    inserted += 1;
+                }
+            }
+        }
     }
 
     /// Object-reference datasets: each element (a header address) becomes the path of the
@@ -871,6 +964,14 @@ impl<'a> Walker<'a> {
         let decode_inline = conversion.is_some() || filters.iter().any(|f| f.id == super::raw::filter::NBIT);
         let mut codecs = vec![Codec::Bytes(endian)];
         let mut chunks = BTreeMap::new();
+        // Nothing below reads or rewrites the chunks of such a dataset: its chunk index may
+        // be walked on the worker thread.
+        let plain = !decode_inline
+            && repack_plan.is_none()
+            && !(vlen_string || json || object_ref || region_ref)
+            && vlen_seq.is_none()
+            && extra_dims.is_empty()
+            && !matches!(&dtype, Datatype::String { size, pad, .. } if *size > 1 && *pad != str_pad::NULL_PAD);
         let whole: Vec<u64> = shape.iter().map(|&d| d.max(1)).collect();
         let zeros = vec![0u64; shape.len()];
         if external.is_some() && !matches!(lay, Layout::Contiguous { .. }) {
@@ -931,7 +1032,8 @@ impl<'a> Walker<'a> {
                     codecs.extend(filters::codecs_for(&filters, dtype.size())?);
                 }
                 let source = chunk_index::Source::BtreeV1(addr);
-                self.chunked(&shape, elem, source, &dims, &filters, &mut chunks)?
+                let defer = plain && !filters::shuffle_after_other(&codecs);
+                self.chunked(path, &shape, elem, source, &dims, &filters, &mut chunks, defer)?
             }
             Layout::ChunkedV4 {
                 flags,
@@ -952,7 +1054,8 @@ impl<'a> Walker<'a> {
                     max_shape: &max_shape,
                     addr,
                 };
-                self.chunked(&shape, elem, source, &dims, &filters, &mut chunks)?
+                let defer = plain && !filters::shuffle_after_other(&codecs);
+                self.chunked(path, &shape, elem, source, &dims, &filters, &mut chunks, defer)?
             }
             Layout::Virtual { heap, index } => {
                 if self.nested {
@@ -1678,156 +1781,65 @@ impl<'a> Walker<'a> {
     }
 
     /// Chunk references of a chunk index (v1 B-tree or layout v4); returns the chunk shape.
+    /// With `defer`, and a worker thread running, the index is walked there instead (see
+    /// [`Walker::apply_chunk_jobs`]) and `chunks` is left empty for now.
+    #[allow(clippy::too_many_arguments)]
     fn chunked(
         &mut self,
+        path: &str,
         shape: &[u64],
         elem: u64,
         source: chunk_index::Source<'_>,
         dims: &[u32],
         filters: &[Filter],
         chunks: &mut BTreeMap<Vec<u64>, ChunkRef>,
+        defer: bool,
     ) -> Result<Vec<u64>, Refuse> {
-        let addr = source.addr();
-        let rank = shape.len();
-        let (last, cdims) = dims
-            .split_last()
-            .ok_or_else(|| refuse("corrupt data layout", "no chunk dimensions"))?;
-        if cdims.len() != rank || rank == 0 {
-            return Err(refuse(
-                "corrupt data layout",
-                format!("chunk rank {} does not match dataset rank {rank}", cdims.len()),
-            ));
-        }
-        if u64::from(*last) != elem {
-            return Err(refuse(
-                "corrupt data layout",
-                format!("chunk element size {last}, datatype size {elem}"),
-            ));
-        }
-        if cdims.contains(&0) {
-            return Err(refuse("corrupt data layout", "zero chunk dimension"));
-        }
-        let chunk_shape: Vec<u64> = cdims.iter().map(|&d| u64::from(d)).collect();
-        let chunk_bytes = chunk_shape.iter().try_fold(elem, |a, &d| a.checked_mul(d));
-        if chunk_bytes.is_none_or(|b| b > crate::model::MAX_CHUNK_BYTES) {
-            // libhdf5 refuses such chunks too; a reader would have to allocate one to decode it.
-            return Err(refuse(
-                "corrupt data layout",
-                format!("chunks of {chunk_shape:?} elements of {elem} bytes exceed HDF5's 4 GiB chunk limit"),
-            ));
-        }
-        if addr == UNDEF {
+        let chunk_shape = chunk_geometry(shape, elem, dims)?;
+        if source.addr() == UNDEF {
             return Ok(chunk_shape);
         }
-        let grid: Vec<u64> = shape.iter().zip(&chunk_shape).map(|(&s, &c)| s.div_ceil(c)).collect();
-        let file_size = self.src.size();
-        let sizes = self.sizes;
-        let src = self.src;
-        let mut reencoded = self.reencoded;
-        let mut problem: Option<Refuse> = None;
-        // Collected, then built into the map at once: indexes list chunks in key order, and
-        // building a B-tree from sorted entries is much cheaper than inserting them one by one.
-        let mut found: Vec<(Vec<u64>, ChunkRef)> = Vec::new();
-        let mut visit = |rec: ChunkRec| -> Result<(), Hdf5Error> {
-            if problem.is_some() {
-                return Ok(());
-            }
-            let mut key = Vec::with_capacity(rank);
-            for ((&o, &c), &g) in rec.offsets.iter().zip(&chunk_shape).zip(&grid) {
-                if o % c != 0 {
-                    problem = Some(refuse(
-                        "corrupt chunk index",
-                        format!("chunk offset {o} not a multiple of {c}"),
-                    ));
-                    return Ok(());
-                }
-                if o / c >= g {
-                    // Past the current extent (dataset shrunk): not visible to readers.
-                    return Ok(());
-                }
-                key.push(o / c);
-            }
-            if key.len() != rank {
-                problem = Some(refuse("corrupt chunk index", "chunk key rank mismatch"));
-                return Ok(());
-            }
-            let Some(off) = abs_addr(&sizes, rec.addr)
-                .filter(|o| o.checked_add(u64::from(rec.size)).is_some_and(|e| e <= file_size))
-            else {
-                problem = Some(refuse(
-                    "truncated or unreadable",
-                    format!("chunk {key:?} lies past the end of the file"),
-                ));
-                return Ok(());
-            };
-            let r = if rec.filter_mask == 0 || filters.is_empty() {
-                ChunkRef::Virtual {
-                    source: SourceId(0),
-                    offset: off,
-                    length: u64::from(rec.size),
-                }
-            } else {
-                reencoded = reencoded.saturating_add(u64::from(rec.size));
-                if reencoded > MAX_REENCODED_BYTES {
-                    problem = Some(refuse(
-                        "per-chunk filter mask",
-                        "too many chunks skip filters to re-encode them inline",
-                    ));
-                    return Ok(());
-                }
-                let stored = read_exact(src, "chunk", off, u64::from(rec.size))?;
-                let elem32 = u32::try_from(elem).unwrap_or(u32::MAX);
-                match filters::reencode(&stored, filters, rec.filter_mask, elem32) {
-                    Ok(b) => ChunkRef::Inline(Bytes::from(b)),
-                    Err(e) => {
-                        problem = Some(refuse("per-chunk filter mask", format!("chunk {key:?}: {e}")));
-                        return Ok(());
+        let job = ChunkJob {
+            path: path.to_string(),
+            refusal_at: self.refusals.len(),
+            shape: shape.to_vec(),
+            elem,
+            source: OwnedSource::from(&source),
+            chunk_shape: chunk_shape.clone(),
+            filters: filters.to_vec(),
+        };
+        if defer && self.chunk_jobs.is_some() {
+            self.job_batch.push(job);
+            if self.job_batch.len() >= JOB_BATCH {
+                let batch = std::mem::take(&mut self.job_batch);
+                if let Some(tx) = &self.chunk_jobs {
+                    // A closed channel (the worker is gone): indexed here after the walk.
+                    if let Err(std::sync::mpsc::SendError(batch)) = tx.send(batch) {
+                        self.job_batch = batch;
+                        self.chunk_jobs = None;
                     }
                 }
-            };
-            found.push((key, r));
-            Ok(())
-        };
-        let res = match source {
-            chunk_index::Source::BtreeV1(_) => adapters::chunk_records(src, sizes, addr, rank + 1, &mut visit),
-            chunk_index::Source::V4 {
-                index,
-                flags,
-                max_shape,
-                ..
-            } => {
-                let g = chunk_index::Geometry {
-                    shape,
-                    max_shape,
-                    chunk: &chunk_shape,
-                    elem,
-                    nfilters: filters.len(),
-                    flags,
-                };
-                chunk_index::visit(src, sizes, index, addr, &g, &mut visit)
             }
-        };
-        self.reencoded = reencoded;
-        res.map_err(|e| from_err(&e))?;
-        if let Some(p) = problem {
-            return Err(p);
+            return Ok(chunk_shape);
         }
-        // A stable sort keeps the index's order among equal keys, and the later entry wins,
-        // as with inserting one by one.
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        found.dedup_by(|later, earlier| {
-            let same = later.0 == earlier.0;
-            if same {
-                std::mem::swap(later, earlier);
-            }
-            same
-        });
+        self.chunked_here(&job, chunks)
+    }
+
+    /// [`Walker::chunked`] on this thread, re-encoding within this file's budget.
+    fn chunked_here(&mut self, job: &ChunkJob, chunks: &mut BTreeMap<Vec<u64>, ChunkRef>) -> Result<Vec<u64>, Refuse> {
+        let mut reencoded = self.reencoded;
+        let r = job.index(self.src, self.sizes, Some(&mut reencoded));
+        self.reencoded = reencoded;
+        let found = r.map_err(|e| match e {
+            JobError::Refused(why) => why,
+            JobError::NeedsReencoding => refuse("per-chunk filter mask", "chunks that skip filters"),
+        })?;
         if chunks.is_empty() {
-            *chunks = found.into_iter().collect();
+            *chunks = found;
         } else {
             chunks.extend(found);
         }
-        Ok(chunk_shape)
+        Ok(job.chunk_shape.clone())
     }
 
     /// The attributes of an object as JSON (compact and dense storage).
@@ -2047,6 +2059,229 @@ const MAX_STRING_CLEAN: u64 = 64 << 20;
 /// Count one region-reference item of `n` bytes into the dataset's `total`: at most
 /// [`MAX_STRING_CLEAN`], checked item by item so a hostile file cannot build up more.
 /// Greatest common divisor.
+/// Chunk indexes sent to the worker thread at a time.
+const JOB_BATCH: usize = 16;
+
+/// Chunk references by chunk grid coordinates.
+type ChunkMap = BTreeMap<Vec<u64>, ChunkRef>;
+
+/// The chunk shape of a chunked layout's dimensions (the last one is the element size),
+/// checked against the dataset.
+fn chunk_geometry(shape: &[u64], elem: u64, dims: &[u32]) -> Result<Vec<u64>, Refuse> {
+    let rank = shape.len();
+    let (last, cdims) = dims
+        .split_last()
+        .ok_or_else(|| refuse("corrupt data layout", "no chunk dimensions"))?;
+    if cdims.len() != rank || rank == 0 {
+        return Err(refuse(
+            "corrupt data layout",
+            format!("chunk rank {} does not match dataset rank {rank}", cdims.len()),
+        ));
+    }
+    if u64::from(*last) != elem {
+        return Err(refuse(
+            "corrupt data layout",
+            format!("chunk element size {last}, datatype size {elem}"),
+        ));
+    }
+    if cdims.contains(&0) {
+        return Err(refuse("corrupt data layout", "zero chunk dimension"));
+    }
+    let chunk_shape: Vec<u64> = cdims.iter().map(|&d| u64::from(d)).collect();
+    let chunk_bytes = chunk_shape.iter().try_fold(elem, |a, &d| a.checked_mul(d));
+    if chunk_bytes.is_none_or(|b| b > crate::model::MAX_CHUNK_BYTES) {
+        // libhdf5 refuses such chunks too; a reader would have to allocate one to decode it.
+        return Err(refuse(
+            "corrupt data layout",
+            format!("chunks of {chunk_shape:?} elements of {elem} bytes exceed HDF5's 4 GiB chunk limit"),
+        ));
+    }
+    Ok(chunk_shape)
+}
+
+/// [`chunk_index::Source`] owning its parameters, to be sent to another thread.
+#[derive(Debug)]
+enum OwnedSource {
+    BtreeV1(u64),
+    V4 {
+        index: super::messages::layout::ChunkIndex,
+        flags: u8,
+        max_shape: Vec<u64>,
+        addr: u64,
+    },
+}
+
+impl From<&chunk_index::Source<'_>> for OwnedSource {
+    fn from(s: &chunk_index::Source<'_>) -> Self {
+        match *s {
+            chunk_index::Source::BtreeV1(a) => OwnedSource::BtreeV1(a),
+            chunk_index::Source::V4 {
+                index,
+                flags,
+                max_shape,
+                addr,
+            } => OwnedSource::V4 {
+                index: index.clone(),
+                flags,
+                max_shape: max_shape.to_vec(),
+                addr,
+            },
+        }
+    }
+}
+
+/// One dataset's chunk index to walk.
+#[derive(Debug)]
+struct ChunkJob {
+    /// The dataset's path.
+    path: String,
+    /// Where in [`Walker::refusals`] its refusal goes (the walk's order).
+    refusal_at: usize,
+    shape: Vec<u64>,
+    elem: u64,
+    source: OwnedSource,
+    chunk_shape: Vec<u64>,
+    filters: Vec<Filter>,
+}
+
+/// Why a chunk index was not mapped.
+#[derive(Debug)]
+enum JobError {
+    /// The dataset is refused.
+    Refused(Refuse),
+    /// Some chunks skip filters and must be re-encoded, which the worker thread does not do
+    /// (the budget for it is the walker's).
+    NeedsReencoding,
+}
+
+impl ChunkJob {
+    /// On the worker thread: everything but re-encoding.
+    fn run(&self, src: &dyn ReadAt, sizes: Sizes) -> Result<ChunkMap, JobError> {
+        self.index(src, sizes, None)
+    }
+
+    /// The chunk references of the index; chunks that skip some filters are re-encoded
+    /// inline while `reencoded` (bytes so far) stays within [`MAX_REENCODED_BYTES`], or
+    /// [`JobError::NeedsReencoding`] without a budget.
+    fn index(&self, src: &dyn ReadAt, sizes: Sizes, mut reencoded: Option<&mut u64>) -> Result<ChunkMap, JobError> {
+        let (shape, elem, filters, chunk_shape) = (&self.shape, self.elem, &self.filters, &self.chunk_shape);
+        let rank = shape.len();
+        let grid: Vec<u64> = shape.iter().zip(chunk_shape).map(|(&s, &c)| s.div_ceil(c)).collect();
+        let file_size = src.size();
+        let mut problem: Option<JobError> = None;
+        // Collected, then built into the map at once: indexes list chunks in key order, and
+        // building a B-tree from sorted entries is much cheaper than inserting them one by one.
+        let mut found: Vec<(Vec<u64>, ChunkRef)> = Vec::new();
+        let mut visit = |rec: ChunkRec| -> Result<(), Hdf5Error> {
+            if problem.is_some() {
+                return Ok(());
+            }
+            let mut key = Vec::with_capacity(rank);
+            for ((&o, &c), &g) in rec.offsets.iter().zip(chunk_shape).zip(&grid) {
+                if o % c != 0 {
+                    problem = Some(JobError::Refused(refuse(
+                        "corrupt chunk index",
+                        format!("chunk offset {o} not a multiple of {c}"),
+                    )));
+                    return Ok(());
+                }
+                if o / c >= g {
+                    // Past the current extent (dataset shrunk): not visible to readers.
+                    return Ok(());
+                }
+                key.push(o / c);
+            }
+            if key.len() != rank {
+                problem = Some(JobError::Refused(refuse(
+                    "corrupt chunk index",
+                    "chunk key rank mismatch",
+                )));
+                return Ok(());
+            }
+            let Some(off) = abs_addr(&sizes, rec.addr)
+                .filter(|o| o.checked_add(u64::from(rec.size)).is_some_and(|e| e <= file_size))
+            else {
+                problem = Some(JobError::Refused(refuse(
+                    "truncated or unreadable",
+                    format!("chunk {key:?} lies past the end of the file"),
+                )));
+                return Ok(());
+            };
+            let r = if rec.filter_mask == 0 || filters.is_empty() {
+                ChunkRef::Virtual {
+                    source: SourceId(0),
+                    offset: off,
+                    length: u64::from(rec.size),
+                }
+            } else {
+                let Some(budget) = reencoded.as_deref_mut() else {
+                    problem = Some(JobError::NeedsReencoding);
+                    return Ok(());
+                };
+                *budget = budget.saturating_add(u64::from(rec.size));
+                if *budget > MAX_REENCODED_BYTES {
+                    problem = Some(JobError::Refused(refuse(
+                        "per-chunk filter mask",
+                        "too many chunks skip filters to re-encode them inline",
+                    )));
+                    return Ok(());
+                }
+                let stored = read_exact(src, "chunk", off, u64::from(rec.size))?;
+                let elem32 = u32::try_from(elem).unwrap_or(u32::MAX);
+                match filters::reencode(&stored, filters, rec.filter_mask, elem32) {
+                    Ok(b) => ChunkRef::Inline(Bytes::from(b)),
+                    Err(e) => {
+                        problem = Some(JobError::Refused(refuse(
+                            "per-chunk filter mask",
+                            format!("chunk {key:?}: {e}"),
+                        )));
+                        return Ok(());
+                    }
+                }
+            };
+            found.push((key, r));
+            Ok(())
+        };
+        let addr = match &self.source {
+            OwnedSource::BtreeV1(a) | OwnedSource::V4 { addr: a, .. } => *a,
+        };
+        let res = match &self.source {
+            OwnedSource::BtreeV1(_) => adapters::chunk_records(src, sizes, addr, rank + 1, &mut visit),
+            OwnedSource::V4 {
+                index,
+                flags,
+                max_shape,
+                ..
+            } => {
+                let g = chunk_index::Geometry {
+                    shape,
+                    max_shape,
+                    chunk: chunk_shape,
+                    elem,
+                    nfilters: filters.len(),
+                    flags: *flags,
+                };
+                chunk_index::visit(src, sizes, index, addr, &g, &mut visit)
+            }
+        };
+        res.map_err(|e| JobError::Refused(from_err(&e)))?;
+        if let Some(p) = problem {
+            return Err(p);
+        }
+        // A stable sort keeps the index's order among equal keys, and the later entry wins,
+        // as with inserting one by one.
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
+        Ok(found.into_iter().collect())
+    }
+}
+
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {
         a

@@ -293,7 +293,8 @@ impl VirtualStore {
         Key::parse(key, |p| self.nodes.get(p) == Some(&true))
     }
 
-    /// The manifest rows of one array (decoded once, then cached).
+    /// The manifest rows of one array (decoded once, then cached, together with those of the
+    /// arrays that share its row groups).
     ///
     /// # Errors
     /// [`ReadError::Store`] if the manifest cannot be decoded.
@@ -301,8 +302,13 @@ impl VirtualStore {
         if let Some(e) = lock(&self.entries).get(array) {
             return Ok(e.clone());
         }
-        let e = Arc::new(self.manifest.array_entries(array)?);
-        lock(&self.entries).insert(array.to_string(), e.clone());
+        let mut around = self.manifest.entries_around(array)?;
+        let e = Arc::new(around.remove(array).unwrap_or_default());
+        let mut cache = lock(&self.entries);
+        for (name, rows) in around {
+            cache.entry(name).or_insert_with(|| Arc::new(rows));
+        }
+        cache.insert(array.to_string(), e.clone());
         Ok(e)
     }
 

@@ -470,8 +470,19 @@ impl Manifest {
     /// # Errors
     /// [`StoreError::InvalidManifest`] on undecodable or inconsistent rows.
     pub fn array_entries(&self, array: &str) -> Result<HashMap<String, Entry>, StoreError> {
+        let mut all = self.entries_around(array)?;
+        Ok(all.remove(array).unwrap_or_default())
+    }
+
+    /// Decode the row groups that may hold `array` and return the rows of `array` and of every
+    /// other array whose rows all lie in those row groups (small arrays share row groups):
+    /// array path → chunk key → entry. `array` is always in the result, empty if it has no rows.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidManifest`] on undecodable or inconsistent rows.
+    pub fn entries_around(&self, array: &str) -> Result<HashMap<String, HashMap<String, Entry>>, StoreError> {
         crate::io::guard_decoder(
-            || self.array_entries_unguarded(array),
+            || self.entries_around_unguarded(array),
             |reason| StoreError::InvalidManifest {
                 path: self.name.clone(),
                 reason,
@@ -479,9 +490,10 @@ impl Manifest {
         )
     }
 
-    fn array_entries_unguarded(&self, array: &str) -> Result<HashMap<String, Entry>, StoreError> {
+    fn entries_around_unguarded(&self, array: &str) -> Result<HashMap<String, HashMap<String, Entry>>, StoreError> {
         let rgs = self.row_groups_of(array);
-        let mut out = HashMap::new();
+        let mut out: HashMap<String, HashMap<String, Entry>> = HashMap::new();
+        out.insert(array.to_string(), HashMap::new());
         if rgs.is_empty() {
             return Ok(out);
         }
@@ -491,7 +503,7 @@ impl Manifest {
         };
         let reader = ParquetRecordBatchReaderBuilder::try_new(self.bytes.clone())
             .map_err(|e| bad(e.to_string()))?
-            .with_row_groups(rgs)
+            .with_row_groups(rgs.clone())
             .build()
             .map_err(|e| bad(e.to_string()))?;
         for batch in reader {
@@ -519,9 +531,10 @@ impl Manifest {
                 .downcast_ref::<BinaryArray>()
                 .ok_or_else(|| bad("inline column".into()))?;
             for row in 0..batch.num_rows() {
-                if arrays.is_null(row) || arrays.value(row) != array {
-                    continue;
+                if arrays.is_null(row) {
+                    return Err(bad(format!("row without an array path (key {:?})", keys.value(row))));
                 }
+                let name = arrays.value(row);
                 let key = keys.value(row).to_string();
                 let length = lengths.value(row);
                 let entry = if inlines.is_valid(row) {
@@ -546,11 +559,17 @@ impl Manifest {
                 } else {
                     return Err(bad(format!("{key}: neither inline bytes nor source and offset")));
                 };
-                if out.insert(key.clone(), entry).is_some() {
+                let rows = match out.get_mut(name) {
+                    Some(rows) => rows,
+                    None => out.entry(name.to_string()).or_default(),
+                };
+                if rows.insert(key.clone(), entry).is_some() {
                     return Err(bad(format!("{key}: duplicate row")));
                 }
             }
         }
+        // Keep the other arrays only where every row group that may hold them was decoded.
+        out.retain(|name, _| name == array || self.row_groups_of(name).iter().all(|i| rgs.contains(i)));
         Ok(out)
     }
 }
@@ -709,6 +728,13 @@ mod tests {
                 );
             }
         }
+        // One decode gives the arrays sharing the row group, each complete.
+        let around = m.entries_around("b").unwrap();
+        let mut names: Vec<&String> = around.keys().collect();
+        names.sort();
+        assert_eq!(names, ["a/small", "b", "c"]);
+        assert_eq!(around["a/small"], m.array_entries("a/small").unwrap());
+        assert_eq!(m.entries_around("a/big").unwrap().len(), 1);
         // Inside a shared row group's range but not in it.
         assert!(m.array_entries("a/smaller").unwrap().is_empty());
         assert_eq!(m.row_groups_of("a/smaller"), [2]);
