@@ -268,15 +268,7 @@ impl<'a> Walker<'a> {
             let r = match r {
                 Ok(map) => Ok(map),
                 Err(JobError::Refused(why)) => Err(why),
-                Err(JobError::NeedsReencoding) => {
-                    let mut reencoded = self.reencoded;
-                    let r = job.index(self.src, self.sizes, Some(&mut reencoded));
-                    self.reencoded = reencoded;
-                    r.map_err(|e| match e {
-                        JobError::Refused(why) => why,
-                        JobError::NeedsReencoding => refuse("per-chunk filter mask", "chunks that skip filters"),
-                    })
-                }
+                Err(JobError::NeedsReencoding) => self.index_here(&job),
             };
             match r {
                 Ok(map) => {
@@ -1825,15 +1817,21 @@ impl<'a> Walker<'a> {
         self.chunked_here(&job, chunks)
     }
 
-    /// [`Walker::chunked`] on this thread, re-encoding within this file's budget.
-    fn chunked_here(&mut self, job: &ChunkJob, chunks: &mut BTreeMap<Vec<u64>, ChunkRef>) -> Result<Vec<u64>, Refuse> {
+    /// The chunk map of `job` walked on this thread, re-encoding within this file's budget.
+    fn index_here(&mut self, job: &ChunkJob) -> Result<ChunkMap, Refuse> {
         let mut reencoded = self.reencoded;
         let r = job.index(self.src, self.sizes, Some(&mut reencoded));
         self.reencoded = reencoded;
-        let found = r.map_err(|e| match e {
+        r.map_err(|e| match e {
             JobError::Refused(why) => why,
+            // Not given with a budget.
             JobError::NeedsReencoding => refuse("per-chunk filter mask", "chunks that skip filters"),
-        })?;
+        })
+    }
+
+    /// [`Walker::chunked`] on this thread.
+    fn chunked_here(&mut self, job: &ChunkJob, chunks: &mut BTreeMap<Vec<u64>, ChunkRef>) -> Result<Vec<u64>, Refuse> {
+        let found = self.index_here(job)?;
         if chunks.is_empty() {
             *chunks = found;
         } else {
