@@ -24,7 +24,7 @@ use arrow_array::types::Int32Type;
 use arrow_array::{Array as _, ArrayRef, BinaryArray, DictionaryArray, Int32Array, StringArray, UInt64Array};
 use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
 use bytes::Bytes;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -340,6 +340,8 @@ pub enum Entry {
 #[derive(Debug)]
 pub struct Manifest {
     bytes: Bytes,
+    /// The footer, decoded once (readers of row groups are built from it).
+    meta: ArrowReaderMetadata,
     name: String,
     /// Each row group with statistics: the first and last array path it holds, and its index.
     ranges: Vec<(String, String, usize)>,
@@ -367,7 +369,8 @@ impl Manifest {
             path: name.into(),
             reason,
         };
-        let b = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()).map_err(|e| bad(e.to_string()))?;
+        let meta = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::default()).map_err(|e| bad(e.to_string()))?;
+        let b = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), meta.clone());
         let found: Vec<(String, ArrowType)> = b
             .schema()
             .fields()
@@ -382,6 +385,25 @@ impl Manifest {
         if found != want {
             return Err(bad(format!(
                 "columns {found:?} are not the v1 manifest columns {want:?}"
+            )));
+        }
+        // Row counts are claims of the footer: a few bytes of run-length encoding could stand
+        // for billions of rows. Real manifests need bytes for every row (its distinct key),
+        // so rows past 16 a byte are refused before anything is decoded.
+        let max_rows = u64::try_from(bytes.len())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(16)
+            .max(1 << 16);
+        let mut rows: u64 = 0;
+        for rg in b.metadata().row_groups() {
+            let n =
+                u64::try_from(rg.num_rows()).map_err(|_| bad(format!("a row group claims {} rows", rg.num_rows())))?;
+            rows = rows.saturating_add(n);
+        }
+        if rows > max_rows {
+            return Err(bad(format!(
+                "the footer claims {rows} rows in {} bytes (more than 16 a byte)",
+                bytes.len()
             )));
         }
         let mut ranges = Vec::new();
@@ -404,6 +426,7 @@ impl Manifest {
         }
         Ok(Self {
             bytes,
+            meta,
             name: name.into(),
             ranges,
             unknown,
@@ -454,7 +477,7 @@ impl Manifest {
             path: self.name.clone(),
             reason,
         };
-        let b = ParquetRecordBatchReaderBuilder::try_new(self.bytes.clone()).map_err(|e| bad(e.to_string()))?;
+        let b = ParquetRecordBatchReaderBuilder::new_with_metadata(self.bytes.clone(), self.meta.clone());
         let mask = ProjectionMask::roots(b.parquet_schema(), [0]);
         let mut names = std::collections::BTreeSet::new();
         for batch in b.with_projection(mask).build().map_err(|e| bad(e.to_string()))? {
@@ -501,8 +524,7 @@ impl Manifest {
             path: self.name.clone(),
             reason,
         };
-        let reader = ParquetRecordBatchReaderBuilder::try_new(self.bytes.clone())
-            .map_err(|e| bad(e.to_string()))?
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(self.bytes.clone(), self.meta.clone())
             .with_row_groups(rgs.clone())
             .build()
             .map_err(|e| bad(e.to_string()))?;
