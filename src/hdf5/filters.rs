@@ -48,19 +48,25 @@ mod id {
     pub(super) const ZSTD: u16 = 32015;
 }
 
-/// Whether a shuffle codec follows another (non-shuffle) codec: then
-/// [`check_shuffle_position`] depends on the stored chunk lengths.
-pub(crate) fn shuffle_after_other(codecs: &[Codec]) -> bool {
+/// The first shuffle codec that follows another (non-shuffle) codec: its position and
+/// element size.
+fn late_shuffle(codecs: &[Codec]) -> Option<(usize, u32)> {
     let mut seen_other = false;
-    for c in codecs {
+    for (i, c) in codecs.iter().enumerate() {
         match c {
             Codec::Bytes(_) => {}
-            Codec::Shuffle { .. } if seen_other => return true,
+            Codec::Shuffle { element_size } if seen_other => return Some((i, *element_size)),
             Codec::Shuffle { .. } => {}
             _ => seen_other = true,
         }
     }
-    false
+    None
+}
+
+/// Whether a shuffle codec follows another (non-shuffle) codec: then
+/// [`check_shuffle_position`] depends on the stored chunk lengths.
+pub(crate) fn shuffle_after_other(codecs: &[Codec]) -> bool {
+    late_shuffle(codecs).is_some()
 }
 
 /// A shuffle after a filter that changes the length (deflate then shuffle) works on a byte
@@ -70,34 +76,28 @@ pub(crate) fn check_shuffle_position(
     codecs: &[Codec],
     chunks: &std::collections::BTreeMap<Vec<u64>, crate::model::ChunkRef>,
 ) -> Result<(), (String, String)> {
-    let mut seen_other = false;
-    for (i, c) in codecs.iter().enumerate() {
-        match c {
-            Codec::Bytes(_) => {}
-            Codec::Shuffle { element_size } if seen_other => {
-                // As the last codec, its input is the stored chunk: fine if every stored
-                // length is a whole number of elements.
-                let es = u64::from(*element_size).max(1);
-                let whole = i + 1 == codecs.len()
-                    && chunks.values().all(|c| match c {
-                        crate::model::ChunkRef::Virtual { length, .. } => length.is_multiple_of(es),
-                        crate::model::ChunkRef::Inline(b) => (b.len() as u64).is_multiple_of(es),
-                        crate::model::ChunkRef::Missing => true,
-                    });
-                if !whole {
-                    return Err((
-                        "shuffle after a compression filter".into(),
-                        "shuffle of compressed bytes leaves a tail libhdf5 does not shuffle; \
-                         numcodecs' shuffle cannot express it"
-                            .into(),
-                    ));
-                }
-            }
-            Codec::Shuffle { .. } => {}
-            _ => seen_other = true,
-        }
+    let Some((i, element_size)) = late_shuffle(codecs) else {
+        return Ok(());
+    };
+    // As the last codec, its input is the stored chunk: fine if every stored length is a
+    // whole number of elements.
+    let es = u64::from(element_size).max(1);
+    let whole = i + 1 == codecs.len()
+        && chunks.values().all(|c| match c {
+            crate::model::ChunkRef::Virtual { length, .. } => length.is_multiple_of(es),
+            crate::model::ChunkRef::Inline(b) => (b.len() as u64).is_multiple_of(es),
+            crate::model::ChunkRef::Missing => true,
+        });
+    if whole {
+        Ok(())
+    } else {
+        Err((
+            "shuffle after a compression filter".into(),
+            "shuffle of compressed bytes leaves a tail libhdf5 does not shuffle; \
+             numcodecs' shuffle cannot express it"
+                .into(),
+        ))
     }
-    Ok(())
 }
 
 /// Client data value `i` of a filter, if present.
@@ -389,6 +389,45 @@ mod tests {
             flags: 0,
             client_data: cd.to_vec(),
         }
+    }
+
+    #[test]
+    fn shuffle_after_compression_needs_whole_elements_as_the_last_codec() {
+        use crate::model::ChunkRef;
+        use crate::model::SourceId;
+        let shuffle = Codec::Shuffle { element_size: 4 };
+        let zlib = Codec::Zlib { level: 4 };
+        let chunks = |lengths: &[u64]| {
+            lengths
+                .iter()
+                .enumerate()
+                .map(|(i, &length)| {
+                    (
+                        vec![i as u64],
+                        ChunkRef::Virtual {
+                            source: SourceId(0),
+                            offset: 0,
+                            length,
+                        },
+                    )
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let odd = chunks(&[8, 9]);
+        let whole = chunks(&[8, 12]);
+        // Shuffle first: the usual pipeline, whatever the stored lengths.
+        let usual = [Codec::Bytes(None), shuffle.clone(), zlib.clone()];
+        assert!(!shuffle_after_other(&usual));
+        assert!(check_shuffle_position(&usual, &odd).is_ok());
+        // Shuffle last, after deflate: fine only on whole elements.
+        let late = [Codec::Bytes(None), zlib.clone(), shuffle.clone()];
+        assert!(shuffle_after_other(&late));
+        assert!(check_shuffle_position(&late, &whole).is_ok());
+        assert!(check_shuffle_position(&late, &odd).is_err());
+        // Shuffle between two compressions: never.
+        let between = [Codec::Bytes(None), zlib.clone(), shuffle, zlib];
+        assert!(shuffle_after_other(&between));
+        assert!(check_shuffle_position(&between, &whole).is_err());
     }
 
     #[test]

@@ -2240,16 +2240,13 @@ impl ChunkJob {
             found.push((key, r));
             Ok(())
         };
-        let addr = match &self.source {
-            OwnedSource::BtreeV1(a) | OwnedSource::V4 { addr: a, .. } => *a,
-        };
         let res = match &self.source {
-            OwnedSource::BtreeV1(_) => adapters::chunk_records(src, sizes, addr, rank + 1, &mut visit),
+            OwnedSource::BtreeV1(addr) => adapters::chunk_records(src, sizes, *addr, rank + 1, &mut visit),
             OwnedSource::V4 {
                 index,
                 flags,
                 max_shape,
-                ..
+                addr,
             } => {
                 let g = chunk_index::Geometry {
                     shape,
@@ -2259,7 +2256,7 @@ impl ChunkJob {
                     nfilters: filters.len(),
                     flags: *flags,
                 };
-                chunk_index::visit(src, sizes, index, addr, &g, &mut visit)
+                chunk_index::visit(src, sizes, index, *addr, &g, &mut visit)
             }
         };
         res.map_err(|e| JobError::Refused(from_err(&e)))?;

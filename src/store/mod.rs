@@ -20,7 +20,7 @@ pub use format::{SourceEntry, StoreInfo, FORMAT_MAJOR, FORMAT_VERSION};
 pub use location::StoreLocation;
 
 use crate::model::{RefusalRecord, VirtualDataset};
-use crate::zarr::metadata::pretty_documents;
+use crate::zarr::metadata::{pretty, pretty_documents};
 
 /// Errors writing or reading the store's own files.
 #[derive(Debug, thiserror::Error)]
@@ -167,12 +167,6 @@ fn store_files_with(
     let info = StoreInfo::new(ds, opts);
     files.push((format::INFO_FILE.to_string(), Bytes::from(pretty(&info.to_json()))));
     Ok(files)
-}
-
-fn pretty(v: &serde_json::Value) -> Vec<u8> {
-    let mut s = serde_json::to_vec_pretty(v).unwrap_or_default();
-    s.push(b'\n');
-    s
 }
 
 /// Write a store at `location`: for a local directory, into a temporary sibling directory that

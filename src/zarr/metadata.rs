@@ -115,8 +115,8 @@ pub fn pretty_documents(root: &Group) -> Vec<(String, Vec<u8>)> {
     docs
 }
 
-/// serde_json's pretty form of `v` and a newline.
-fn pretty(v: &Value) -> Vec<u8> {
+/// serde_json's pretty form of `v` and a newline (every JSON file of a store).
+pub(crate) fn pretty(v: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     // Writing a `Value` into a `Vec` cannot fail.
     let _ = serde_json::to_writer_pretty(&mut out, v);
