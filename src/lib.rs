@@ -36,7 +36,9 @@
 //! let values: Vec<f32> = array.async_retrieve_array_subset(&ArraySubset::new_with_ranges(&[0..10])).await?;
 //! # Ok(()) }
 //! ```
-#![forbid(unsafe_code)]
+// No unsafe code, except the one libhdf5 call of the optional `libhdf5` feature that
+// hdf5-metno does not wrap (`materialize::open_dataset`).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod ceos;

@@ -118,6 +118,23 @@ impl LeBytes for bool {
     }
 }
 
+/// Open `path` with external files named relative to the HDF5 file's own directory, as the
+/// native reader resolves them (libhdf5's default is the working directory, which could hold
+/// another file of the same name). hdf5-metno opens datasets with the default access property
+/// list only, so this calls `H5Dopen2` itself: the crate's one `unsafe` block.
+#[allow(unsafe_code)]
+fn open_dataset(file: &hdf5::File, path: &str) -> hdf5::Result<hdf5::Dataset> {
+    let dapl = hdf5::plist::DatasetAccess::build().efile_prefix("${ORIGIN}").finish()?;
+    let name = std::ffi::CString::new(path).map_err(|_| hdf5::Error::from("a NUL byte in the dataset path"))?;
+    hdf5::sync::sync(|| {
+        // SAFETY: both ids are live for the call and `name` is NUL-terminated; a valid id
+        // returned by H5Dopen2 is owned by the `Dataset` handle made from it.
+        let id = unsafe { hdf5_sys::h5d::H5Dopen2(file.id(), name.as_ptr(), dapl.id()) };
+        hdf5::h5check(id)?;
+        unsafe { hdf5::from_id(id) }
+    })
+}
+
 fn h5err(what: &str, e: &hdf5::Error) -> String {
     format!("libhdf5 {what}: {e}")
 }
@@ -125,7 +142,7 @@ fn h5err(what: &str, e: &hdf5::Error) -> String {
 impl crate::hdf5::Materialize for Libhdf5 {
     fn materialize(&self, path: &str) -> Result<Array, String> {
         let file = hdf5::File::open(&self.path).map_err(|e| h5err("cannot open the file", &e))?;
-        let ds = file.dataset(path).map_err(|e| h5err("cannot open the dataset", &e))?;
+        let ds = open_dataset(&file, path).map_err(|e| h5err("cannot open the dataset", &e))?;
         let space = ds.space().map_err(|e| h5err("dataspace", &e))?;
         if space.is_null() {
             return Err("a null dataspace holds no values".into());

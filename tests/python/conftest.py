@@ -30,11 +30,12 @@ def corpus_or_skip():
     return CORPUS
 
 
-def vzarr(*args, check=None, exe=None, env=None):
-    """Run the vzarr binary (`exe`, default VZARR) with `env` added to the environment; return
-    CompletedProcess. Never allows a panic."""
+def vzarr(*args, check=None, exe=None, env=None, cwd=None):
+    """Run the vzarr binary (`exe`, default VZARR) with `env` added to the environment, in the
+    working directory `cwd` (default this one); return CompletedProcess. Never allows a panic."""
     full_env = {**os.environ, **env} if env else None
-    p = subprocess.run([exe or VZARR, *map(str, args)], capture_output=True, text=True, timeout=600, env=full_env)
+    p = subprocess.run([exe or VZARR, *map(str, args)], capture_output=True, text=True, timeout=600,
+                       env=full_env, cwd=cwd)
     assert "panicked" not in p.stderr, f"vzarr panicked: {args}\n{p.stderr}"
     assert p.returncode in (0, 1, 2), f"vzarr {args} died with status {p.returncode}\n{p.stderr}"
     if check is not None:

@@ -9,7 +9,7 @@ import os
 import h5py
 import numpy as np
 
-from conftest import vzarr
+from conftest import libhdf5_or_skip, vzarr
 from h5ref import same_bits
 from test_serve import served_group
 
@@ -188,3 +188,33 @@ def test_damaged_mapping_lists_and_short_external_files_are_refused_by_name(tmp_
     for name in ["stack", "tiles", "edge", "unwritten"]:
         assert "src0.h5" in why[f"/{name}"], why
     assert "/same" not in why and "/ext_one" not in why
+
+
+def test_materialized_external_and_virtual_data_come_from_the_files_beside_the_hdf5_file(tmp_path):
+    """`--materialize unsupported` reads the refused datasets through libhdf5. Run from a working
+    directory holding other files of the same names, it must still read the raw and source files
+    next to the HDF5 file (where the native reader found them), not the working directory's."""
+    exe = libhdf5_or_skip()
+    d = tmp_path / "data"
+    d.mkdir()
+    src = write_files(d)
+    want = h5_values(src)
+    decoy = tmp_path / "elsewhere"
+    decoy.mkdir()
+    for name in ["raw.bin", "raw2.bin"]:
+        (decoy / name).write_bytes(bytes(255 - b for b in (d / name).read_bytes()))
+    for i in range(3):
+        with h5py.File(decoy / f"src{i}.h5", "w") as f:
+            f.create_dataset("data", data=np.arange(100, dtype="<i4") * -1)
+    store = tmp_path / "store"
+    vzarr("create", src, "-o", store, "--materialize", "unsupported", exe=exe, cwd=decoy)
+    info = json.loads((store / "vzarr.json").read_text())
+    materialized = {m["path"] for m in info.get("materialized", [])}
+    assert "/ext_split_row" in materialized, info
+    assert "/ext_split_row" not in refused(store)
+    # The system libhdf5 may be older than the one that wrote the virtual datasets (and refuse
+    # them, by name); whatever it materializes must be the file's own values.
+    for name in sorted(materialized):
+        vzarr("get", store, name, "-o", tmp_path / "v.npy", check=0)
+        ok, why = same_bits(want[name.lstrip("/")], np.load(tmp_path / "v.npy"))
+        assert ok, f"{name}: {why}"
