@@ -117,8 +117,12 @@ pub struct CreateReport {
 /// Block size of the cache in front of a local file: B-tree nodes and object headers are a few
 /// KiB each and scattered over large files, so bigger blocks mostly copy bytes never used.
 pub const LOCAL_BLOCK: u64 = 16 * 1024;
-/// Block size of the cache in front of a remote source.
-const REMOTE_BLOCK: u64 = 8 * 1024;
+/// Block size of the cache in front of a remote source: small, so the bytes fetched stay
+/// close to the metadata read (object headers and heaps are often a few hundred bytes).
+const REMOTE_BLOCK: u64 = 2 * 1024;
+/// Bytes a discovery pass fetches from where a read it misses starts, so a header whose
+/// length its first bytes give usually arrives whole in one round trip.
+const REMOTE_READAHEAD: u64 = 2 * 1024;
 /// Most discovery passes before a remote parse (each is one concurrent batch of reads).
 const REMOTE_WARM_PASSES: usize = 32;
 
@@ -142,10 +146,15 @@ pub fn open_source(meta: &Source, handle: &tokio::runtime::Handle) -> Result<Arc
         })?;
         return Ok(Arc::new(BlockCache::new(f, LOCAL_BLOCK, 64 << 20)));
     }
-    Ok(Arc::new(
-        BlockCache::new(ObjectReadAt::new(meta, handle.clone())?, REMOTE_BLOCK, 256 << 20)
-            .with_warm_passes(REMOTE_WARM_PASSES),
-    ))
+    Ok(Arc::new(remote_cache(ObjectReadAt::new(meta, handle.clone())?)))
+}
+
+/// The block cache a remote source is parsed through: 2 KiB blocks, 2 KiB readahead, up to 32
+/// discovery passes, 256 MiB.
+pub fn remote_cache<R: ReadAt>(inner: R) -> BlockCache<R> {
+    BlockCache::new(inner, REMOTE_BLOCK, 256 << 20)
+        .with_warm_passes(REMOTE_WARM_PASSES)
+        .with_readahead(REMOTE_READAHEAD)
 }
 
 /// Parse one input into a model group; refusals and warnings carry the input's name.

@@ -16,12 +16,16 @@ pub struct BlockCache<R> {
     block_size: u64,
     max_blocks: usize,
     warm_passes: usize,
+    readahead: u64,
     state: Mutex<State>,
 }
 
-/// Reads larger than this many blocks are not recorded by a discovery pass (they are data,
+/// Largest gap a discovery batch reads to join two runs of missing blocks into one request.
+const MAX_JOIN_GAP: u64 = 64 * 1024;
+
+/// Reads of this many bytes or more are not recorded by a discovery pass (they are data,
 /// read once by the real parse).
-const MAX_DISCOVERY_READ_BLOCKS: u64 = 64;
+const MAX_DISCOVERY_READ: u64 = 512 * 1024;
 
 #[derive(Debug, Default)]
 struct State {
@@ -39,6 +43,7 @@ impl<R: ReadAt> BlockCache<R> {
             block_size,
             max_blocks,
             warm_passes: 0,
+            readahead: 0,
             state: Mutex::new(State::default()),
         }
     }
@@ -48,6 +53,16 @@ impl<R: ReadAt> BlockCache<R> {
     #[must_use]
     pub fn with_warm_passes(mut self, passes: usize) -> Self {
         self.warm_passes = passes;
+        self
+    }
+
+    /// Let a discovery pass that misses a read of `len` bytes at `offset` fetch at least
+    /// `readahead` bytes from `offset` (the rest of a header whose length the first bytes
+    /// give, the next object written after it), so blocks can be small without a pass per
+    /// continuation.
+    #[must_use]
+    pub fn with_readahead(mut self, readahead: u64) -> Self {
+        self.readahead = readahead;
         self
     }
 
@@ -120,6 +135,33 @@ impl<R: ReadAt> BlockCache<R> {
         Ok(bytes)
     }
 
+    /// The missing blocks as runs `(first, count)` to fetch: consecutive blocks form one run,
+    /// and two runs are joined into one request when the blocks between them are no more than
+    /// the longer run (and at most [`MAX_JOIN_GAP`] bytes), so a request saved never costs more
+    /// unused bytes than the reads beside it fetch.
+    fn runs(&self, missing: &BTreeSet<u64>) -> Vec<(u64, u64)> {
+        let max_gap = MAX_JOIN_GAP / self.block_size;
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for &i in missing {
+            match runs.last_mut() {
+                Some((first, n)) if *first + *n == i => *n += 1,
+                _ => runs.push((i, 1)),
+            }
+        }
+        let mut out: Vec<(u64, u64)> = Vec::with_capacity(runs.len());
+        for (first, n) in runs {
+            if let Some((pf, pn)) = out.last_mut() {
+                let gap = first - (*pf + *pn);
+                if gap <= max_gap && gap <= (*pn).max(n) {
+                    *pn = first + n - *pf;
+                    continue;
+                }
+            }
+            out.push((first, n));
+        }
+        out
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A poisoned cache only means another reader panicked; the data is still valid.
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -174,17 +216,24 @@ impl<R: ReadAt> ReadAt for BlockCache<R> {
                 return;
             }
             let size = self.size();
-            let ranges: Vec<(u64, u64)> = missing
+            let runs = self.runs(&missing);
+            let ranges: Vec<(u64, u64)> = runs
                 .iter()
-                .map(|&i| {
-                    let start = i * self.block_size;
-                    (start, self.block_size.min(size - start))
+                .map(|&(first, n)| {
+                    let start = first * self.block_size;
+                    (start, (n * self.block_size).min(size - start))
                 })
                 .collect();
             match self.inner.read_ranges(&ranges) {
-                Ok(blocks) => {
-                    for (&i, b) in missing.iter().zip(blocks) {
-                        self.insert(i, b);
+                Ok(got) => {
+                    for (&(first, n), b) in runs.iter().zip(got) {
+                        for k in 0..n {
+                            let from = (k * self.block_size) as usize;
+                            let to = (from + self.block_size as usize).min(b.len());
+                            if from < to {
+                                self.insert(first + k, b.slice(from..to));
+                            }
+                        }
                     }
                 }
                 // The real parse meets the error again and reports it.
@@ -214,8 +263,12 @@ impl<R: ReadAt> ReadAt for Discovery<'_, R> {
         let first = *span.start();
         match self.cache.cached(span.clone()) {
             Ok(blocks) => Ok(self.cache.assemble(offset, len, first, &blocks)),
-            Err(missing) => {
-                self.record(&span, missing);
+            Err(_) => {
+                let ahead = self.cache.readahead.max(len).min(self.size() - offset);
+                let span = self.cache.block_span(offset, ahead);
+                if let Err(missing) = self.cache.cached(span.clone()) {
+                    self.record(&span, missing);
+                }
                 Err(ReadError::Deferred { offset, len })
             }
         }
@@ -224,7 +277,7 @@ impl<R: ReadAt> ReadAt for Discovery<'_, R> {
     fn hint(&self, ranges: &[(u64, u64)]) {
         for &(offset, len) in ranges {
             // Hints are guesses: clamp them to the file, skip the empty ones.
-            let len = len.min(self.size().saturating_sub(offset));
+            let len = len.max(self.cache.readahead).min(self.size().saturating_sub(offset));
             if len == 0 {
                 continue;
             }
@@ -239,7 +292,7 @@ impl<R: ReadAt> ReadAt for Discovery<'_, R> {
 impl<R: ReadAt> Discovery<'_, R> {
     /// Note the `missing` blocks of a read of `span`, within the limits.
     fn record(&self, span: &std::ops::RangeInclusive<u64>, missing: Vec<u64>) {
-        let wide = span.end() - span.start() >= MAX_DISCOVERY_READ_BLOCKS;
+        let wide = (span.end() - span.start()).saturating_mul(self.cache.block_size) >= MAX_DISCOVERY_READ;
         let mut m = self.missing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Bounded: one batch never asks for more than the cache holds.
         if !wide && m.len() + missing.len() <= self.cache.max_blocks {
@@ -325,5 +378,47 @@ mod tests {
         let mut ran = false;
         cold.warm(&mut |_| ran = true);
         assert!(!ran);
+    }
+
+    #[test]
+    fn runs_join_a_gap_no_longer_than_the_reads_beside_it() {
+        let cache = BlockCache::new(Bytes::from(vec![0u8; 1 << 20]), 1024, 1 << 20);
+        let missing: BTreeSet<u64> = [0, 1, 3, 10, 30, 31, 32, 33, 34, 40].into_iter().collect();
+        // 0-1 and 3: a 1-block gap beside a 2-block run; 10 is 6 blocks past a 4-block run;
+        // 30-34 is 19 past a lone block; 40 is 5 past a 5-block run.
+        assert_eq!(cache.runs(&missing), vec![(0, 4), (10, 1), (30, 11)]);
+        // A gap no longer than the run beside it but over MAX_JOIN_GAP stays a gap.
+        let missing: BTreeSet<u64> = (100..200).chain([270]).collect();
+        assert_eq!(cache.runs(&missing), vec![(100, 100), (270, 1)]);
+        assert!(cache.runs(&BTreeSet::new()).is_empty());
+    }
+
+    /// A read a pass misses fetches the readahead with it: the next read past its end, within
+    /// the readahead, needs no pass of its own.
+    #[test]
+    fn readahead_fetches_the_bytes_after_a_missed_read() {
+        let data: Vec<u8> = (0..8192u32).map(|i| (i % 253) as u8).collect();
+        let inner = Counting {
+            data: Bytes::from(data.clone()),
+            batches: Mutex::new(Vec::new()),
+            requests: 0.into(),
+        };
+        let cache = BlockCache::new(inner, 1024, 1 << 20)
+            .with_warm_passes(4)
+            .with_readahead(2048);
+        let mut passes = 0;
+        cache.warm(&mut |view| {
+            passes += 1;
+            // A 16-byte prefix, then the 1,500 bytes it announces.
+            if view.read_at(100, 16).is_ok() {
+                let _ = view.read_at(116, 1_500);
+            }
+        });
+        assert_eq!(passes, 2, "one pass fetches, the second finds everything");
+        // Blocks 0..=2 (bytes 100..2148) in one request.
+        assert_eq!(*cache.inner().batches.lock().unwrap(), vec![1]);
+        let before = cache.requests();
+        assert_eq!(cache.read_at(116, 1_500).unwrap(), Bytes::from(data).slice(116..1_616));
+        assert_eq!(cache.requests(), before);
     }
 }

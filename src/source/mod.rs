@@ -290,8 +290,8 @@ impl ReadAt for ObjectReadAt {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Concurrent ranged GETs (object_store's `coalesce_ranges`: up to 10 in flight), ranges
-    /// closer than [`RANGES_COALESCE_GAP`] merged into one request.
+    /// Concurrent ranged GETs (object_store's `coalesce_ranges`: up to 10 in flight), touching
+    /// ranges merged into one request ([`RANGES_COALESCE_GAP`]).
     fn read_ranges(&self, ranges: &[(u64, u64)]) -> Result<Vec<Bytes>, ReadError> {
         let mut rs = Vec::with_capacity(ranges.len());
         for &(offset, len) in ranges {
@@ -326,5 +326,7 @@ impl ReadAt for ObjectReadAt {
     }
 }
 
-/// Ranges of one [`ReadAt::read_ranges`] batch this close (bytes) are fetched as one GET.
-pub const RANGES_COALESCE_GAP: u64 = 16 * 1024;
+/// Ranges of one [`ReadAt::read_ranges`] batch this close (bytes) are fetched as one GET: only
+/// touching ones, since the caller decides which gaps are worth reading (the block cache joins
+/// runs of missing blocks itself, weighing each gap against the reads beside it).
+pub const RANGES_COALESCE_GAP: u64 = 0;
