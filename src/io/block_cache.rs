@@ -124,15 +124,35 @@ impl<R: ReadAt> BlockCache<R> {
         &self.inner
     }
 
-    fn block(&self, index: u64) -> Result<Bytes, ReadError> {
-        if let Some(b) = self.lock().blocks.get(&index) {
-            return Ok(b.clone());
+    /// The blocks of `span`, fetching those missing with one request for the run between the
+    /// first and the last missing block.
+    fn blocks(&self, span: std::ops::RangeInclusive<u64>) -> Result<Vec<Bytes>, ReadError> {
+        let missing = match self.cached(span.clone()) {
+            Ok(blocks) => return Ok(blocks),
+            Err(missing) => missing,
+        };
+        let (lo, hi) = (missing[0], missing[missing.len() - 1]);
+        let start = lo * self.block_size;
+        let len = ((hi - lo + 1) * self.block_size).min(self.inner.size().saturating_sub(start));
+        let run = self.inner.read_at(start, len)?;
+        let mut fetched = HashMap::new();
+        for i in lo..=hi {
+            let from = ((i - lo) * self.block_size) as usize;
+            let to = (from + self.block_size as usize).min(run.len());
+            let b = run.slice(from.min(to)..to);
+            self.insert(i, b.clone());
+            fetched.insert(i, b);
         }
-        let start = index * self.block_size;
-        let len = self.block_size.min(self.inner.size().saturating_sub(start));
-        let bytes = self.inner.read_at(start, len)?;
-        self.insert(index, bytes.clone());
-        Ok(bytes)
+        // The cached blocks of the span (read again if a small cache evicted them meanwhile).
+        span.map(|i| {
+            if let Some(b) = fetched.get(&i).cloned().or_else(|| self.lock().blocks.get(&i).cloned()) {
+                return Ok(b);
+            }
+            let start = i * self.block_size;
+            self.inner
+                .read_at(start, self.block_size.min(self.inner.size().saturating_sub(start)))
+        })
+        .collect()
     }
 
     /// The missing blocks as runs `(first, count)` to fetch: consecutive blocks form one run,
@@ -189,7 +209,7 @@ impl<R: ReadAt> ReadAt for BlockCache<R> {
             }
             return self.inner.read_at(offset, len);
         }
-        let blocks = span.map(|i| self.block(i)).collect::<Result<Vec<_>, _>>()?;
+        let blocks = self.blocks(span)?;
         Ok(self.assemble(offset, len, first, &blocks))
     }
 
@@ -420,5 +440,29 @@ mod tests {
         let before = cache.requests();
         assert_eq!(cache.read_at(116, 1_500).unwrap(), Bytes::from(data).slice(116..1_616));
         assert_eq!(cache.requests(), before);
+    }
+
+    /// A read the cache cannot serve fetches its missing blocks in one request.
+    #[test]
+    fn a_cold_read_is_one_request() {
+        let data: Vec<u8> = (0..8192u32).map(|i| (i % 241) as u8).collect();
+        let direct = Bytes::from(data.clone());
+        let inner = Counting {
+            data: Bytes::from(data),
+            batches: Mutex::new(Vec::new()),
+            requests: 0.into(),
+        };
+        let cache = BlockCache::new(inner, 1024, 1 << 20);
+        assert_eq!(cache.read_at(100, 3000).unwrap(), direct.slice(100..3100));
+        assert_eq!(cache.requests(), 1, "blocks 0..=3 in one request");
+        assert_eq!(cache.read_at(0, 4500).unwrap(), direct.slice(0..4500));
+        assert_eq!(cache.requests(), 2, "only block 4 was missing");
+        assert_eq!(cache.read_at(1000, 3000).unwrap(), direct.slice(1000..4000));
+        assert_eq!(cache.requests(), 2);
+        // The last block is short: the run stops at the end of the file.
+        assert_eq!(cache.read_at(8000, 192).unwrap(), direct.slice(8000..8192));
+        // A cache of two blocks evicts while it fetches a longer run, and still answers right.
+        let small = BlockCache::new(direct.clone(), 1024, 2048);
+        assert_eq!(small.read_at(10, 4000).unwrap(), direct.slice(10..4010));
     }
 }
