@@ -336,7 +336,7 @@ fn parse_hdf5(
             split_contiguous: opts.split_contiguous,
             materialize,
             other_files,
-            single_thread: false,
+            ..Default::default()
         },
     )
     .map_err(|e| e.to_string())?;

@@ -331,9 +331,13 @@ fn parallel_walk_equals_single_thread_walk() {
         println!("SKIP hdf5_corpus: ../shared/corpus not found");
         return;
     };
-    let parallel = Hdf5Options::default();
+    // Every file on two threads (by default only files of 16 MiB and more), against one.
+    let parallel = Hdf5Options {
+        parallel_from: 0,
+        ..Default::default()
+    };
     let single = Hdf5Options {
-        single_thread: true,
+        parallel_from: u64::MAX,
         ..Default::default()
     };
     let parse = |data: &bytes::Bytes, opts: &Hdf5Options| {

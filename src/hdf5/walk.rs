@@ -206,8 +206,8 @@ impl<'a> Walker<'a> {
             children: BTreeMap::new(),
         };
         let parallel = !self.nested
-            && !self.opts.single_thread
             && self.opts.materialize.is_none()
+            && self.src.size() >= self.opts.parallel_from
             && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
         if parallel {
             // Chunk indexes of plain datasets are walked on a second thread while this one
@@ -2054,9 +2054,6 @@ impl<'a> Walker<'a> {
 /// Largest NUL-terminated string dataset checked (and cleaned) at creation, in bytes.
 const MAX_STRING_CLEAN: u64 = 64 << 20;
 
-/// Count one region-reference item of `n` bytes into the dataset's `total`: at most
-/// [`MAX_STRING_CLEAN`], checked item by item so a hostile file cannot build up more.
-/// Greatest common divisor.
 /// Chunk indexes sent to the worker thread at a time.
 const JOB_BATCH: usize = 16;
 
@@ -2277,6 +2274,7 @@ impl ChunkJob {
     }
 }
 
+/// Greatest common divisor.
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {
         a
