@@ -16,7 +16,7 @@ seconds=${1:-300}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(hdf5_superblock hdf5_object_header hdf5_file dmrpp ceos_records ceos manifest chunk_key filter_chunks)
+  targets=(hdf5_superblock hdf5_object_header hdf5_file hdf5_remote dmrpp ceos_records ceos manifest chunk_key filter_chunks)
 fi
 corpus=${CORPUS:-$root/../shared/corpus}
 work=${FUZZ_WORK:-/var/tmp/vzarr-fuzz}

@@ -6,7 +6,7 @@
 OUT/<target>/ gets one file per seed. Standard library only. Nothing here is committed: the
 seeds are cut from the shared corpus (and from stores `vzarr create` writes of it) each run.
 
-- hdf5_file: whole HDF5/netCDF-4 files of at most --max-bytes;
+- hdf5_file, hdf5_remote: whole HDF5/netCDF-4 files of at most --max-bytes;
 - hdf5_superblock: the first 2 KiB of each HDF5 file;
 - hdf5_object_header: a width byte (8-byte addresses and lengths) then the file from one
   object header: every `OHDR` signature, and the root group's v1 header of superblock v0/v1;
@@ -95,6 +95,7 @@ def main() -> int:
                 put(a.out, "hdf5_object_header", b"\x0a" + seed)
             if size <= a.max_bytes:
                 put(a.out, "hdf5_file", head)
+                put(a.out, "hdf5_remote", head)
                 small_h5.append(p)
         elif cat == "ceos":
             data = p.open("rb").read(a.max_bytes * 4)

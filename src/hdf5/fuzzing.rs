@@ -141,21 +141,41 @@ pub fn filter_chunk(data: &[u8], cap: usize) -> Result<usize, String> {
 }
 
 /// The whole-file target: [`super::read`] with contiguous data split into 4 KiB chunks and
-/// other files opening as the same bytes ([`SameBytes`]).
+/// other files opening as the same bytes ([`SameBytes`]). Inputs of even length walk chunk
+/// indexes on a second thread (as files of 16 MiB and more do), odd ones on one.
 ///
 /// # Errors
 /// Whatever [`super::read`] reports.
 pub fn whole_file(data: &[u8]) -> Result<(), Hdf5Error> {
     let src = Bytes::copy_from_slice(data);
-    super::read(
-        &src,
-        &super::Hdf5Options {
-            split_contiguous: Some(4096),
-            other_files: Some(std::sync::Arc::new(SameBytes(src.clone()))),
-            ..Default::default()
-        },
-    )
-    .map(|_| ())
+    super::read(&src, &fuzz_options(&src, data.len() % 2 == 0)).map(|_| ())
+}
+
+/// The remote-source target: the walk of [`whole_file`] run the way a remote source is read
+/// (discovery passes through [`crate::create::remote_cache`], then the real parse from the
+/// cache) must give exactly what the direct walk gives, error or output.
+///
+/// # Panics
+/// When the two differ: a discovery pass changed what the reader produces.
+pub fn warmed_file(data: &[u8]) {
+    let src = Bytes::copy_from_slice(data);
+    let opts = fuzz_options(&src, false);
+    let direct = super::read(&src, &opts).map_err(|e| e.to_string());
+    let cache = crate::create::remote_cache(src.clone());
+    crate::io::ReadAt::warm(&cache, &mut |view| {
+        let _ = super::read(view, &opts);
+    });
+    let warmed = super::read(&cache, &opts).map_err(|e| e.to_string());
+    assert!(warmed == direct, "warmed parse differs from direct parse");
+}
+
+fn fuzz_options(src: &Bytes, parallel: bool) -> super::Hdf5Options {
+    super::Hdf5Options {
+        split_contiguous: Some(4096),
+        other_files: Some(std::sync::Arc::new(SameBytes(src.clone()))),
+        parallel_from: if parallel { 0 } else { u64::MAX },
+        ..Default::default()
+    }
 }
 
 /// The [`super::OtherFiles`] of the whole-file fuzz target: every name resolves to
