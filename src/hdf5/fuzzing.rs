@@ -148,7 +148,7 @@ pub fn filter_chunk(data: &[u8], cap: usize) -> Result<usize, String> {
 /// Whatever [`super::read`] reports.
 pub fn whole_file(data: &[u8]) -> Result<(), Hdf5Error> {
     let src = Bytes::copy_from_slice(data);
-    super::read(&src, &fuzz_options(&src, data.len() % 2 == 0)).map(|_| ())
+    super::read(&src, &fuzz_options(&src, data.len().is_multiple_of(2))).map(|_| ())
 }
 
 /// The remote-source target: the walk of [`whole_file`] run the way a remote source is read
