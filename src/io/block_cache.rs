@@ -168,11 +168,14 @@ impl<R: ReadAt> BlockCache<R> {
                 _ => runs.push((i, 1)),
             }
         }
+        // The gaps read stay within the cache's size, like the batch itself.
+        let mut budget = (self.max_blocks as u64).saturating_sub(missing.len() as u64);
         let mut out: Vec<(u64, u64)> = Vec::with_capacity(runs.len());
         for (first, n) in runs {
             if let Some((pf, pn)) = out.last_mut() {
                 let gap = first - (*pf + *pn);
-                if gap <= max_gap && gap <= (*pn).max(n) {
+                if gap <= max_gap && gap <= (*pn).max(n) && gap <= budget {
+                    budget -= gap;
                     *pn = first + n - *pf;
                     continue;
                 }
@@ -411,6 +414,13 @@ mod tests {
         let missing: BTreeSet<u64> = (100..200).chain([270]).collect();
         assert_eq!(cache.runs(&missing), vec![(100, 100), (270, 1)]);
         assert!(cache.runs(&BTreeSet::new()).is_empty());
+        // Gaps read count against the cache's size (6 blocks here): 3 missing blocks leave room
+        // for both 1-block gaps; 4 leave room for two of the three.
+        let small = BlockCache::new(Bytes::from(vec![0u8; 1 << 20]), 1024, 6 * 1024);
+        let missing: BTreeSet<u64> = [0, 2, 4].into_iter().collect();
+        assert_eq!(small.runs(&missing), vec![(0, 5)]);
+        let missing: BTreeSet<u64> = [0, 2, 4, 6].into_iter().collect();
+        assert_eq!(small.runs(&missing), vec![(0, 5), (6, 1)]);
     }
 
     /// A read a pass misses fetches the readahead with it: the next read past its end, within
