@@ -134,18 +134,11 @@ impl<R: ReadAt> BlockCache<R> {
         let (lo, hi) = (missing[0], missing[missing.len() - 1]);
         let start = lo * self.block_size;
         let len = ((hi - lo + 1) * self.block_size).min(self.inner.size().saturating_sub(start));
-        let run = self.inner.read_at(start, len)?;
-        let mut fetched = HashMap::new();
-        for i in lo..=hi {
-            let from = ((i - lo) * self.block_size) as usize;
-            let to = (from + self.block_size as usize).min(run.len());
-            let b = run.slice(from.min(to)..to);
-            self.insert(i, b.clone());
-            fetched.insert(i, b);
-        }
+        let fetched = self.insert_run(lo, &self.inner.read_at(start, len)?);
         // The cached blocks of the span (read again if a small cache evicted them meanwhile).
         span.map(|i| {
-            if let Some(b) = fetched.get(&i).cloned().or_else(|| self.lock().blocks.get(&i).cloned()) {
+            let got = i.checked_sub(lo).and_then(|k| fetched.get(k as usize)).cloned();
+            if let Some(b) = got.or_else(|| self.lock().blocks.get(&i).cloned()) {
                 return Ok(b);
             }
             let start = i * self.block_size;
@@ -153,6 +146,19 @@ impl<R: ReadAt> BlockCache<R> {
                 .read_at(start, self.block_size.min(self.inner.size().saturating_sub(start)))
         })
         .collect()
+    }
+
+    /// Cache the blocks of `run`, fetched from the start of block `first`; returns them.
+    fn insert_run(&self, first: u64, run: &Bytes) -> Vec<Bytes> {
+        let bs = self.block_size as usize;
+        (first..)
+            .zip((0..run.len()).step_by(bs))
+            .map(|(i, from)| {
+                let b = run.slice(from..(from + bs).min(run.len()));
+                self.insert(i, b.clone());
+                b
+            })
+            .collect()
     }
 
     /// The missing blocks as runs `(first, count)` to fetch: consecutive blocks form one run,
@@ -249,14 +255,8 @@ impl<R: ReadAt> ReadAt for BlockCache<R> {
                 .collect();
             match self.inner.read_ranges(&ranges) {
                 Ok(got) => {
-                    for (&(first, n), b) in runs.iter().zip(got) {
-                        for k in 0..n {
-                            let from = (k * self.block_size) as usize;
-                            let to = (from + self.block_size as usize).min(b.len());
-                            if from < to {
-                                self.insert(first + k, b.slice(from..to));
-                            }
-                        }
+                    for (&(first, _), b) in runs.iter().zip(got) {
+                        self.insert_run(first, &b);
                     }
                 }
                 // The real parse meets the error again and reports it.
@@ -287,11 +287,7 @@ impl<R: ReadAt> ReadAt for Discovery<'_, R> {
         match self.cache.cached(span.clone()) {
             Ok(blocks) => Ok(self.cache.assemble(offset, len, first, &blocks)),
             Err(_) => {
-                let ahead = self.cache.readahead.max(len).min(self.size() - offset);
-                let span = self.cache.block_span(offset, ahead);
-                if let Err(missing) = self.cache.cached(span.clone()) {
-                    self.record(&span, missing);
-                }
+                self.want(offset, len);
                 Err(ReadError::Deferred { offset, len })
             }
         }
@@ -299,20 +295,25 @@ impl<R: ReadAt> ReadAt for Discovery<'_, R> {
 
     fn hint(&self, ranges: &[(u64, u64)]) {
         for &(offset, len) in ranges {
-            // Hints are guesses: clamp them to the file, skip the empty ones.
-            let len = len.max(self.cache.readahead).min(self.size().saturating_sub(offset));
-            if len == 0 {
-                continue;
-            }
-            let span = self.cache.block_span(offset, len);
-            if let Err(missing) = self.cache.cached(span.clone()) {
-                self.record(&span, missing);
-            }
+            self.want(offset, len);
         }
     }
 }
 
 impl<R: ReadAt> Discovery<'_, R> {
+    /// Note the missing blocks of a read of `len` bytes at `offset`, extended to the
+    /// readahead and clamped to the file (hints are guesses: past the end, nothing).
+    fn want(&self, offset: u64, len: u64) {
+        let len = len.max(self.cache.readahead).min(self.size().saturating_sub(offset));
+        if len == 0 {
+            return;
+        }
+        let span = self.cache.block_span(offset, len);
+        if let Err(missing) = self.cache.cached(span.clone()) {
+            self.record(&span, missing);
+        }
+    }
+
     /// Note the `missing` blocks of a read of `span`, within the limits.
     fn record(&self, span: &std::ops::RangeInclusive<u64>, missing: Vec<u64>) {
         let wide = (span.end() - span.start()).saturating_mul(self.cache.block_size) >= MAX_DISCOVERY_READ;
