@@ -639,7 +639,7 @@ def render(results, s3, args, env_info):
     L.append("")
     L.append(
         "The peers' times above start after their imports and stop when the references are in memory; "
-        "vzarr's include process start-up (~4 ms) and writing the store. Here vzarr's time is its own "
+        "vzarr's include process start-up (~5 ms) and writing the store. Here vzarr's time is its own "
         "indexing step from the same runs (`VZARR_LOG=vzarr=debug` prints it as `parsed in`): stat and "
         "open the file, parse it, build every chunk reference in memory — the peers' work, measured the "
         "peers' way. Speed-up = peer time / this time."
